@@ -1,0 +1,56 @@
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+
+/** True when a Docker engine answers /_ping. The `docker` CLI alone is not enough. */
+export async function dockerEngineReachable(timeoutMs = 1500): Promise<boolean> {
+  const host = process.env.DOCKER_HOST;
+  let socketPath: string | undefined;
+  let url: URL | undefined;
+  if (!host) socketPath = '/var/run/docker.sock';
+  else if (host.startsWith('unix://')) socketPath = host.slice('unix://'.length);
+  else if (host.startsWith('tcp://')) url = new URL(host.replace('tcp://', 'http://'));
+  else return false;
+  if (socketPath && !existsSync(socketPath)) return false;
+  return new Promise((resolve) => {
+    const req = http.request(
+      socketPath
+        ? { socketPath, path: '/_ping', method: 'GET', timeout: timeoutMs }
+        : { host: url!.hostname, port: url!.port, path: '/_ping', method: 'GET', timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+export interface ContainerServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+// testcontainers is imported lazily: it is heavy and only used where a Docker engine exists.
+export async function startPostgresContainer(): Promise<ContainerServer> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const container = await new GenericContainer('postgres:16-alpine')
+    .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'postgres' })
+    .withExposedPorts(5432)
+    .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+    .start();
+  const url = `postgres://postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`;
+  return { url, stop: async () => void (await container.stop()) };
+}
+
+export async function startRedisContainer(): Promise<ContainerServer> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const container = await new GenericContainer('redis:7-alpine')
+    .withCommand(['redis-server', '--save', '', '--appendonly', 'no'])
+    .withExposedPorts(6379)
+    .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+    .start();
+  const url = `redis://${container.getHost()}:${container.getMappedPort(6379)}`;
+  return { url, stop: async () => void (await container.stop()) };
+}

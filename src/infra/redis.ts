@@ -1,0 +1,109 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, portOpen } from './ports.js';
+import { registerCleanup } from './cleanup.js';
+import { dockerEngineReachable, startRedisContainer } from './docker.js';
+import { InfraUnavailableError, describeCause } from './errors.js';
+import type { ServerKind } from './postgres.js';
+
+export interface ProvisionedRedis {
+  url: string;
+  kind: ServerKind;
+  dataDir?: string;
+  pid?: number;
+  port?: number;
+  stop(): Promise<void>;
+}
+
+export async function provisionRedis(opts: { url?: string } = {}): Promise<ProvisionedRedis> {
+  const explicit = opts.url ?? process.env.REDIS_URL;
+  if (explicit) return { url: explicit, kind: 'url', stop: async () => {} };
+
+  const problems: string[] = [];
+  try {
+    return await startRedisServer();
+  } catch (err) {
+    problems.push(`redis-server from PATH failed: ${describeCause(err)}`);
+  }
+  if (await dockerEngineReachable()) {
+    try {
+      const c = await startRedisContainer();
+      const unregister = registerCleanup('redis container', c.stop);
+      return { url: c.url, kind: 'testcontainers', stop: async () => { unregister(); await c.stop(); } };
+    } catch (err) {
+      problems.push(`testcontainers failed: ${describeCause(err)}`);
+    }
+  } else {
+    problems.push('no Docker engine answered for testcontainers');
+  }
+  throw new InfraUnavailableError(
+    `No Redis available (${problems.join('; ')}). Give one with --redis-url or REDIS_URL ` +
+      `(e.g. redis://127.0.0.1:6379), install redis-server on PATH (apt-get install redis-server) so ` +
+      `seatlab can start its own, or run a Docker engine so testcontainers can start redis:7.`,
+  );
+}
+
+function redisServerOnPath(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function startRedisServer(): Promise<ProvisionedRedis> {
+  if (!redisServerOnPath()) throw new Error('redis-server is not on PATH');
+  const port = await freePort();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'seatlab-redis-'));
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--daemonize', 'no', '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d) => { stderr += String(d); });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(killer);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const unregister = registerCleanup(`redis-server on port ${port}`, stop);
+  const url = `redis://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!(await ping(url))) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited: ${stderr.trim() || `code ${child.exitCode}`}`);
+      if (Date.now() > deadline) throw new Error('redis-server did not answer PING within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (err) {
+    unregister();
+    await stop();
+    throw err;
+  }
+  return {
+    url, kind: 'embedded', dataDir, pid: child.pid, port,
+    stop: async () => {
+      unregister();
+      await stop();
+      for (let i = 0; i < 100 && (await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    },
+  };
+}
+
+async function ping(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
