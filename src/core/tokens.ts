@@ -1,0 +1,28 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+// Bearer tokens: "v1.<userId>.<expiresAtSeconds>.<hmac>". Minted in-process when seeding and by
+// POST /api/users; verified by the server with the same secret.
+const VERSION = 'v1';
+
+function mac(secret: string, payload: string): string {
+  return createHmac('sha256', secret).update(payload).digest('base64url');
+}
+
+export function signUserToken(secret: string, userId: number, ttlSeconds = 24 * 3600): string {
+  const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+  const payload = `${VERSION}.${userId}.${exp}`;
+  return `${payload}.${mac(secret, payload)}`;
+}
+
+/** The user id, or null for a malformed, forged or expired token. */
+export function verifyUserToken(secret: string, token: string): number | null {
+  const parts = token.split('.');
+  if (parts.length !== 4 || parts[0] !== VERSION) return null;
+  const [, uid, exp, sig] = parts as [string, string, string, string];
+  if (!/^\d{1,15}$/.test(uid) || !/^\d{1,12}$/.test(exp)) return null;
+  const expected = Buffer.from(mac(secret, `${VERSION}.${uid}.${exp}`));
+  const given = Buffer.from(sig);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+  if (Number(exp) * 1000 < Date.now()) return null;
+  return Number(uid);
+}

@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+import * as core001 from './migrations/001-core.js';
+
+interface Migration { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }
+
+// Migrations are listed in code, not discovered on disk, so the same list works from the compiled
+// dist/ folder and from TypeScript under vitest.
+const migrations: Record<string, Migration> = {
+  '001-core': core001,
+};
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
+
+export async function migrateLatest(db: Knex): Promise<void> {
+  await db.migrate.latest({ migrationSource: source });
+}

@@ -1,0 +1,37 @@
+import { selectSeat, type SeatRow } from '../src/db/sql/seats.js';
+import { intOption } from '../src/core/options.js';
+import type { SeatLockStrategy } from '../src/core/ports.js';
+import { run, sleep, writeHold } from './shared.js';
+
+// The control group: read, check, write, with nothing in between to stop a second writer.
+// Under contention two requests can both read AVAILABLE and both write a reservation: that is
+// the oversell the lab must be able to show. `raceWindowMs` (this strategy only) sleeps between
+// the read and the write so the race shows reliably in tests; it defaults to 0.
+export const none = {
+  name: 'none',
+  description: 'no lock: read, check, write (control group, expected to oversell)',
+  safe: false,
+  requires: { redis: false },
+  options: [intOption('raceWindowMs', 'sleep between the read and the write, to widen the race (tests)', 0, 0, 10_000)],
+  create({ db }, options) {
+    const raceWindowMs = Number(options.raceWindowMs ?? 0);
+    const counters = { reads: 0, writes: 0, takenOnRead: 0 };
+    return {
+      async hold(cmd) {
+        counters.reads++;
+        const [seat] = await run<SeatRow>(db, selectSeat(cmd.scheduleId, cmd.seatNo));
+        if (!seat) return { kind: 'not-found' };
+        if (seat.status !== 'AVAILABLE') {
+          counters.takenOnRead++;
+          return { kind: 'taken', reason: `seat is ${seat.status}` };
+        }
+        if (raceWindowMs > 0) await sleep(raceWindowMs);
+        counters.writes++;
+        const held = await writeHold(db, seat.id, cmd);
+        return held ? { kind: 'held', reservation: held } : { kind: 'not-found' };
+      },
+      counters: () => ({ ...counters }),
+      close: async () => {},
+    };
+  },
+} satisfies SeatLockStrategy;
