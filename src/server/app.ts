@@ -1,0 +1,99 @@
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type { BookingService } from '../core/booking.js';
+import type { StrategyRuntime } from '../core/ports.js';
+import { signUserToken } from '../core/tokens.js';
+import { dbErrorKind } from '../db/errors.js';
+import { requireUser } from './auth.js';
+import { HttpError, errorHandler, notFoundRoute } from './errors.js';
+import { Checker } from './validate.js';
+
+export interface AppDeps {
+  booking: BookingService;
+  strategyName: string;
+  strategy: StrategyRuntime;
+  tokenSecret: string;
+  log: (msg: string) => void;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+const wrap = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch((err) => next(translate(err)));
+
+/** Database failures that mean something to a client get a status of their own. */
+function translate(err: unknown): unknown {
+  if (err instanceof HttpError) return err;
+  switch (dbErrorKind(err)) {
+    case 'foreign-key':
+      return new HttpError(401, 'UNAUTHORIZED', "the token's user does not exist in this database");
+    case 'connection':
+      return new HttpError(503, 'UNAVAILABLE', 'the database is unavailable; retry later');
+    default:
+      return err;
+  }
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { booking } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(express.json({ limit: '16kb', strict: false }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', strategy: deps.strategyName });
+  });
+
+  // Lab-only: the strategy's own counters, read by `bench run` after the load.
+  app.get('/lab/counters', (_req, res) => {
+    res.json({ strategy: deps.strategyName, counters: deps.strategy.counters() });
+  });
+
+  const api = express.Router();
+  const auth = requireUser(deps.tokenSecret);
+
+  api.post('/users', wrap(async (req, res) => {
+    const c = new Checker();
+    const body = c.object(req.body);
+    const name = c.text(body.name, 'name', 200);
+    c.done();
+    const userId = await booking.createUser(name);
+    res.status(201).json({ userId, token: signUserToken(deps.tokenSecret, userId) });
+  }));
+
+  api.get('/concerts', auth, wrap(async (_req, res) => {
+    res.json(await booking.listConcerts());
+  }));
+
+  api.get('/schedules/:id/seats', auth, wrap(async (req, res) => {
+    const c = new Checker();
+    const scheduleId = c.positiveInt(req.params.id, 'schedule id', { fromString: true });
+    c.done();
+    const seats = await booking.listSeats(scheduleId);
+    if (!seats) throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} does not exist`);
+    res.json({ scheduleId, seats });
+  }));
+
+  api.post('/reservations', auth, wrap(async (req, res) => {
+    const c = new Checker();
+    const body = c.object(req.body);
+    const scheduleId = c.positiveInt(body.scheduleId, 'scheduleId');
+    const seatNo = c.positiveInt(body.seatNo, 'seatNo');
+    c.done();
+    const outcome = await booking.hold(res.locals.userId, scheduleId, seatNo);
+    switch (outcome.kind) {
+      case 'held':
+        res.status(201).json(outcome.reservation);
+        return;
+      case 'taken':
+        throw new HttpError(409, 'SEAT_TAKEN', `seat ${seatNo} of schedule ${scheduleId} is already taken (${outcome.reason})`);
+      case 'busy':
+        throw new HttpError(409, 'SEAT_BUSY', `seat ${seatNo} of schedule ${scheduleId} is being claimed by another request (${outcome.reason}); pick another seat or retry`);
+      case 'not-found':
+        throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} has no seat ${seatNo}`);
+    }
+  }));
+
+  app.use('/api', api);
+  app.use(notFoundRoute);
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,37 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+
+/** An error that maps to an HTTP response `{"error": code, "message": …}`. */
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export const notFoundRoute: RequestHandler = (req, res) => {
+  res.status(404).json({ error: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}` });
+};
+
+/** The one place errors become responses. Unknown errors are logged and answered 500 without internals. */
+export function errorHandler(log: (msg: string) => void): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    if (err instanceof HttpError) {
+      res.status(err.status).json({ error: err.code, message: err.message });
+      return;
+    }
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.parse.failed') {
+      res.status(400).json({ error: 'VALIDATION_FAILED', message: 'the request body is not valid JSON' });
+      return;
+    }
+    if (e.type === 'entity.too.large') {
+      res.status(413).json({ error: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than 16 kB' });
+      return;
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ error: 'BAD_REQUEST', message: e.message ?? 'bad request' });
+      return;
+    }
+    log(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+    res.status(500).json({ error: 'INTERNAL', message: 'the server failed to handle the request; see the server log' });
+  };
+}

@@ -1,0 +1,72 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { strategies, strategyNames } from '../../strategies/index.js';
+import { BookingService } from '../core/booking.js';
+import { resolveStrategyOptions } from '../core/options.js';
+import type { Counters } from '../core/ports.js';
+import { createDb } from '../db/knex.js';
+import { createApp } from './app.js';
+
+export interface ServerConfig {
+  databaseUrl: string;
+  strategy: string;
+  strategyOptions?: Record<string, string>;
+  tokenSecret: string;
+  holdTtlMs?: number;
+  port?: number;
+  host?: string;
+  poolSize?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  counters(): Counters;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
+export const DEFAULT_POOL_SIZE = 20;
+
+/** Starts the booking API for one strategy. Used by the server child process and by tests. */
+export async function startServer(cfg: ServerConfig, log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<RunningServer> {
+  const strategy = strategies.get(cfg.strategy);
+  if (!strategy) throw new Error(`unknown strategy "${cfg.strategy}"; valid: ${strategyNames().join(', ')}`);
+  const { options, problems } = resolveStrategyOptions(strategy, cfg.strategyOptions ?? {});
+  if (problems.length) throw new Error(problems.join('\n'));
+
+  const session = strategy.sessionSettings?.(options) ?? {};
+  const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-${strategy.name}`, session });
+  await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
+  const runtime = strategy.create({ db }, options);
+  const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
+  const app = createApp({ booking, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
+
+  const server = http.createServer(app);
+  // Load generators keep connections open; do not drop them between requests.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port ?? 0, cfg.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    counters: () => runtime.counters(),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await runtime.close();
+      await db.destroy();
+    },
+  };
+}
+
+/** Opens every pooled connection before the first request, as a long-running server would have. */
+async function warmPool(db: ReturnType<typeof createDb>, size: number): Promise<void> {
+  const conns = await Promise.all(Array.from({ length: size }, () => db.client.acquireConnection()));
+  await Promise.all(conns.map((c: { query(sql: string): Promise<unknown> }) => c.query('SELECT 1')));
+  for (const c of conns) db.client.releaseConnection(c);
+}

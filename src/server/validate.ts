@@ -1,0 +1,36 @@
+import { HttpError } from './errors.js';
+
+// Validation collects every problem in the request, then fails once with all of them.
+export class Checker {
+  readonly problems: string[] = [];
+
+  object(body: unknown): Record<string, unknown> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      this.problems.push('the body must be a JSON object');
+      return {};
+    }
+    return body as Record<string, unknown>;
+  }
+
+  /** A positive integer within int4 (ids and seat numbers). Accepts numeric strings for path params. */
+  positiveInt(value: unknown, field: string, opts: { fromString?: boolean } = {}): number {
+    const v = opts.fromString && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (value === undefined || value === null) this.problems.push(`${field} is required`);
+    else if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2_147_483_647) {
+      this.problems.push(`${field} must be a positive integer (got ${JSON.stringify(value)})`);
+    } else return v;
+    return 0;
+  }
+
+  text(value: unknown, field: string, max: number): string {
+    if (value === undefined || value === null) this.problems.push(`${field} is required`);
+    else if (typeof value !== 'string' || value.trim().length === 0) this.problems.push(`${field} must be a non-empty string`);
+    else if (value.length > max) this.problems.push(`${field} must be at most ${max} characters`);
+    else return value.trim();
+    return '';
+  }
+
+  done(): void {
+    if (this.problems.length > 0) throw new HttpError(400, 'VALIDATION_FAILED', this.problems.join('; '));
+  }
+}
