@@ -1,0 +1,27 @@
+import { seedSchedule, seedUsers } from '../src/db/seed.js';
+import { shuffle } from '../src/core/rng.js';
+import type { Scenario } from './types.js';
+
+// Everybody wants seat 1 at the same moment. Exactly one may get it.
+export const hotSeat = {
+  name: 'hot-seat',
+  description: 'N users try to hold the same seat at once',
+  defaults: { users: 100, seats: 1, connections: 100 },
+  expectation: 'exactly 1 successful hold of seat 1',
+  validate: () => [],
+  async prepare(db, p, { secret, rng }) {
+    const schedule = await seedSchedule(db, { seats: p.seats });
+    const users = shuffle(await seedUsers(db, { count: p.users, secret }), rng);
+    const body = JSON.stringify({ scheduleId: schedule.scheduleId, seatNo: 1 });
+    return {
+      scheduleId: schedule.scheduleId,
+      seatCount: schedule.seatCount,
+      plan: { journeys: users.map((u) => ({ token: u.token, attempts: [{ method: 'POST', path: '/api/reservations', body }] })) },
+    };
+  },
+  expect(result) {
+    if (result.outcomes.ok === 1) return [];
+    if (result.outcomes.ok === 0 && result.outcomes.timeout > 0) return [];
+    return [{ kind: 'hot-seat-winners', detail: `expected exactly 1 successful hold of seat 1, got ${result.outcomes.ok}` }];
+  },
+} satisfies Scenario;

@@ -1,0 +1,18 @@
+import type { Scenario } from './types.js';
+import { hotSeat } from './hot-seat.js';
+import { flashSale } from './flash-sale.js';
+
+export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<string, Scenario> {
+  const map = new Map<string, Scenario>();
+  for (const s of list) {
+    if (map.has(s.name)) throw new Error(`duplicate scenario name "${s.name}"`);
+    map.set(s.name, s);
+  }
+  return map;
+}
+
+export const scenarios = buildScenarioRegistry([hotSeat, flashSale]);
+
+export function scenarioNames(): string[] {
+  return [...scenarios.keys()];
+}

@@ -1,0 +1,101 @@
+import { Command, Option } from 'commander';
+import { strategies } from '../strategies/index.js';
+import { scenarios } from '../scenarios/index.js';
+import { runAllCleanups } from './infra/cleanup.js';
+import { InfraUnavailableError } from './infra/errors.js';
+import { UsageError, EXIT } from './cli/errors.js';
+import { parseRunOptions, type RawRunOptions } from './cli/options.js';
+import { runBench, type Io } from './cli/run.js';
+import { serve, type RawServeOptions } from './cli/serve.js';
+
+const io: Io = {
+  err: (line) => process.stderr.write(`${line}\n`),
+  out: (text) => process.stdout.write(text),
+};
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+async function finish(code: number): Promise<never> {
+  await runAllCleanups();
+  process.exit(code);
+}
+
+async function guarded(fn: () => Promise<number>): Promise<void> {
+  try {
+    await finish(await fn());
+  } catch (err) {
+    if (err instanceof UsageError) {
+      for (const p of err.problems) io.err(`error: ${p}`);
+      io.err('(see bench <command> --help)');
+      return finish(EXIT.usage);
+    }
+    if (err instanceof InfraUnavailableError) {
+      io.err(`error: ${err.message}`);
+      return finish(EXIT.infra);
+    }
+    io.err(`error: ${(err as Error)?.message ?? String(err)}`);
+    if (process.env.SEATLAB_DEBUG) io.err((err as Error)?.stack ?? '');
+    else io.err('(set SEATLAB_DEBUG=1 for a stack trace)');
+    return finish(EXIT.usage);
+  }
+}
+
+const program = new Command()
+  .name('bench')
+  .description('seatlab: compare seat-lock strategies under identical ticketing contention')
+  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command('run')
+  .description('run a scenario against one or more strategies and write results/<run-id>/report.{json,md}')
+  .addOption(new Option('--strategy <name|all>', 'strategy name, comma-separated names, or all'))
+  .addOption(new Option('--scenario <name>', 'scenario name'))
+  .option('--users <n>', 'number of users (scenario default)')
+  .option('--seats <n>', 'number of seats (scenario default)')
+  .option('--connections <n>', 'concurrent HTTP connections (scenario default)')
+  .option('--seed <n>', 'seed of the workload RNG', '42')
+  .option('--out <dir>', 'folder for results/<run-id>/', 'results')
+  .option('--json', 'print report.json to stdout (and nothing else)')
+  .option('--database-url <url>', 'use this PostgreSQL (needs CREATEDB) instead of an embedded one [DATABASE_URL]')
+  .option('--redis-url <url>', 'use this Redis instead of starting redis-server [REDIS_URL]')
+  .option('--strategy-opt <key=value>', 'strategy option, repeatable (see bench list)', collect)
+  .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
+  .option('--pool-size <n>', 'PostgreSQL pool size of the booking server', '20')
+  .option('--timeout <seconds>', 'per-request timeout; unanswered requests count as unknown', '10')
+  .option('--keep-db', 'keep each run database for inspection')
+  .action((raw: RawRunOptions) => guarded(async () => {
+    const { options, problems } = parseRunOptions(raw);
+    if (!options) throw new UsageError(problems);
+    return runBench(options, io, process.argv.slice(2));
+  }));
+
+program
+  .command('serve')
+  .description('start the booking API with one concert and one schedule; prints {url, concertId, scheduleId, strategy}')
+  .option('--strategy <name>', 'strategy name')
+  .option('--port <n>', 'port (0 picks a free one)', '0')
+  .option('--seats <n>', 'seats in the schedule', '100')
+  .option('--database-url <url>', 'use this PostgreSQL [DATABASE_URL]')
+  .option('--redis-url <url>', 'use this Redis [REDIS_URL]')
+  .option('--strategy-opt <key=value>', 'strategy option, repeatable', collect)
+  .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
+  .option('--pool-size <n>', 'PostgreSQL pool size', '20')
+  .action((raw: RawServeOptions) => guarded(async () => {
+    await serve(raw, io);
+    return EXIT.ok;
+  }));
+
+program
+  .command('list')
+  .description('list strategies and scenarios')
+  .action(() => {
+    for (const s of strategies.values()) {
+      const opts = s.options.map((o) => `${o.name}=${o.default}`).join(' ');
+      io.out(`strategy  ${s.name.padEnd(20)} ${s.safe ? 'safe  ' : 'UNSAFE'} ${s.description}${opts ? ` [options: ${opts}]` : ''}\n`);
+    }
+    for (const s of scenarios.values()) {
+      io.out(`scenario  ${s.name.padEnd(20)} ${s.description} (defaults: users=${s.defaults.users} seats=${s.defaults.seats} connections=${s.defaults.connections})\n`);
+    }
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,15 @@
+/** A user error: bad flag or configuration. Printed without a stack; exit code 1. */
+export class UsageError extends Error {
+  readonly exitCode = 1;
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'UsageError';
+  }
+}
+
+export const EXIT = {
+  ok: 0,
+  usage: 1,
+  infra: 2,
+  invariantViolated: 3,
+} as const;

@@ -1,0 +1,148 @@
+import { strategies, strategyNames } from '../../strategies/index.js';
+import { scenarios, scenarioNames } from '../../scenarios/index.js';
+import { resolveStrategyOptions } from '../core/options.js';
+import type { SeatLockStrategy } from '../core/ports.js';
+import type { Scenario, ScenarioParams } from '../../scenarios/types.js';
+import { DEFAULT_HOLD_TTL_MS, DEFAULT_POOL_SIZE } from '../server/start.js';
+
+export interface RawRunOptions {
+  strategy?: string;
+  scenario?: string;
+  users?: string;
+  seats?: string;
+  connections?: string;
+  seed?: string;
+  out?: string;
+  json?: boolean;
+  databaseUrl?: string;
+  redisUrl?: string;
+  strategyOpt?: string[];
+  holdTtl?: string;
+  poolSize?: string;
+  timeout?: string;
+  keepDb?: boolean;
+}
+
+export interface RunOptions {
+  strategies: SeatLockStrategy[];
+  scenario: Scenario;
+  params: ScenarioParams;
+  strategyOptions: Map<string, Record<string, string>>;
+  rawStrategyOptions: Record<string, string>;
+  out: string;
+  json: boolean;
+  databaseUrl?: string;
+  redisUrl?: string;
+  holdTtlMs: number;
+  poolSize: number;
+  timeoutSec: number;
+  keepDb: boolean;
+}
+
+/** A count flag: a positive integer, or a problem that names the flag. */
+export function parseCount(flag: string, raw: string | undefined, def: number, problems: string[], max = 10_000_000): number {
+  if (raw === undefined) return def;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > max) {
+    problems.push(`${flag} must be a positive integer up to ${max} (got "${raw}")`);
+    return def;
+  }
+  return Number(raw);
+}
+
+/** "300000", "500ms", "2s", "5m" → milliseconds. */
+export function parseDuration(flag: string, raw: string | undefined, defMs: number, problems: string[]): number {
+  if (raw === undefined) return defMs;
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(raw.trim());
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+  if (!m || Number(m[1]) === 0) {
+    problems.push(`${flag} must be a positive duration such as 500ms, 2s or 5m (got "${raw}")`);
+    return defMs;
+  }
+  return Number(m[1]) * unit[(m[2] ?? 'ms') as keyof typeof unit];
+}
+
+export function selectStrategies(raw: string | undefined, problems: string[]): SeatLockStrategy[] {
+  const valid = `valid: all, ${strategyNames().join(', ')} (or a comma-separated list)`;
+  if (!raw) {
+    problems.push(`--strategy is required; ${valid}`);
+    return [];
+  }
+  if (raw === 'all') return [...strategies.values()];
+  const picked: SeatLockStrategy[] = [];
+  for (const name of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const s = strategies.get(name);
+    if (!s) problems.push(`--strategy: unknown strategy "${name}"; ${valid}`);
+    else if (!picked.includes(s)) picked.push(s);
+  }
+  if (picked.length === 0 && problems.length === 0) problems.push(`--strategy is empty; ${valid}`);
+  return picked;
+}
+
+export function selectScenario(raw: string | undefined, problems: string[]): Scenario | undefined {
+  const valid = `valid: ${scenarioNames().join(', ')}`;
+  if (!raw) {
+    problems.push(`--scenario is required; ${valid}`);
+    return undefined;
+  }
+  const s = scenarios.get(raw);
+  if (!s) problems.push(`--scenario: unknown scenario "${raw}"; ${valid}`);
+  return s;
+}
+
+/** `key=value` pairs; each key must be an option of at least one selected strategy. */
+export function strategyOptionsFor(selected: SeatLockStrategy[], pairs: string[], problems: string[]): { perStrategy: Map<string, Record<string, string>>; raw: Record<string, string> } {
+  const raw: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`--strategy-opt must look like key=value (got "${pair}")`);
+      continue;
+    }
+    raw[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const perStrategy = new Map<string, Record<string, string>>();
+  for (const key of Object.keys(raw)) {
+    if (!selected.some((s) => s.options.some((o) => o.name === key))) {
+      const known = [...new Set(selected.flatMap((s) => s.options.map((o) => `${o.name} (${s.name})`)))].join(', ') || 'none';
+      problems.push(`--strategy-opt ${key}: no selected strategy has this option; options of the selected strategies: ${known}`);
+    }
+  }
+  for (const s of selected) {
+    const mine = Object.fromEntries(Object.entries(raw).filter(([k]) => s.options.some((o) => o.name === k)));
+    const { options, problems: p } = resolveStrategyOptions(s, mine);
+    problems.push(...p);
+    perStrategy.set(s.name, options);
+  }
+  return { perStrategy, raw };
+}
+
+export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; problems: string[] } {
+  const problems: string[] = [];
+  const selected = selectStrategies(raw.strategy, problems);
+  const scenario = selectScenario(raw.scenario, problems);
+  const d = scenario?.defaults ?? { users: 1, seats: 1, connections: 1 };
+  const params: ScenarioParams = {
+    users: parseCount('--users', raw.users, d.users, problems),
+    seats: parseCount('--seats', raw.seats, d.seats, problems, 1_000_000),
+    connections: parseCount('--connections', raw.connections, d.connections, problems, 10_000),
+    seed: 42,
+  };
+  if (raw.seed !== undefined) {
+    if (!/^\d+$/.test(raw.seed.trim()) || Number(raw.seed) > 2 ** 32 - 1) problems.push(`--seed must be an integer from 0 to 4294967295 (got "${raw.seed}")`);
+    else params.seed = Number(raw.seed);
+  }
+  const { perStrategy, raw: rawOpts } = strategyOptionsFor(selected, raw.strategyOpt ?? [], problems);
+  const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, DEFAULT_HOLD_TTL_MS, problems);
+  const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
+  const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
+  if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
+  if (problems.length > 0 || !scenario) return { problems };
+  return {
+    problems,
+    options: {
+      strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
+      out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrl: raw.redisUrl,
+      holdTtlMs, poolSize, timeoutSec, keepDb: raw.keepDb ?? false,
+    },
+  };
+}

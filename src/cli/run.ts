@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { SeatLockStrategy } from '../core/ports.js';
+import { createRng } from '../core/rng.js';
+import { createDb, withDatabase } from '../db/knex.js';
+import { createDatabaseFromTemplate, createTemplateDatabase, dropDatabase } from '../db/databases.js';
+import { provisionPostgres, type ProvisionedPostgres } from '../infra/postgres.js';
+import { provisionRedis, type ProvisionedRedis } from '../infra/redis.js';
+import { drive } from '../load/driver.js';
+import { startServerProcess } from '../load/server-process.js';
+import { checkSeats } from '../check/seats.js';
+import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadata.js';
+import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
+import { writeReport } from '../report/write.js';
+import { renderConsoleTable } from './console.js';
+import { EXIT } from './errors.js';
+import type { RunOptions } from './options.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
+
+export interface Io { err: (line: string) => void; out: (text: string) => void }
+
+function makeRunId(scenario: string): { runId: string; dbTag: string } {
+  const ts = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const tag = randomBytes(3).toString('hex');
+  return { runId: `${ts}-${scenario}-${tag}`, dbTag: `${ts.replace('-', '_')}_${tag}` };
+}
+
+/** parse → validate (done by the caller) → provision → run each strategy → check → report. Returns the exit code. */
+export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<number> {
+  const { runId, dbTag } = makeRunId(o.scenario.name);
+  const provisioned: (ProvisionedPostgres | ProvisionedRedis)[] = [];
+  try {
+    io.err(`seatlab ${runId}: ${o.scenario.name} × ${o.strategies.map((s) => s.name).join(', ')}`);
+    const t0 = performance.now();
+    const pgServer = await provisionPostgres({ url: o.databaseUrl });
+    provisioned.push(pgServer);
+    io.err(`PostgreSQL: ${pgServer.kind}${pgServer.port ? ` on 127.0.0.1:${pgServer.port}` : ''} (${Math.round(performance.now() - t0)} ms)`);
+    let redis: ProvisionedRedis | undefined;
+    if (o.strategies.some((s) => s.requires.redis)) {
+      redis = await provisionRedis({ url: o.redisUrl });
+      provisioned.push(redis);
+      io.err(`Redis: ${redis.kind}${redis.port ? ` on 127.0.0.1:${redis.port}` : ''}`);
+    }
+
+    const admin = createDb({ url: pgServer.url, poolMax: 1 });
+    const pgInfo = await postgresInfo(admin, pgServer.kind).finally(() => admin.destroy());
+    const template = `seatlab_tpl_${dbTag}`;
+    await createTemplateDatabase(pgServer.url, template);
+    const secret = randomBytes(32).toString('hex');
+
+    const results: StrategyResult[] = [];
+    try {
+      for (const [i, strategy] of o.strategies.entries()) {
+        const label = `[${i + 1}/${o.strategies.length} ${strategy.name}]`;
+        results.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${i}`, secret, label, io }));
+      }
+    } finally {
+      await dropDatabase(pgServer.url, template).catch(() => undefined);
+    }
+
+    const failed = results.filter((r) => r.verdict === 'fail').map((r) => r.strategy);
+    const exitCode = failed.length > 0 ? EXIT.invariantViolated : EXIT.ok;
+    const report: Report = {
+      schemaVersion: SCHEMA_VERSION,
+      runId,
+      createdAt: new Date().toISOString(),
+      tool: { name: 'seatlab', version: '0.1.0' },
+      scenario: { name: o.scenario.name, description: o.scenario.description, expectation: o.scenario.expectation, params: { ...o.params } },
+      config: {
+        strategies: o.strategies.map((s) => s.name), strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
+        poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, command: argv,
+      },
+      machine: machineInfo(),
+      servers: { postgres: pgInfo, ...(redis ? { redis: await redisInfo(redis.url, redis.kind) } : {}) },
+      git: gitInfo(ROOT),
+      results,
+      summary: { exitCode, failedStrategies: failed },
+    };
+    const files = await writeReport(o.out, report);
+    io.err('');
+    io.err(renderConsoleTable(report));
+    io.err(`report: ${files.json}`);
+    io.err(`        ${files.md}`);
+    if (failed.length > 0) io.err(`INVARIANT VIOLATED by ${failed.join(', ')} (claims to be safe): exit ${EXIT.invariantViolated}`);
+    if (o.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    return exitCode;
+  } finally {
+    for (const p of provisioned.reverse()) await p.stop().catch((e: Error) => io.err(`stopping ${p.kind} server failed: ${e.message}`));
+  }
+}
+
+interface OneCtx { adminUrl: string; template: string; dbName: string; secret: string; label: string; io: Io }
+
+async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Promise<StrategyResult> {
+  const { io, label } = c;
+  const url = await createDatabaseFromTemplate(c.adminUrl, c.dbName, c.template);
+  const db = createDb({ url, poolMax: 4, applicationName: 'seatlab-lab' });
+  try {
+    const ts = performance.now();
+    const prepared = await o.scenario.prepare(db, o.params, { secret: c.secret, rng: createRng(o.params.seed) });
+    const seedMs = Math.round(performance.now() - ts);
+    io.err(`${label} seeded ${o.params.users} users, ${prepared.seatCount} seats in ${seedMs} ms`);
+
+    const options = o.strategyOptions.get(strategy.name) ?? {};
+    const server = await startServerProcess({
+      databaseUrl: withDatabase(c.adminUrl, c.dbName), strategy: strategy.name, strategyOptions: options,
+      tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize,
+    }, { onLog: (l) => io.err(`${label} server: ${l.trimEnd()}`) });
+    let counters: Record<string, number> = {};
+    let result;
+    try {
+      result = await drive(prepared.plan, {
+        url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec,
+        onProgress: (p) => io.err(`${label} ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.requests} requests, ${p.ok} ok, ${p.errors} errors`),
+      });
+      counters = ((await (await fetch(`${server.url}/lab/counters`)).json()) as { counters: Record<string, number> }).counters;
+    } finally {
+      await server.stop();
+    }
+
+    const check = await checkSeats(db, { scheduleId: prepared.scheduleId, okResponses: result.outcomes.ok, unknownResponses: result.outcomes.timeout });
+    const violations = [...check.violations, ...o.scenario.expect(result, o.params, prepared)];
+    const violationCounts = { ...check.violationCounts };
+    for (const v of violations.slice(check.violations.length)) violationCounts[v.kind] = (violationCounts[v.kind] ?? 0) + 1;
+    const notes: string[] = [];
+    let verdict: StrategyResult['verdict'];
+    if (violations.length === 0) verdict = strategy.safe ? 'pass' : 'race-not-observed';
+    else verdict = strategy.safe ? 'fail' : 'unsafe-as-expected';
+    if (verdict === 'race-not-observed') notes.push('the race did not occur in this run: no oversell observed, which does not make this strategy safe');
+    if (result.outcomes.timeout > 0) notes.push(`${result.outcomes.timeout} requests got no answer within ${o.timeoutSec} s; their outcome is unknown`);
+    io.err(`${label} ${result.requests} requests in ${(result.durationMs / 1000).toFixed(1)} s: ${result.rps} req/s, ${result.okPerSec} ok/s, ` +
+      `p99 ${result.latencyMs.p99} ms, oversold ${check.oversold} → ${verdict}`);
+    return {
+      strategy: strategy.name, description: strategy.description, safe: strategy.safe, options,
+      load: { model: result.model, connections: result.connections, transport: 'http' },
+      seedMs, durationMs: result.durationMs, requests: result.requests, rps: result.rps, okPerSec: result.okPerSec,
+      latencyMs: result.latencyMs, okLatencyMs: result.okLatencyMs, outcomes: result.outcomes, statusCodes: result.statusCodes,
+      errorCodes: result.errorCodes, journeys: result.journeys, oversold: check.oversold, retries: counters.retries ?? 0, counters,
+      check: { capacity: check.capacity, activeReservations: check.activeReservations, seatsHeldOrSold: check.seatsHeldOrSold },
+      violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram,
+    };
+  } finally {
+    await db.destroy();
+    if (!o.keepDb) await dropDatabase(c.adminUrl, c.dbName).catch(() => undefined);
+    else io.err(`${label} kept database ${c.dbName}`);
+  }
+}

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { strategies, strategyNames } from '../../strategies/index.js';
+import { createDb, withDatabase } from '../db/knex.js';
+import { createTemplateDatabase, dropDatabase } from '../db/databases.js';
+import { seedSchedule } from '../db/seed.js';
+import { provisionPostgres } from '../infra/postgres.js';
+import { registerCleanup } from '../infra/cleanup.js';
+import { startServer } from '../server/start.js';
+import { UsageError } from './errors.js';
+import { parseCount, parseDuration, strategyOptionsFor } from './options.js';
+import type { Io } from './run.js';
+
+export interface RawServeOptions {
+  strategy?: string;
+  port?: string;
+  seats?: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  strategyOpt?: string[];
+  holdTtl?: string;
+  poolSize?: string;
+}
+
+/** Starts the API on provisioned servers with one concert and one schedule; runs until SIGINT/SIGTERM. */
+export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
+  const problems: string[] = [];
+  const strategy = raw.strategy ? strategies.get(raw.strategy) : undefined;
+  if (!raw.strategy) problems.push(`--strategy is required; valid: ${strategyNames().join(', ')}`);
+  else if (!strategy) problems.push(`--strategy: unknown strategy "${raw.strategy}"; valid: ${strategyNames().join(', ')}`);
+  const seats = parseCount('--seats', raw.seats, 100, problems, 1_000_000);
+  let port = 0;
+  if (raw.port !== undefined) {
+    if (!/^\d+$/.test(raw.port) || Number(raw.port) > 65535) problems.push(`--port must be an integer from 0 to 65535 (got "${raw.port}")`);
+    else port = Number(raw.port);
+  }
+  const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, 5 * 60_000, problems);
+  const poolSize = parseCount('--pool-size', raw.poolSize, 20, problems, 1000);
+  const { perStrategy } = strategyOptionsFor(strategy ? [strategy] : [], raw.strategyOpt ?? [], problems);
+  if (problems.length > 0 || !strategy) throw new UsageError(problems);
+
+  const pg = await provisionPostgres({ url: raw.databaseUrl });
+  registerCleanup('postgres', () => pg.stop());
+  const dbName = `seatlab_serve_${randomBytes(4).toString('hex')}`;
+  await createTemplateDatabase(pg.url, dbName);
+  registerCleanup(`database ${dbName}`, () => dropDatabase(pg.url, dbName));
+  const url = withDatabase(pg.url, dbName);
+  const db = createDb({ url, poolMax: 1 });
+  const schedule = await seedSchedule(db, { seats }).finally(() => db.destroy());
+
+  const secret = process.env.SEATLAB_TOKEN_SECRET ?? randomBytes(32).toString('hex');
+  const server = await startServer({ databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, poolSize }, io.err);
+  registerCleanup('booking server', () => server.close());
+  io.out(`${JSON.stringify({ url: server.url, concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
+  io.err(`seatlab serving ${strategy.name} on ${server.url} (PostgreSQL: ${pg.kind}); Ctrl-C stops it and everything it started`);
+  await new Promise<void>(() => undefined); // until a signal; the exit hook cleans up
+}

@@ -1,0 +1,28 @@
+// What a scenario asks the load driver to do: plain data, built before the clock starts.
+
+export interface AttemptRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  /** JSON text, already serialised. */
+  body?: string;
+}
+
+/** One user's attempts, tried in order; the journey moves on only after a 409 (conflict). */
+export interface Journey {
+  token: string;
+  attempts: AttemptRequest[];
+}
+
+export interface LoadPlan {
+  journeys: Journey[];
+}
+
+export type Outcome = 'ok' | 'conflict' | 'soldOut' | 'rejected' | 'error' | 'timeout';
+export const OUTCOMES: readonly Outcome[] = ['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'];
+
+export function classify(status: number, errorCode: string | undefined): Outcome {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status === 409) return errorCode === 'SOLD_OUT' ? 'soldOut' : 'conflict';
+  if (status >= 400 && status < 500) return 'rejected';
+  return 'error';
+}

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { registerCleanup } from '../infra/cleanup.js';
+import type { ServerConfig } from '../server/start.js';
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The compiled server entry; under vitest this file is .ts, so fall back to dist/. */
+function serverEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  const sibling = path.join(path.dirname(here), '..', 'server', 'main.js');
+  if (existsSync(sibling)) return sibling;
+  const root = path.resolve(path.dirname(here), '..', '..');
+  return path.join(root, 'dist', 'src', 'server', 'main.js');
+}
+
+/** Starts the booking server in a child process and waits for its ready line. */
+export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (line: string) => void; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
+  const entry = serverEntry();
+  if (!existsSync(entry)) throw new Error(`server entry ${entry} is missing; run npm run build`);
+  const child: ChildProcess = spawn(process.execPath, [entry], {
+    env: { ...process.env, SEATLAB_SERVER_CONFIG: JSON.stringify(cfg) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+    opts.onLog?.(String(d));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    }
+  };
+  const unregister = registerCleanup(`booking server pid ${child.pid}`, stop);
+  try {
+    const ready = await new Promise<{ url: string }>((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new Error(`server did not start within ${opts.readyTimeoutMs ?? 20_000} ms`)), opts.readyTimeoutMs ?? 20_000);
+      child.stdout!.on('data', (d) => {
+        buf += String(d);
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) {
+          clearTimeout(timer);
+          try { resolve(JSON.parse(buf.slice(0, nl)) as { url: string }); } catch (e) { reject(e as Error); }
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      });
+    });
+    return { url: ready.url, pid: child.pid!, stop: async () => { unregister(); await stop(); } };
+  } catch (err) {
+    unregister();
+    await stop();
+    throw err;
+  }
+}

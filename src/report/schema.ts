@@ -1,0 +1,63 @@
+import type { LatencySummaryMs } from '../load/histogram.js';
+import type { Outcome } from '../load/plan.js';
+import type { Violation } from '../../scenarios/types.js';
+import type { MachineInfo } from './metadata.js';
+
+export const SCHEMA_VERSION = 1;
+
+export interface StrategyResult {
+  strategy: string;
+  description: string;
+  /** Whether the strategy claims to be safe; an unsafe control group is expected to oversell. */
+  safe: boolean;
+  options: Record<string, string>;
+  load: { model: 'closed'; connections: number; transport: 'http' };
+  seedMs: number;
+  durationMs: number;
+  requests: number;
+  rps: number;
+  okPerSec: number;
+  latencyMs: LatencySummaryMs;
+  okLatencyMs: LatencySummaryMs;
+  outcomes: Record<Outcome, number>;
+  statusCodes: Record<string, number>;
+  errorCodes: Record<string, number>;
+  journeys: { total: number; succeeded: number; exhausted: number; stopped: number; unknown: number };
+  oversold: number;
+  retries: number;
+  counters: Record<string, number>;
+  check: { capacity: number; activeReservations: number; seatsHeldOrSold: number };
+  violations: Violation[];
+  violationCounts: Record<string, number>;
+  /** "pass" (no violation), "fail" (a safe strategy broke an invariant), "unsafe-as-expected" or "race-not-observed" for control groups. */
+  verdict: 'pass' | 'fail' | 'unsafe-as-expected' | 'race-not-observed';
+  notes: string[];
+  perSecond: { ok: number[]; requests: number[] };
+  /** HDR histogram of all request latencies (µs), compressed base64. */
+  histogram: string;
+}
+
+export interface Report {
+  schemaVersion: typeof SCHEMA_VERSION;
+  runId: string;
+  createdAt: string;
+  tool: { name: 'seatlab'; version: string };
+  scenario: { name: string; description: string; expectation: string; params: Record<string, number> };
+  config: {
+    strategies: string[];
+    strategyOptions: Record<string, string>;
+    holdTtlMs: number;
+    poolSize: number;
+    timeoutSec: number;
+    seed: number;
+    command: string[];
+  };
+  machine: MachineInfo;
+  servers: {
+    postgres: { version: string; kind: string; settings: Record<string, string> };
+    redis?: { version: string; kind: string; settings: Record<string, string> };
+  };
+  git: { commit: string | null; dirty: boolean | null };
+  results: StrategyResult[];
+  summary: { exitCode: number; failedStrategies: string[] };
+}
