@@ -4,6 +4,9 @@ import { assertIdentifier } from './identifiers.js';
 
 // BIGINT (int8) ids and counts come back as strings by default; ours stay far below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
+const INT8_ARRAY = 1016 as Parameters<typeof pg.types.getTypeParser>[0]; // not in the TypeId enum
+const parseInt8Array = pg.types.getTypeParser(INT8_ARRAY) as (v: string) => (string | null)[];
+pg.types.setTypeParser(INT8_ARRAY, (v: string) => parseInt8Array(v).map((x) => (x === null ? null : Number(x))));
 
 export interface DbOptions {
   url: string;

