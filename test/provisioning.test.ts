@@ -41,6 +41,16 @@ describe('ephemeral servers', () => {
   });
 });
 
+describe('process exit', () => {
+  it('loading the provisioning layer keeps a process\'s own exit code (async-exit-hook would force 0)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const script = "await import('./dist/src/infra/postgres.js'); await import('./dist/src/infra/redis.js'); process.exitCode = 7;";
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(7);
+  });
+});
+
 describe('when no way works', () => {
   it('Redis: one error naming the three ways to get a server', async () => {
     delete process.env.REDIS_URL;

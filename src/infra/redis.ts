@@ -76,7 +76,7 @@ async function startRedisServer(): Promise<ProvisionedRedis> {
     }
     await rm(dataDir, { recursive: true, force: true });
   };
-  const unregister = registerCleanup(`redis-server on port ${port}`, stop);
+  const unregister = registerCleanup(`redis-server on port ${port}`, stop, () => child.kill('SIGTERM'));
   const url = `redis://127.0.0.1:${port}`;
   try {
     const deadline = Date.now() + 10_000;

@@ -43,7 +43,7 @@ export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (lin
       clearTimeout(killer);
     }
   };
-  const unregister = registerCleanup(`booking server pid ${child.pid}`, stop);
+  const unregister = registerCleanup(`booking server pid ${child.pid}`, stop, () => child.kill('SIGKILL'));
   try {
     const ready = await new Promise<{ url: string }>((resolve, reject) => {
       let buf = '';
