@@ -12,6 +12,11 @@ const io: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
   out: (text) => process.stdout.write(text),
 };
+// async-exit-hook runs the cleanups on SIGINT/SIGTERM; this only tells the person what is happening.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => io.err(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the servers seatlab started and removing their data…`));
+}
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 async function finish(code: number): Promise<never> {

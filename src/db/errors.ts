@@ -17,5 +17,7 @@ export function dbErrorKind(err: unknown): DbErrorKind {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && CODES[code]) return CODES[code]!;
   if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code)) return 'connection';
+  // node-postgres reports a server that went away without an SQLSTATE.
+  if (/Connection terminated|terminating connection|Client has encountered a connection error/i.test(String((err as Error)?.message))) return 'connection';
   return 'other';
 }
