@@ -1,12 +1,12 @@
-import { selectSeat, type SeatRow } from '../src/db/sql/seats.js';
+import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
 import { intOption } from '../src/core/options.js';
 import type { SeatLockStrategy } from '../src/core/ports.js';
-import { run, sleep, writeHold } from './shared.js';
+import { held, run, sleep, soldOut, writeHold, writeTicket } from './lib/shared.js';
 
 // The control group: read, check, write, with nothing in between to stop a second writer.
-// Under contention two requests can both read AVAILABLE and both write a reservation: that is
-// the oversell the lab must be able to show. `raceWindowMs` (this strategy only) sleeps between
-// the read and the write so the race shows reliably in tests; it defaults to 0.
+// Under contention two requests can both read AVAILABLE (or the same `remaining`) and both write:
+// that is the oversell the lab must be able to show. `raceWindowMs` (this strategy only) sleeps
+// between the read and the write so the race shows reliably in tests; it defaults to 0.
 export const none = {
   name: 'none',
   description: 'no lock: read, check, write (control group, expected to oversell)',
@@ -15,7 +15,7 @@ export const none = {
   options: [intOption('raceWindowMs', 'sleep between the read and the write, to widen the race (tests)', 0, 0, 10_000)],
   create({ db }, options) {
     const raceWindowMs = Number(options.raceWindowMs ?? 0);
-    const counters = { reads: 0, writes: 0, takenOnRead: 0 };
+    const counters = { reads: 0, writes: 0, takenOnRead: 0, soldOutOnRead: 0 };
     return {
       async hold(cmd) {
         counters.reads++;
@@ -27,8 +27,22 @@ export const none = {
         }
         if (raceWindowMs > 0) await sleep(raceWindowMs);
         counters.writes++;
-        const held = await writeHold(db, seat.id, cmd);
-        return held ? { kind: 'held', reservation: held } : { kind: 'not-found' };
+        const h = await writeHold(db, seat.id, cmd);
+        return h ? held(h) : { kind: 'not-found' };
+      },
+      async holdTicket(cmd) {
+        counters.reads++;
+        const [inv] = await run<InventoryRow>(db, selectInventory(cmd.scheduleId));
+        if (!inv) return { kind: 'not-found' };
+        if (inv.remaining <= 0) {
+          counters.soldOutOnRead++;
+          return soldOut(inv.total);
+        }
+        if (raceWindowMs > 0) await sleep(raceWindowMs);
+        counters.writes++;
+        // Writes back what it read minus one: concurrent writers lose each other's updates.
+        const h = await writeTicket(db, cmd, { mode: { setFrom: inv.remaining } });
+        return h ? held(h) : { kind: 'not-found' };
       },
       counters: () => ({ ...counters }),
       close: async () => {},

@@ -1,11 +1,12 @@
-import { selectSeat, type SeatRow } from '../src/db/sql/seats.js';
+import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
 import { intOption } from '../src/core/options.js';
-import type { SeatLockStrategy } from '../src/core/ports.js';
-import { run, sleep, writeHold } from './shared.js';
+import type { HeldReservation, HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
+import { held, run, sleep, soldOut, writeHold, writeTicket } from './lib/shared.js';
 
-// Read the seat's version without a lock, then write with `WHERE version = $v`. Zero rows means
-// somebody changed the seat in between: back off (full jitter) and re-read, a bounded number of
-// times. The re-read usually shows the seat taken, which ends the attempt.
+// Read the row's version without a lock, then write with `WHERE version = $v`. Zero rows means
+// somebody changed the row in between: back off (full jitter) and re-read, a bounded number of
+// times. For a seat the re-read usually shows it taken; for the one inventory row of a general
+// admission sale every writer contends, which is where this strategy pays.
 export const optimistic = {
   name: 'optimistic',
   description: 'version column: UPDATE … WHERE version = $v, bounded jittered retries',
@@ -20,28 +21,44 @@ export const optimistic = {
     const maxRetries = Number(options.maxRetries);
     const base = Number(options.backoffBaseMs);
     const cap = Number(options.backoffMaxMs);
-    const counters = { attempts: 0, retries: 0, versionConflicts: 0, retriesExhausted: 0, takenOnRead: 0 };
-    return {
-      async hold(cmd) {
-        for (let attempt = 0; ; attempt++) {
-          counters.attempts++;
-          const [seat] = await run<SeatRow>(db, selectSeat(cmd.scheduleId, cmd.seatNo));
-          if (!seat) return { kind: 'not-found' };
-          if (seat.status !== 'AVAILABLE') {
-            counters.takenOnRead++;
-            return { kind: 'taken', reason: `seat is ${seat.status}` };
-          }
-          const held = await writeHold(db, seat.id, cmd, seat.version);
-          if (held) return { kind: 'held', reservation: held };
-          counters.versionConflicts++;
-          if (attempt >= maxRetries) {
-            counters.retriesExhausted++;
-            return { kind: 'busy', reason: `version changed ${attempt + 1} times; gave up` };
-          }
-          counters.retries++;
-          await sleep(Math.random() * Math.min(cap, base * 2 ** attempt));
+    const counters = { attempts: 0, retries: 0, versionConflicts: 0, lockFailures: 0, takenOnRead: 0, soldOutOnRead: 0 };
+
+    /** One read → guarded write attempt: an outcome, or null when the version moved. */
+    async function withRetries(attempt: () => Promise<HoldOutcome | null>): Promise<HoldOutcome> {
+      for (let n = 0; ; n++) {
+        counters.attempts++;
+        const outcome = await attempt();
+        if (outcome) return outcome;
+        counters.versionConflicts++;
+        if (n >= maxRetries) {
+          counters.lockFailures++;
+          return { kind: 'busy', reason: `version changed ${n + 1} times; gave up` };
         }
-      },
+        counters.retries++;
+        await sleep(Math.random() * Math.min(cap, base * 2 ** n));
+      }
+    }
+    const orNull = (h: HeldReservation | null) => (h ? held(h) : null);
+
+    return {
+      hold: (cmd) => withRetries(async () => {
+        const [seat] = await run<SeatRow>(db, selectSeat(cmd.scheduleId, cmd.seatNo));
+        if (!seat) return { kind: 'not-found' };
+        if (seat.status !== 'AVAILABLE') {
+          counters.takenOnRead++;
+          return { kind: 'taken', reason: `seat is ${seat.status}` };
+        }
+        return orNull(await writeHold(db, seat.id, cmd, { expectVersion: seat.version }));
+      }),
+      holdTicket: (cmd) => withRetries(async () => {
+        const [inv] = await run<InventoryRow>(db, selectInventory(cmd.scheduleId));
+        if (!inv) return { kind: 'not-found' };
+        if (inv.remaining <= 0) {
+          counters.soldOutOnRead++;
+          return soldOut(inv.total);
+        }
+        return orNull(await writeTicket(db, cmd, { mode: { setFrom: inv.remaining }, expectVersion: inv.version }));
+      }),
       counters: () => ({ ...counters }),
       close: async () => {},
     };

@@ -1,46 +1,63 @@
 import { performance } from 'node:perf_hooks';
-import { selectSeat, type SeatRow } from '../src/db/sql/seats.js';
+import type { Knex } from 'knex';
+import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
 import { dbErrorKind } from '../src/db/errors.js';
 import { intOption } from '../src/core/options.js';
-import type { SeatLockStrategy, StrategyRuntime, StrategyDeps } from '../src/core/ports.js';
-import { run, writeHold } from './shared.js';
+import type { HoldOutcome, SeatLockStrategy, StrategyRuntime, StrategyDeps } from '../src/core/ports.js';
+import { held, run, soldOut, writeHold, writeTicket } from './lib/shared.js';
 
 export type PessimisticMode = 'wait' | 'nowait';
 
 /**
- * SELECT … FOR UPDATE on the seat row inside a transaction, then the hold write. In `wait` mode
- * a contended request queues on the row lock (bounded by lock_timeout); in `nowait` mode it is
- * turned away at once. Exported so variants are registry entries built from this one.
+ * SELECT … FOR UPDATE on the contended row (the seat, or the schedule's inventory row) inside a
+ * transaction, then the write. In `wait` mode a contender queues on the row lock (bounded by
+ * lock_timeout); in `nowait` mode it is turned away at once. Exported so variants and combinations
+ * are registry entries built from this one.
  */
-export function createPessimistic({ db }: StrategyDeps, mode: PessimisticMode): StrategyRuntime {
-  const counters = { transactions: 0, lockAcquireMsTotal: 0, lockNotAvailable: 0, takenAfterLock: 0 };
+export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: PessimisticMode): StrategyRuntime {
+  const counters = { transactions: 0, lockAcquireMsTotal: 0, lockFailures: 0, takenAfterLock: 0, soldOutAfterLock: 0 };
   const lock = mode === 'nowait' ? 'for-update-nowait' : 'for-update';
-  return {
-    async hold(cmd) {
-      counters.transactions++;
-      try {
-        return await db.transaction(async (trx) => {
-          const t0 = performance.now();
-          const [seat] = await run<SeatRow>(trx, selectSeat(cmd.scheduleId, cmd.seatNo, lock));
-          // Time inside SELECT … FOR UPDATE: the row-lock wait plus any queueing in PostgreSQL.
-      counters.lockAcquireMsTotal += performance.now() - t0;
-          if (!seat) return { kind: 'not-found' } as const;
-          if (seat.status !== 'AVAILABLE') {
-            counters.takenAfterLock++;
-            return { kind: 'taken', reason: `seat is ${seat.status}` } as const;
-          }
-          const held = await writeHold(trx, seat.id, cmd);
-          return held ? ({ kind: 'held', reservation: held } as const) : ({ kind: 'not-found' } as const);
-        });
-      } catch (err) {
-        // NOWAIT, or lock_timeout passed: somebody else is claiming this seat right now.
-        if (dbErrorKind(err) === 'lock-not-available') {
-          counters.lockNotAvailable++;
-          return { kind: 'busy', reason: mode === 'nowait' ? 'seat row is locked (NOWAIT)' : 'lock_timeout passed' };
-        }
-        throw err;
+
+  async function locked(body: (trx: Knex.Transaction) => Promise<HoldOutcome>): Promise<HoldOutcome> {
+    counters.transactions++;
+    try {
+      return await db.transaction(body);
+    } catch (err) {
+      // NOWAIT, or lock_timeout passed: somebody else is claiming this row right now.
+      if (dbErrorKind(err) === 'lock-not-available') {
+        counters.lockFailures++;
+        return { kind: 'busy', reason: mode === 'nowait' ? 'row is locked (NOWAIT)' : 'lock_timeout passed' };
       }
-    },
+      throw err;
+    }
+  }
+
+  return {
+    hold: (cmd) => locked(async (trx) => {
+      const t0 = performance.now();
+      const [seat] = await run<SeatRow>(trx, selectSeat(cmd.scheduleId, cmd.seatNo, lock));
+      // Time inside SELECT … FOR UPDATE: the row-lock wait plus any queueing in PostgreSQL.
+      counters.lockAcquireMsTotal += performance.now() - t0;
+      if (!seat) return { kind: 'not-found' };
+      if (seat.status !== 'AVAILABLE') {
+        counters.takenAfterLock++;
+        return { kind: 'taken', reason: `seat is ${seat.status}` };
+      }
+      const h = await writeHold(trx, seat.id, cmd);
+      return h ? held(h) : { kind: 'not-found' };
+    }),
+    holdTicket: (cmd) => locked(async (trx) => {
+      const t0 = performance.now();
+      const [inv] = await run<InventoryRow>(trx, selectInventory(cmd.scheduleId, lock));
+      counters.lockAcquireMsTotal += performance.now() - t0;
+      if (!inv) return { kind: 'not-found' };
+      if (inv.remaining <= 0) {
+        counters.soldOutAfterLock++;
+        return soldOut(inv.total);
+      }
+      const h = await writeTicket(trx, cmd, { mode: { setFrom: inv.remaining } });
+      return h ? held(h) : { kind: 'not-found' };
+    }),
     counters: () => ({ ...counters, lockAcquireMsTotal: Math.round(counters.lockAcquireMsTotal) }),
     close: async () => {},
   };
@@ -50,7 +67,7 @@ export const lockTimeoutOption = intOption('lockTimeoutMs', 'lock_timeout for ev
 
 export const pessimistic = {
   name: 'pessimistic',
-  description: 'SELECT … FOR UPDATE on the seat row; contenders wait for the lock',
+  description: 'SELECT … FOR UPDATE on the seat (or inventory) row; contenders wait for the lock',
   safe: true,
   requires: { redis: false },
   options: [lockTimeoutOption],

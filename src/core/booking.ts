@@ -58,4 +58,9 @@ export class BookingService {
   hold(userId: number, scheduleId: number, seatNo: number): Promise<HoldOutcome> {
     return this.strategy.hold({ userId, scheduleId, seatNo, holdTtlMs: this.config.holdTtlMs });
   }
+
+  /** One general-admission ticket (no seat choice) from the schedule's inventory. */
+  holdTicket(userId: number, scheduleId: number): Promise<HoldOutcome> {
+    return this.strategy.holdTicket({ userId, scheduleId, holdTtlMs: this.config.holdTtlMs });
+  }
 }

@@ -28,3 +28,12 @@ export function resolveStrategyOptions(strategy: SeatLockStrategy, given: Record
   }
   return { options, problems };
 }
+
+export function enumOption(name: string, description: string, def: string, values: readonly string[]): StrategyOptionSpec {
+  return {
+    name,
+    description,
+    default: def,
+    validate: (v) => (values.includes(v) ? null : `${name} must be one of ${values.join(', ')}`),
+  };
+}

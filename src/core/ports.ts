@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
 
 // The port every seat-lock strategy implements. The booking core and the server depend on this
 // file only; strategies/ holds the adapters.
@@ -10,10 +11,18 @@ export interface HoldCommand {
   holdTtlMs: number;
 }
 
+/** A general-admission ticket: no seat choice, one unit of the schedule's inventory. */
+export interface TicketCommand {
+  userId: number;
+  scheduleId: number;
+  holdTtlMs: number;
+}
+
 export interface HeldReservation {
   reservationId: number;
   scheduleId: number;
-  seatNo: number;
+  /** null for a general-admission ticket. */
+  seatNo: number | null;
   status: 'HELD';
   expiresAt: string;
 }
@@ -24,10 +33,14 @@ export type HoldOutcome =
   | { kind: 'taken'; reason: string }
   /** The strategy gave up on a contended seat (NOWAIT, lock timeout, retries exhausted). */
   | { kind: 'busy'; reason: string }
+  /** No inventory left (general admission, or a schedule with every seat taken). */
+  | { kind: 'sold-out'; reason: string }
   | { kind: 'not-found' };
 
 export interface StrategyDeps {
   db: Knex;
+  /** One client per independent Redis server; empty when the strategy does not need Redis. */
+  redis: Redis[];
 }
 
 export interface StrategyOptionSpec {
@@ -38,10 +51,18 @@ export interface StrategyOptionSpec {
   validate(value: string): string | null;
 }
 
+/**
+ * The strategy's own counts. Three names have a fixed meaning and feed the comparison table:
+ * `retries`, `lockFailures` (gave up on a lock or a contended row) and `dbAvoided` (requests
+ * answered without opening a database connection).
+ */
 export type Counters = Record<string, number>;
 
 export interface StrategyRuntime {
+  /** Called once before the server takes requests (e.g. to rebuild Redis state from PostgreSQL). */
+  init?(): Promise<void>;
   hold(cmd: HoldCommand): Promise<HoldOutcome>;
+  holdTicket(cmd: TicketCommand): Promise<HoldOutcome>;
   /** The strategy's own counts (retries, lock waits, rejections …) since it was created. */
   counters(): Counters;
   close(): Promise<void>;

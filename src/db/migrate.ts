@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as core001 from './migrations/001-core.js';
+import * as fencing002 from './migrations/002-fencing.js';
 
 interface Migration { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }
 
@@ -7,6 +8,7 @@ interface Migration { up(db: Knex): Promise<void>; down(db: Knex): Promise<void>
 // dist/ folder and from TypeScript under vitest.
 const migrations: Record<string, Migration> = {
   '001-core': core001,
+  '002-fencing': fencing002,
 };
 
 const source: Knex.MigrationSource<string> = {
