@@ -3,6 +3,9 @@ import { none } from './none.js';
 import { pessimistic } from './pessimistic.js';
 import { pessimisticNowait } from './pessimistic-nowait.js';
 import { optimistic } from './optimistic.js';
+import { redlock } from './redlock.js';
+import { redlockPessimistic } from './redlock-pessimistic.js';
+import { redisDecr } from './redis-decr.js';
 
 /** Builds a name → strategy map; a duplicate or non-kebab-case name is a programming error. */
 export function buildRegistry(list: readonly SeatLockStrategy[]): ReadonlyMap<string, SeatLockStrategy> {
@@ -15,7 +18,7 @@ export function buildRegistry(list: readonly SeatLockStrategy[]): ReadonlyMap<st
   return map;
 }
 
-export const strategies = buildRegistry([none, pessimistic, pessimisticNowait, optimistic]);
+export const strategies = buildRegistry([none, pessimistic, pessimisticNowait, optimistic, redlock, redlockPessimistic, redisDecr]);
 
 export function strategyNames(): string[] {
   return [...strategies.keys()];

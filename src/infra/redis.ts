@@ -87,3 +87,25 @@ async function ping(url: string): Promise<boolean> {
     r.disconnect();
   }
 }
+
+/** N independent Redis servers: the given URLs, or N ephemeral ones. Stops what it started if one fails. */
+export async function provisionRedisNodes(opts: { urls: string[]; nodes: number }): Promise<ProvisionedRedis[]> {
+  const started: ProvisionedRedis[] = [];
+  try {
+    if (opts.urls.length > 0) {
+      for (const url of opts.urls) started.push(await provisionRedis({ url }));
+    } else {
+      const saved = process.env.REDIS_URL;
+      delete process.env.REDIS_URL;
+      try {
+        for (let i = 0; i < opts.nodes; i++) started.push(await provisionRedis());
+      } finally {
+        if (saved !== undefined) process.env.REDIS_URL = saved;
+      }
+    }
+    return started;
+  } catch (err) {
+    for (const s of started) await s.stop().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { BookingService } from '../core/booking.js';
-import type { StrategyRuntime } from '../core/ports.js';
+import type { HoldOutcome, StrategyRuntime } from '../core/ports.js';
 import { signUserToken } from '../core/tokens.js';
 import { dbErrorKind } from '../db/errors.js';
 import { requireUser } from './auth.js';
@@ -27,6 +27,8 @@ function translate(err: unknown): unknown {
     case 'connection':
       return new HttpError(503, 'UNAVAILABLE', 'the database is unavailable; retry later');
     default:
+      // e.g. the Redis quorum is unavailable
+      if ((err as { status?: number }).status === 503) return new HttpError(503, 'UNAVAILABLE', (err as Error).message);
       return err;
   }
 }
@@ -72,24 +74,38 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ scheduleId, seats });
   }));
 
+  const answer = (res: Response, outcome: HoldOutcome, what: string) => {
+    switch (outcome.kind) {
+      case 'held':
+        res.status(201).json(outcome.reservation);
+        return;
+      case 'taken':
+        throw new HttpError(409, 'SEAT_TAKEN', `${what} is already taken (${outcome.reason})`);
+      case 'busy':
+        throw new HttpError(409, 'SEAT_BUSY', `${what} is being claimed by another request (${outcome.reason}); retry or pick another`);
+      case 'sold-out':
+        throw new HttpError(409, 'SOLD_OUT', `${what}: sold out (${outcome.reason})`);
+      case 'not-found':
+        throw new HttpError(404, 'NOT_FOUND', `${what} does not exist`);
+    }
+  };
+
   api.post('/reservations', auth, wrap(async (req, res) => {
     const c = new Checker();
     const body = c.object(req.body);
     const scheduleId = c.positiveInt(body.scheduleId, 'scheduleId');
     const seatNo = c.positiveInt(body.seatNo, 'seatNo');
     c.done();
-    const outcome = await booking.hold(res.locals.userId, scheduleId, seatNo);
-    switch (outcome.kind) {
-      case 'held':
-        res.status(201).json(outcome.reservation);
-        return;
-      case 'taken':
-        throw new HttpError(409, 'SEAT_TAKEN', `seat ${seatNo} of schedule ${scheduleId} is already taken (${outcome.reason})`);
-      case 'busy':
-        throw new HttpError(409, 'SEAT_BUSY', `seat ${seatNo} of schedule ${scheduleId} is being claimed by another request (${outcome.reason}); pick another seat or retry`);
-      case 'not-found':
-        throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} has no seat ${seatNo}`);
-    }
+    answer(res, await booking.hold(res.locals.userId, scheduleId, seatNo), `seat ${seatNo} of schedule ${scheduleId}`);
+  }));
+
+  // General admission: one unnumbered ticket from the schedule's inventory.
+  api.post('/reservations/general', auth, wrap(async (req, res) => {
+    const c = new Checker();
+    const body = c.object(req.body);
+    const scheduleId = c.positiveInt(body.scheduleId, 'scheduleId');
+    c.done();
+    answer(res, await booking.holdTicket(res.locals.userId, scheduleId), `a ticket for schedule ${scheduleId}`);
   }));
 
   app.use('/api', api);

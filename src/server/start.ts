@@ -6,6 +6,7 @@ import { resolveStrategyOptions } from '../core/options.js';
 import type { Counters } from '../core/ports.js';
 import { createDb } from '../db/knex.js';
 import { createApp } from './app.js';
+import { connectAll, createRedisClient } from '../infra/redis-client.js';
 
 export interface ServerConfig {
   databaseUrl: string;
@@ -16,6 +17,10 @@ export interface ServerConfig {
   port?: number;
   host?: string;
   poolSize?: number;
+  /** One URL per independent Redis server (strategies that need Redis). */
+  redisUrls?: string[];
+  /** Prefix for every Redis key, so runs or tests sharing a Redis never see each other's state. */
+  redisKeyPrefix?: string;
 }
 
 export interface RunningServer {
@@ -38,7 +43,14 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const session = strategy.sessionSettings?.(options) ?? {};
   const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-${strategy.name}`, session });
   await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
-  const runtime = strategy.create({ db }, options);
+  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix)) : [];
+  if (strategy.requires.redis) {
+    if (redis.length === 0) throw new Error(`strategy "${strategy.name}" needs Redis: give redisUrls`);
+    // A quorum must be up to start; the rest may join later.
+    await connectAll(redis, Math.floor(redis.length / 2) + 1);
+  }
+  const runtime = strategy.create({ db, redis }, options);
+  await runtime.init?.();
   const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
   const app = createApp({ booking, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
 
@@ -60,6 +72,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
       await new Promise<void>((r) => server.close(() => r()));
       await runtime.close();
       await db.destroy();
+      for (const r of redis) r.disconnect();
     },
   };
 }

@@ -1,0 +1,92 @@
+import Redlock, { ExecutionError, ResourceLockedError, type Lock } from 'redlock';
+import type { Redis } from 'ioredis';
+import { enumOption, intOption } from '../../src/core/options.js';
+
+// The distributed-lock half shared by `redlock` and `redlock-pessimistic`: one Redlock over N
+// independent Redis servers (quorum N/2+1), explicit acquire/release (no `using()`: its automatic
+// extension is known to lapse early), and failures told apart by reading every attempt's votes.
+
+export const lockOptions = [
+  intOption('lockTtlMs', 'lease of the lock in ms', 2000, 10, 600_000),
+  intOption('retryCount', 'seat-lock retries: 0 fails fast (a busy seat is a 409 at once)', 0, 0, 10_000),
+  // A general-admission inventory is ONE hot resource: failing fast there turns buyers away while
+  // tickets remain, so its lock waits (bounded) by default.
+  intOption('inventoryRetryCount', 'inventory-lock retries (general admission): waits by default', 500, 0, 10_000),
+  intOption('retryDelayMs', 'delay between lock retries', 20, 0, 60_000),
+  intOption('retryJitterMs', 'random jitter added to each retry delay', 10, 0, 60_000),
+];
+export const fencingOption = enumOption('fencing', 'check a fencing token in the database write', 'on', ['on', 'off']);
+
+/** The lock could not be decided because too many Redis servers failed: infrastructure, not contention. */
+export class QuorumUnavailableError extends Error {
+  readonly status = 503;
+  constructor(detail: string) {
+    super(`Redis quorum unavailable: ${detail}`);
+  }
+}
+
+export class SeatLocker {
+  private readonly redlock: Redlock;
+  readonly ttlMs: number;
+  private readonly retries: { seat: number; inventory: number };
+  readonly counters = { locksAcquired: 0, retries: 0, lockWaits: 0, lockFailures: 0, quorumFailures: 0, leaseLost: 0, releaseFailures: 0 };
+
+  constructor(clients: Redis[], options: Record<string, string>) {
+    if (clients.length === 0) throw new Error('this strategy needs at least one Redis server');
+    this.ttlMs = Number(options.lockTtlMs);
+    this.retries = { seat: Number(options.retryCount), inventory: Number(options.inventoryRetryCount) };
+    this.redlock = new Redlock(clients, {
+      driftFactor: 0.01,
+      retryCount: Number(options.retryCount),
+      retryDelay: Number(options.retryDelayMs),
+      retryJitter: Number(options.retryJitterMs),
+    });
+    // Redlock emits 'error' for every failed vote; the attempts carry the same information.
+    this.redlock.on('error', () => undefined);
+  }
+
+  /** The lock, or null when the resource is held by somebody else for the whole retry window. */
+  async acquire(resource: string, kind: 'seat' | 'inventory'): Promise<Lock | null> {
+    try {
+      const lock = await this.redlock.acquire([resource], this.ttlMs, { retryCount: this.retries[kind] });
+      this.counters.locksAcquired++;
+      this.counters.retries += lock.attempts.length - 1;
+      if (lock.attempts.length > 1) this.counters.lockWaits++;
+      return lock;
+    } catch (err) {
+      if (!(err instanceof ExecutionError)) throw err;
+      // The quorum error hides its cause: read the votes. Only "locked by somebody else" is contention.
+      const stats = await Promise.all(err.attempts);
+      this.counters.retries += Math.max(0, stats.length - 1);
+      const causes = stats.flatMap((s) => [...s.votesAgainst.values()]);
+      const infra = causes.filter((e) => !(e instanceof ResourceLockedError));
+      const last = stats.at(-1);
+      if (last && infra.length > 0 && last.votesAgainst.size - countLocked(last.votesAgainst) > last.membershipSize - last.quorumSize) {
+        this.counters.quorumFailures++;
+        throw new QuorumUnavailableError(`${infra.length} failed votes, e.g. ${infra[0]!.message}`);
+      }
+      this.counters.lockFailures++;
+      return null;
+    }
+  }
+
+  /** Releases in every path; a lease that ran out before we got here is counted. */
+  async release(lock: Lock): Promise<void> {
+    if (Date.now() > lock.expiration) this.counters.leaseLost++;
+    try {
+      await lock.release();
+    } catch {
+      // The lease expired (or a node is down): the key is gone or will expire by itself.
+      this.counters.releaseFailures++;
+    }
+  }
+}
+
+function countLocked(votes: Map<unknown, Error>): number {
+  let n = 0;
+  for (const e of votes.values()) if (e instanceof ResourceLockedError) n++;
+  return n;
+}
+
+export const seatResource = (scheduleId: number, seatNo: number) => `seatlab:lock:{s${scheduleId}}:seat:${seatNo}`;
+export const inventoryResource = (scheduleId: number) => `seatlab:lock:{s${scheduleId}}:inventory`;
