@@ -15,6 +15,7 @@ export function pickSeats(rng: Rng, seats: number, count: number): number[] {
 // A sale opens: many users, fewer seats; each user tries up to three seats and stops at the first hold.
 export const flashSale = {
   name: 'flash-sale',
+  kind: 'seats',
   description: 'N users, M numbered seats; each tries up to 3 seeded-random front-skewed seats',
   defaults: { users: 10_000, seats: 1_000, connections: 64 },
   expectation: 'holds ≤ seats and no seat held twice',

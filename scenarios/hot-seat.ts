@@ -5,6 +5,7 @@ import type { Scenario } from './types.js';
 // Everybody wants seat 1 at the same moment. Exactly one may get it.
 export const hotSeat = {
   name: 'hot-seat',
+  kind: 'seats',
   description: 'N users try to hold the same seat at once',
   defaults: { users: 100, seats: 1, connections: 100 },
   expectation: 'exactly 1 successful hold of seat 1',

@@ -1,6 +1,7 @@
 import type { Scenario } from './types.js';
 import { hotSeat } from './hot-seat.js';
 import { flashSale } from './flash-sale.js';
+import { generalAdmission } from './general-admission.js';
 
 export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<string, Scenario> {
   const map = new Map<string, Scenario>();
@@ -11,7 +12,7 @@ export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<st
   return map;
 }
 
-export const scenarios = buildScenarioRegistry([hotSeat, flashSale]);
+export const scenarios = buildScenarioRegistry([hotSeat, flashSale, generalAdmission]);
 
 export function scenarioNames(): string[] {
   return [...scenarios.keys()];

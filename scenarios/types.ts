@@ -26,6 +26,8 @@ export interface Scenario {
   /** kebab-case, equal to the file name. */
   readonly name: string;
   readonly description: string;
+  /** Which database checker applies: numbered seats, or a general-admission inventory. */
+  readonly kind: 'seats' | 'tickets';
   readonly defaults: Omit<ScenarioParams, 'seed'>;
   /** "What must hold afterwards", in words, for the report. */
   readonly expectation: string;

@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from '../src/server/start.js';
 export const SECRET = 'test-secret-0123456789';
 
 /** A fresh migrated database for one test, dropped when the test finishes. */
-export async function freshDatabase(): Promise<{ url: string; db: Knex }> {
+export async function freshDatabase(): Promise<{ url: string; db: Knex; name: string }> {
   const admin = inject('pgUrl');
   const name = `seatlab_t_${randomBytes(5).toString('hex')}`;
   const url = await createDatabaseFromTemplate(admin, name, inject('pgTemplate'));
@@ -17,12 +17,16 @@ export async function freshDatabase(): Promise<{ url: string; db: Knex }> {
     await db.destroy();
     await dropDatabase(admin, name);
   });
-  return { url, db };
+  return { url, db, name };
 }
 
 /** The booking API in this process on a free port, closed when the test finishes. */
-export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number } = {}): Promise<RunningServer> {
-  const server = await startServer({ databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions }, () => undefined);
+export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number; redisUrls?: string[] } = {}): Promise<RunningServer> {
+  const server = await startServer({
+    databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions,
+    // Keys are prefixed with the test's database name, so tests sharing one Redis never meet.
+    redisUrls: extra.redisUrls ?? [inject('redisUrl')], redisKeyPrefix: `${new URL(url).pathname.slice(1)}:`,
+  }, () => undefined);
   onTestFinished(() => server.close());
   return server;
 }

@@ -1,34 +1,13 @@
 import type { Knex } from 'knex';
-import type { Violation } from '../../scenarios/types.js';
+import { ViolationLog, checkResponsesAgainstRows, type CheckInput, type CheckResult } from './violations.js';
 
-export interface SeatCheckInput {
-  scheduleId: number;
-  /** 201 responses seen by the load generator. */
-  okResponses: number;
-  /** Requests whose outcome is unknown (timeouts, resets): each may or may not have written. */
-  unknownResponses: number;
-}
-
-export interface SeatCheckResult {
-  oversold: number;
-  activeReservations: number;
-  seatsHeldOrSold: number;
-  capacity: number;
-  violations: Violation[];
-  /** Violations per kind, including those beyond the evidence limit. */
-  violationCounts: Record<string, number>;
-}
-
-const EVIDENCE_LIMIT = 20;
+export type SeatCheckInput = CheckInput;
+export interface SeatCheckResult extends CheckResult { seatsHeldOrSold: number }
 
 /** Reads the final state in PostgreSQL and lists every broken seat invariant with evidence. */
 export async function checkSeats(db: Knex, input: SeatCheckInput): Promise<SeatCheckResult> {
-  const violations: Violation[] = [];
-  const counts: Record<string, number> = {};
-  const add = (v: Violation) => {
-    counts[v.kind] = (counts[v.kind] ?? 0) + 1;
-    if (counts[v.kind]! <= EVIDENCE_LIMIT) violations.push(v);
-  };
+  const log = new ViolationLog();
+  const add = (v: Parameters<ViolationLog['add']>[0]) => log.add(v);
   const q = async <T>(sql: string, b: (string | number)[]) => ((await db.raw(sql, b)) as { rows: T[] }).rows;
 
   // 1. At most one active reservation per seat. Every extra one is an oversold seat.
@@ -73,13 +52,8 @@ export async function checkSeats(db: Knex, input: SeatCheckInput): Promise<SeatC
   }
 
   // 4. Every 201 wrote exactly one reservation; unknown outcomes may or may not have.
-  const [{ created }] = (await q<{ created: number }>(`SELECT count(*)::int AS created FROM reservations WHERE schedule_id = ?`, [input.scheduleId])) as [{ created: number }];
-  const lo = input.okResponses;
-  const hi = input.okResponses + input.unknownResponses;
-  if (created < lo || created > hi) {
-    const expected = lo === hi ? `${lo}` : `${lo}…${hi} (${input.unknownResponses} unknown outcomes)`;
-    add({ kind: 'responses-disagree-with-db', detail: `${input.okResponses} hold responses were 201 but ${created} reservations exist (expected ${expected})` });
-  }
+  const [{ created }] = (await q<{ created: number }>(`SELECT count(*)::int AS created FROM reservations WHERE schedule_id = ? AND seat_no IS NOT NULL`, [input.scheduleId])) as [{ created: number }];
+  checkResponsesAgainstRows(log, created, input.okResponses, input.unknownResponses);
 
-  return { oversold, activeReservations: cap.active, seatsHeldOrSold: cap.taken, capacity: cap.capacity, violations, violationCounts: counts };
+  return { oversold, activeReservations: cap.active, seatsHeldOrSold: cap.taken, capacity: cap.capacity, violations: log.violations, violationCounts: log.counts };
 }

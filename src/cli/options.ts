@@ -15,7 +15,8 @@ export interface RawRunOptions {
   out?: string;
   json?: boolean;
   databaseUrl?: string;
-  redisUrl?: string;
+  redisUrl?: string[];
+  redisNodes?: string;
   strategyOpt?: string[];
   holdTtl?: string;
   poolSize?: string;
@@ -32,7 +33,10 @@ export interface RunOptions {
   out: string;
   json: boolean;
   databaseUrl?: string;
-  redisUrl?: string;
+  redisUrls: string[];
+  redisNodes: number;
+  /** `--strategy all`: strategies whose servers cannot be had are skipped, not fatal. */
+  skipUnavailable: boolean;
   holdTtlMs: number;
   poolSize: number;
   timeoutSec: number;
@@ -135,13 +139,19 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, DEFAULT_HOLD_TTL_MS, problems);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
+  const redisUrls = raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []);
+  const redisNodes = parseCount('--redis-nodes', raw.redisNodes, Math.max(1, redisUrls.length), problems, 15);
+  if (redisUrls.length > 0 && raw.redisNodes !== undefined && redisNodes !== redisUrls.length) {
+    problems.push(`--redis-nodes ${redisNodes} does not match the ${redisUrls.length} --redis-url given; give one URL per node, or drop --redis-nodes`);
+  }
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
   if (problems.length > 0 || !scenario) return { problems };
   return {
     problems,
     options: {
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
-      out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrl: raw.redisUrl,
+      out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
+      skipUnavailable: raw.strategy === 'all',
       holdTtlMs, poolSize, timeoutSec, keepDb: raw.keepDb ?? false,
     },
   };

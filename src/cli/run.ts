@@ -7,10 +7,12 @@ import { createRng } from '../core/rng.js';
 import { createDb, withDatabase } from '../db/knex.js';
 import { createDatabaseFromTemplate, createTemplateDatabase, dropDatabase } from '../db/databases.js';
 import { provisionPostgres, type ProvisionedPostgres } from '../infra/postgres.js';
-import { provisionRedis, type ProvisionedRedis } from '../infra/redis.js';
+import { provisionRedisNodes, type ProvisionedRedis } from '../infra/redis.js';
+import { InfraUnavailableError } from '../infra/errors.js';
 import { drive } from '../load/driver.js';
 import { startServerProcess } from '../load/server-process.js';
 import { checkSeats } from '../check/seats.js';
+import { checkTickets } from '../check/tickets.js';
 import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadata.js';
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
@@ -38,11 +40,21 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     const pgServer = await provisionPostgres({ url: o.databaseUrl });
     provisioned.push(pgServer);
     io.err(`PostgreSQL: ${pgServer.kind}${pgServer.port ? ` on 127.0.0.1:${pgServer.port}` : ''} (${Math.round(performance.now() - t0)} ms)`);
-    let redis: ProvisionedRedis | undefined;
-    if (o.strategies.some((s) => s.requires.redis)) {
-      redis = await provisionRedis({ url: o.redisUrl });
-      provisioned.push(redis);
-      io.err(`Redis: ${redis.kind}${redis.port ? ` on 127.0.0.1:${redis.port}` : ''}`);
+    let redis: ProvisionedRedis[] = [];
+    let strategies = o.strategies;
+    const skipped: { strategy: string; reason: string }[] = [];
+    if (strategies.some((s) => s.requires.redis)) {
+      try {
+        redis = await provisionRedisNodes({ urls: o.redisUrls, nodes: o.redisNodes });
+        provisioned.push(...redis);
+        io.err(`Redis: ${redis.length} × ${redis[0]!.kind} (${redis.map((r) => r.url.replace('redis://', '')).join(', ')})`);
+      } catch (err) {
+        if (!o.skipUnavailable || !(err instanceof InfraUnavailableError)) throw err;
+        // `--strategy all` compares every strategy whose servers are available.
+        for (const s of strategies.filter((x) => x.requires.redis)) skipped.push({ strategy: s.name, reason: err.message });
+        strategies = strategies.filter((x) => !x.requires.redis);
+        io.err(`Redis unavailable: skipping ${skipped.map((x) => x.strategy).join(', ')} (${err.message})`);
+      }
     }
 
     const admin = createDb({ url: pgServer.url, poolMax: 1 });
@@ -53,9 +65,10 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
 
     const results: StrategyResult[] = [];
     try {
-      for (const [i, strategy] of o.strategies.entries()) {
-        const label = `[${i + 1}/${o.strategies.length} ${strategy.name}]`;
-        results.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${i}`, secret, label, io }));
+      for (const [i, strategy] of strategies.entries()) {
+        const label = `[${i + 1}/${strategies.length} ${strategy.name}]`;
+        const redisUrls = strategy.requires.redis ? redis.map((r) => r.url) : [];
+        results.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${i}`, secret, label, io, redisUrls }));
       }
     } finally {
       await dropDatabase(pgServer.url, template).catch(() => undefined);
@@ -70,11 +83,11 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       tool: { name: 'seatlab', version: '0.1.0' },
       scenario: { name: o.scenario.name, description: o.scenario.description, expectation: o.scenario.expectation, params: { ...o.params } },
       config: {
-        strategies: o.strategies.map((s) => s.name), strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
+        strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
         poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, command: argv,
       },
       machine: machineInfo(),
-      servers: { postgres: pgInfo, ...(redis ? { redis: await redisInfo(redis.url, redis.kind) } : {}) },
+      servers: { postgres: pgInfo, ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}) },
       git: gitInfo(ROOT),
       results,
       summary: { exitCode, failedStrategies: failed },
@@ -92,7 +105,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
   }
 }
 
-interface OneCtx { adminUrl: string; template: string; dbName: string; secret: string; label: string; io: Io }
+interface OneCtx { adminUrl: string; template: string; dbName: string; secret: string; label: string; io: Io; redisUrls: string[] }
 
 async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Promise<StrategyResult> {
   const { io, label } = c;
@@ -107,7 +120,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     const options = o.strategyOptions.get(strategy.name) ?? {};
     const server = await startServerProcess({
       databaseUrl: withDatabase(c.adminUrl, c.dbName), strategy: strategy.name, strategyOptions: options,
-      tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize,
+      tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`,
     }, { onLog: (l) => io.err(`${label} server: ${l.trimEnd()}`) });
     let counters: Record<string, number> = {};
     let result;
@@ -121,7 +134,10 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       await server.stop();
     }
 
-    const check = await checkSeats(db, { scheduleId: prepared.scheduleId, okResponses: result.outcomes.ok, unknownResponses: result.outcomes.timeout });
+    const checkInput = { scheduleId: prepared.scheduleId, okResponses: result.outcomes.ok, unknownResponses: result.outcomes.timeout };
+    const check = o.scenario.kind === 'tickets'
+      ? await checkTickets(db, { ...checkInput, demandExceedsSupply: o.params.users > prepared.seatCount })
+      : await checkSeats(db, checkInput);
     const violations = [...check.violations, ...o.scenario.expect(result, o.params, prepared)];
     const violationCounts = { ...check.violationCounts };
     for (const v of violations.slice(check.violations.length)) violationCounts[v.kind] = (violationCounts[v.kind] ?? 0) + 1;
@@ -138,8 +154,9 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       load: { model: result.model, connections: result.connections, transport: 'http' },
       seedMs, durationMs: result.durationMs, requests: result.requests, rps: result.rps, okPerSec: result.okPerSec,
       latencyMs: result.latencyMs, okLatencyMs: result.okLatencyMs, outcomes: result.outcomes, statusCodes: result.statusCodes,
-      errorCodes: result.errorCodes, journeys: result.journeys, oversold: check.oversold, retries: counters.retries ?? 0, counters,
-      check: { capacity: check.capacity, activeReservations: check.activeReservations, seatsHeldOrSold: check.seatsHeldOrSold },
+      errorCodes: result.errorCodes, journeys: result.journeys, oversold: check.oversold, retries: counters.retries ?? 0,
+      lockFailures: counters.lockFailures ?? 0, dbAvoided: counters.dbAvoided ?? 0, counters,
+      check: { capacity: check.capacity, activeReservations: check.activeReservations, ...('seatsHeldOrSold' in check ? { seatsHeldOrSold: check.seatsHeldOrSold } : { remaining: check.remaining }) },
       violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram,
     };
   } finally {

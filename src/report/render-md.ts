@@ -6,20 +6,20 @@ export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(
 export function machineLine(r: Report): string {
   const m = r.machine;
   const pg = r.servers.postgres;
-  const redis = r.servers.redis ? ` · Redis ${r.servers.redis.version} (${r.servers.redis.kind})` : '';
+  const redis = r.servers.redis ? ` · Redis ${r.servers.redis.version} (${r.servers.redis.nodes} × ${r.servers.redis.kind})` : '';
   const git = r.git.commit ? ` · git ${r.git.commit.slice(0, 10)}${r.git.dirty ? ' (dirty)' : ''}` : '';
   return `${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB · node ${m.node} · ${m.os} · PostgreSQL ${pg.version} (${pg.kind}; ` +
     `synchronous_commit=${pg.settings.synchronous_commit}, shared_buffers=${pg.settings.shared_buffers}, max_connections=${pg.settings.max_connections})${redis}${git}`;
 }
 
-const HEADER = ['strategy', 'safe', 'req/s', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'verdict'];
+const HEADER = ['strategy', 'safe', 'req/s', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'verdict'];
 
 export function tableRow(s: StrategyResult): string[] {
   const o = s.outcomes;
   const l = s.latencyMs;
   return [s.strategy, s.safe ? 'yes' : 'no', n(s.rps), n(s.okPerSec), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max),
     String(o.ok), String(o.conflict), String(o.soldOut), String(o.rejected), String(o.error), String(o.timeout),
-    s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), s.verdict];
+    s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.verdict];
 }
 
 export function markdownTable(header: string[], rows: string[][]): string {
@@ -32,17 +32,21 @@ export function renderMarkdown(r: Report): string {
   const out: string[] = [];
   out.push(`# seatlab · ${r.scenario.name} · ${r.runId}`, '');
   out.push(`**Machine:** ${machineLine(r)}`, '');
+  out.push(markdownTable(HEADER, r.results.map(tableRow)), '');
+  for (const s of r.config.skipped) out.push(`- **${s.strategy}** was not run: ${s.reason}`);
+  if (r.config.skipped.length > 0) out.push('');
   out.push(`> ${r.machine.note}. Load average before the run: ${r.machine.loadAvg1m}.`, '');
   out.push(`**Scenario:** ${r.scenario.name} — ${r.scenario.description}. ` +
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ') + `. Must hold afterwards: ${r.scenario.expectation}.`, '');
   out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
-    `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections.`, '');
-  out.push(markdownTable(HEADER, r.results.map(tableRow)), '');
+    `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
+    `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
 
   out.push('## Invariants', '');
   for (const s of r.results) {
     if (s.violations.length === 0) {
-      out.push(`- **${s.strategy}**: all seat invariants hold (active reservations ${s.check.activeReservations} of ${s.check.capacity} seats).`);
+      out.push(`- **${s.strategy}**: all invariants hold (active reservations ${s.check.activeReservations} of ${s.check.capacity}` +
+        `${s.check.remaining !== undefined ? `, remaining ${s.check.remaining}` : ''}).`);
       continue;
     }
     const counts = Object.entries(s.violationCounts).map(([k, v]) => `${k} × ${v}`).join(', ');
@@ -66,8 +70,9 @@ export function renderMarkdown(r: Report): string {
   out.push('req/s: answered booking requests per second over the load phase. ok/s: successful holds (201) per second. ' +
     'p50…max: latency of every request, in ms, from the load generator. ok: 201 holds. conflict: 409 (seat taken, or the strategy ' +
     'gave up on a contended seat). sold out: 409 SOLD_OUT. rejected: other 4xx. error: 5xx. timeout: no answer in time — the outcome ' +
-    'is unknown, not a failure. oversold: active reservations beyond one per seat, counted in PostgreSQL after the run. retries: the ' +
-    "strategy's own retry count. verdict: pass, fail (a safe strategy broke an invariant), unsafe-as-expected or race-not-observed " +
-    '(the control group).', '');
+    'is unknown, not a failure. oversold: active reservations beyond one per seat (or tickets beyond the inventory), counted in ' +
+    "PostgreSQL after the run. retries: the strategy's own retry count. lock failures: requests turned away because the strategy " +
+    'could not get a lock or a contended row. DB avoided: requests answered from Redis without opening a database connection. ' +
+    'verdict: pass, fail (a safe strategy broke an invariant), unsafe-as-expected or race-not-observed (the control group).', '');
   return out.join('\n');
 }

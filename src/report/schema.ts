@@ -25,8 +25,13 @@ export interface StrategyResult {
   journeys: { total: number; succeeded: number; exhausted: number; stopped: number; unknown: number };
   oversold: number;
   retries: number;
+  /** Gave up on a lock or a contended row (NOWAIT, lock timeout, lock not acquired, retries exhausted). */
+  lockFailures: number;
+  /** Requests answered without opening a database connection (Redis pre-check). */
+  dbAvoided: number;
   counters: Record<string, number>;
-  check: { capacity: number; activeReservations: number; seatsHeldOrSold: number };
+  /** What the database checker saw: seats (seatsHeldOrSold) or general-admission inventory (remaining). */
+  check: { capacity: number; activeReservations: number; seatsHeldOrSold?: number; remaining?: number };
   violations: Violation[];
   violationCounts: Record<string, number>;
   /** "pass" (no violation), "fail" (a safe strategy broke an invariant), "unsafe-as-expected" or "race-not-observed" for control groups. */
@@ -45,6 +50,9 @@ export interface Report {
   scenario: { name: string; description: string; expectation: string; params: Record<string, number> };
   config: {
     strategies: string[];
+    /** Strategies left out because their servers could not be had (`--strategy all`). */
+    skipped: { strategy: string; reason: string }[];
+    redisNodes: number;
     strategyOptions: Record<string, string>;
     holdTtlMs: number;
     poolSize: number;
@@ -55,7 +63,7 @@ export interface Report {
   machine: MachineInfo;
   servers: {
     postgres: { version: string; kind: string; settings: Record<string, string> };
-    redis?: { version: string; kind: string; settings: Record<string, string> };
+    redis?: { version: string; kind: string; nodes: number; settings: Record<string, string> };
   };
   git: { commit: string | null; dirty: boolean | null };
   results: StrategyResult[];
