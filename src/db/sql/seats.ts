@@ -49,14 +49,8 @@ export function holdSeat(p: { seat: number | { scheduleId: number; seatNo: numbe
   const where: string[] = [byNo ? 'schedule_id = ? AND seat_no = ?' : 'id = ?'];
   const setBindings: (number | string)[] = [];
   const whereBindings: (number | string)[] = typeof p.seat === 'object' ? [p.seat.scheduleId, p.seat.seatNo] : [p.seat];
-  if (p.expectVersion !== undefined) { where.push('version = ?'); whereBindings.push(p.expectVersion); }
+  sets.push(applyGuards(p, where, whereBindings, setBindings));
   if (p.expectAvailable) where.push(`status = 'AVAILABLE'`);
-  if (p.fenceToken !== undefined) {
-    sets.push(', fence = ?');
-    setBindings.push(p.fenceToken);
-    where.push('fence < ?');
-    whereBindings.push(p.fenceToken);
-  }
   return {
     sql: `
 WITH s AS (
@@ -73,6 +67,19 @@ WITH s AS (
 SELECT id, schedule_id, seat_no, expires_at FROM r`,
     bindings: [p.userId, p.holdTtlMs, ...setBindings, ...whereBindings, p.userId],
   };
+}
+
+/** Version and fencing guards shared by the seat and inventory writes; returns the extra SET text. */
+function applyGuards(g: { expectVersion?: number; fenceToken?: number }, where: string[], whereBindings: (number | string)[], setBindings: (number | string)[]): string {
+  if (g.expectVersion !== undefined) {
+    where.push('version = ?');
+    whereBindings.push(g.expectVersion);
+  }
+  if (g.fenceToken === undefined) return '';
+  setBindings.push(g.fenceToken);
+  where.push('fence < ?');
+  whereBindings.push(g.fenceToken);
+  return ', fence = ?';
 }
 
 const outboxHeld = `, o AS (
@@ -120,14 +127,7 @@ export function holdTicket(p: { scheduleId: number; userId: number; holdTtlMs: n
     set = 'remaining = ?';
     setBindings.push(p.mode.setFrom - 1);
   }
-  set += ', version = version + 1';
-  if (p.expectVersion !== undefined) { where.push('version = ?'); whereBindings.push(p.expectVersion); }
-  if (p.fenceToken !== undefined) {
-    set += ', fence = ?';
-    setBindings.push(p.fenceToken);
-    where.push('fence < ?');
-    whereBindings.push(p.fenceToken);
-  }
+  set += ', version = version + 1' + applyGuards(p, where, whereBindings, setBindings);
   return {
     sql: `
 WITH i AS (
