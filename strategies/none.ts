@@ -1,7 +1,8 @@
 import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
+import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { SeatLockStrategy } from '../src/core/ports.js';
-import { held, run, sleep, soldOut, writeHold, writeTicket } from './lib/shared.js';
+import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // The control group: read, check, write, with nothing in between to stop a second writer.
 // Under contention two requests can both read AVAILABLE (or the same `remaining`) and both write:
@@ -43,6 +44,16 @@ export const none = {
         // Writes back what it read minus one: concurrent writers lose each other's updates.
         const h = await writeTicket(db, cmd, { mode: { setFrom: inv.remaining } });
         return h ? held(h) : { kind: 'not-found' };
+      },
+      async debit(trx, cmd) {
+        counters.reads++;
+        const [u] = await run<BalanceRow>(trx, selectBalance(cmd.userId));
+        if (!u) return { kind: 'not-found' };
+        if (u.balance < cmd.amount) return { kind: 'insufficient' };
+        if (raceWindowMs > 0) await sleep(raceWindowMs);
+        counters.writes++;
+        // Writes back what it read minus the amount: concurrent spends lose each other's debits.
+        return (await writeDebit(trx, cmd, { mode: { setFrom: u.balance } })) ?? { kind: 'not-found' };
       },
       counters: () => ({ ...counters }),
       close: async () => {},

@@ -1,7 +1,8 @@
 import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
+import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
-import type { HeldReservation, HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
-import { held, run, sleep, soldOut, writeHold, writeTicket } from './lib/shared.js';
+import type { DebitOutcome, HeldReservation, HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
+import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // Read the row's version without a lock, then write with `WHERE version = $v`. Zero rows means
 // somebody changed the row in between: back off (full jitter) and re-read, a bounded number of
@@ -24,7 +25,7 @@ export const optimistic = {
     const counters = { attempts: 0, retries: 0, versionConflicts: 0, lockFailures: 0, takenOnRead: 0, soldOutOnRead: 0 };
 
     /** One read → guarded write attempt: an outcome, or null when the version moved. */
-    async function withRetries(attempt: () => Promise<HoldOutcome | null>): Promise<HoldOutcome> {
+    async function withRetries<T extends HoldOutcome | DebitOutcome>(attempt: () => Promise<T | null>): Promise<T | { kind: 'busy'; reason: string }> {
       for (let n = 0; ; n++) {
         counters.attempts++;
         const outcome = await attempt();
@@ -58,6 +59,13 @@ export const optimistic = {
           return soldOut(inv.total);
         }
         return orNull(await writeTicket(db, cmd, { mode: { setFrom: inv.remaining }, expectVersion: inv.version }));
+      }),
+      // Inside the payment transaction; READ COMMITTED gives every re-read a fresh snapshot.
+      debit: (trx, cmd) => withRetries<DebitOutcome>(async () => {
+        const [u] = await run<BalanceRow>(trx, selectBalance(cmd.userId));
+        if (!u) return { kind: 'not-found' };
+        if (u.balance < cmd.amount) return { kind: 'insufficient' };
+        return writeDebit(trx, cmd, { mode: { setFrom: u.balance }, expectVersion: u.version });
       }),
       counters: () => ({ ...counters }),
       close: async () => {},

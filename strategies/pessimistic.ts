@@ -2,9 +2,10 @@ import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
 import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
 import { dbErrorKind } from '../src/db/errors.js';
+import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { HoldOutcome, SeatLockStrategy, StrategyRuntime, StrategyDeps } from '../src/core/ports.js';
-import { held, run, soldOut, writeHold, writeTicket } from './lib/shared.js';
+import { held, run, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 export type PessimisticMode = 'wait' | 'nowait';
 
@@ -58,6 +59,14 @@ export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: Pessim
       const h = await writeTicket(trx, cmd, { mode: { setFrom: inv.remaining } });
       return h ? held(h) : { kind: 'not-found' };
     }),
+    // Inside the payment transaction: a lock that is not available aborts it, and the payment
+    // core answers busy (NOWAIT) after the rollback.
+    async debit(trx, cmd) {
+      const [u] = await run<BalanceRow>(trx, selectBalance(cmd.userId, mode === 'nowait' ? 'for-no-key-update-nowait' : 'for-no-key-update'));
+      if (!u) return { kind: 'not-found' };
+      if (u.balance < cmd.amount) return { kind: 'insufficient' };
+      return (await writeDebit(trx, cmd, { mode: { setFrom: u.balance } })) ?? { kind: 'not-found' };
+    },
     counters: () => ({ ...counters, lockAcquireMsTotal: Math.round(counters.lockAcquireMsTotal) }),
     close: async () => {},
   };

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
-import { held, soldOut, writeHold, writeTicket } from './lib/shared.js';
+import { held, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // An atomic Redis pre-check in front of PostgreSQL. One Lua script claims the seat (fails if
 // claimed) and decrements the schedule's remaining count (fails at zero), so taken seats and
@@ -148,6 +148,21 @@ export const redisDecr = {
         counters.dbDisagreed++;
         await r.set(k.tickets, 0);
         return soldOut(0);
+      },
+      // Balances are per user (little contention), and a Redis copy would have to follow every
+      // charge and refund: the database's conditional decrement guards them instead.
+      async debit(trx, cmd) {
+        const d = await writeDebit(trx, cmd, { mode: 'conditional' });
+        if (d) return d;
+        const exists = await trx('users').where({ id: cmd.userId }).first('id');
+        return exists ? { kind: 'insufficient' } : { kind: 'not-found' };
+      },
+      async released(items) {
+        for (const it of items) {
+          const k = keys(it.scheduleId);
+          if (it.seatNo === null) await r.incr(k.tickets);
+          else await evalScript('releaseSeat', 2, [k.claimed, k.remaining, it.seatNo]);
+        }
       },
       counters: () => ({ ...counters }),
       close: async () => {},

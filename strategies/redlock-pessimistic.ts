@@ -1,6 +1,6 @@
 import type { SeatLockStrategy } from '../src/core/ports.js';
 import { createPessimistic, lockTimeoutOption } from './pessimistic.js';
-import { SeatLocker, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
+import { SeatLocker, balanceResource, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
 
 // The combination one published comparison found fastest: the distributed lock first (so only one
 // request per seat reaches PostgreSQL), then SELECT … FOR UPDATE inside the transaction (so the
@@ -15,15 +15,8 @@ export const redlockPessimistic = {
   create(deps, options) {
     const locker = new SeatLocker(deps.redis, options);
     const inner = createPessimistic(deps, 'wait');
-    const locked = async <T>(resource: string, kind: 'seat' | 'inventory', fn: () => Promise<T>, busy: T): Promise<T> => {
-      const lock = await locker.acquire(resource, kind);
-      if (!lock) return busy;
-      try {
-        return await fn();
-      } finally {
-        await locker.release(lock);
-      }
-    };
+    const locked = async <T>(resource: string, kind: 'seat' | 'inventory', fn: () => Promise<T>, busy: T): Promise<T> =>
+      (await locker.with(resource, kind, fn)) ?? busy;
     return {
       hold: (cmd) => locked(seatResource(cmd.scheduleId, cmd.seatNo), 'seat', () => inner.hold(cmd), { kind: 'busy', reason: 'the seat lock is held by another request' }),
       holdTicket: (cmd) => locked(inventoryResource(cmd.scheduleId), 'inventory', () => inner.holdTicket(cmd), { kind: 'busy', reason: 'the inventory lock is held by another request' }),
@@ -31,6 +24,9 @@ export const redlockPessimistic = {
         const db = inner.counters();
         return { ...locker.counters, ...db, lockFailures: locker.counters.lockFailures + (db.lockFailures ?? 0) };
       },
+      // The user's balance lock is held around the whole payment transaction; FOR UPDATE inside.
+      aroundSpend: (userId, fn) => locker.with(balanceResource(userId), 'balance', fn),
+      debit: (trx, cmd) => inner.debit(trx, cmd),
       close: () => inner.close(),
     };
   },

@@ -1,8 +1,9 @@
 import type { Lock } from 'redlock';
 import { fenceAndSelectInventory, fenceAndSelectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
 import type { HoldCommand, HoldOutcome, SeatLockStrategy, StrategyDeps, StrategyRuntime, TicketCommand } from '../src/core/ports.js';
-import { held, run, soldOut, writeHold, writeTicket } from './lib/shared.js';
-import { SeatLocker, fencingOption, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
+import { held, run, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { fenceAndSelectBalance, type BalanceRow } from '../src/db/sql/balance.js';
+import { SeatLocker, balanceResource, fencingOption, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
 
 /** A claim in progress: the lock is held and a fencing token taken; `write` and `release` finish it. */
 export interface SeatClaim {
@@ -81,6 +82,18 @@ export function createRedlock({ db, redis }: StrategyDeps, options: Record<strin
       } finally {
         await locker.release(lock);
       }
+    },
+    // The balance lock is held around the whole payment transaction (it must outlive the commit);
+    // inside, the debit is fenced like a seat write.
+    aroundSpend: (userId, fn) => locker.with(balanceResource(userId), 'balance', fn),
+    async debit(trx, cmd) {
+      const [row] = await run<BalanceRow & { token: number }>(trx, fenceAndSelectBalance(cmd.userId));
+      if (row!.balance === null) return { kind: 'not-found' };
+      if (row!.balance < cmd.amount) return { kind: 'insufficient' };
+      const d = await writeDebit(trx, cmd, { mode: { setFrom: row!.balance }, ...(fencing ? { fenceToken: row!.token } : {}) });
+      if (d) return d;
+      counters.fenceRejections++;
+      return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote this balance' };
     },
     counters: () => ({ ...locker.counters, ...counters }),
     close: async () => {},

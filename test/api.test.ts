@@ -150,11 +150,11 @@ describe('POST /api/reservations', () => {
 
   it.each([
     [{}, ['scheduleId is required', 'seatNo is required']],
-    [{ scheduleId: '1', seatNo: 1 }, ['scheduleId must be a positive integer']],
-    [{ scheduleId: 1, seatNo: 0 }, ['seatNo must be a positive integer']],
-    [{ scheduleId: 1, seatNo: 1.5 }, ['seatNo must be a positive integer']],
+    [{ scheduleId: '1', seatNo: 1 }, ['scheduleId must be an integer from 1 to']],
+    [{ scheduleId: 1, seatNo: 0 }, ['seatNo must be an integer from 1 to']],
+    [{ scheduleId: 1, seatNo: 1.5 }, ['seatNo must be an integer from 1 to']],
     [{ scheduleId: 1, seatNo: null }, ['seatNo is required']],
-    [{ scheduleId: 1, seatNo: 2 ** 31 }, ['seatNo must be a positive integer']],
+    [{ scheduleId: 1, seatNo: 2 ** 31 }, ['seatNo must be an integer from 1 to']],
   ])('400 VALIDATION_FAILED for %j, naming every problem', async (body, messages) => {
     const res = await call(base, 'POST', '/api/reservations', { token: user.token, body });
     expect(res.status).toBe(400);

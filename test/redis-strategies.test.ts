@@ -55,7 +55,7 @@ describe('redlock fencing', () => {
     const r = createRedisClient(inject('redisUrl'), `${new URL(url).pathname.slice(1)}:`);
     await r.connect();
     onTestFinished(async () => { r.disconnect(); await appDb.destroy(); });
-    const runtime = redlock.create({ db: appDb, redis: [r] }, { lockTtlMs: '200', retryCount: '0', inventoryRetryCount: '0', retryDelayMs: '10', retryJitterMs: '0', fencing });
+    const runtime = redlock.create({ db: appDb, redis: [r] }, { lockTtlMs: '200', retryCount: '0', waitRetryCount: '0', retryDelayMs: '10', retryJitterMs: '0', fencing });
     const cmd = (userId: number) => ({ userId, scheduleId: schedule.scheduleId, seatNo: 1, holdTtlMs: 60_000 });
 
     // Holder A takes the lock and its fencing token, then stalls (a GC pause, a slow network) past its lease.

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { HoldOutcome, StrategyRuntime } from './ports.js';
+import { cancel, chargeBalance, pay, type Answer } from './payments.js';
 
 export interface ConcertView {
   id: number;
@@ -57,6 +58,22 @@ export class BookingService {
 
   hold(userId: number, scheduleId: number, seatNo: number): Promise<HoldOutcome> {
     return this.strategy.hold({ userId, scheduleId, seatNo, holdTtlMs: this.config.holdTtlMs });
+  }
+
+  async balance(userId: number): Promise<number | null> {
+    return ((await this.db('users').where({ id: userId }).first('balance')) as { balance: number } | undefined)?.balance ?? null;
+  }
+
+  charge(userId: number, amount: number): Promise<number | null> {
+    return chargeBalance(this.db, userId, amount);
+  }
+
+  pay(p: { userId: number; reservationId: number; key: string; hash: string }): Promise<Answer> {
+    return pay(this.db, this.strategy, p);
+  }
+
+  cancel(userId: number, reservationId: number): Promise<Answer> {
+    return cancel(this.db, this.strategy, { userId, reservationId });
   }
 
   /** One general-admission ticket (no seat choice) from the schedule's inventory. */

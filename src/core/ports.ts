@@ -37,6 +37,24 @@ export type HoldOutcome =
   | { kind: 'sold-out'; reason: string }
   | { kind: 'not-found' };
 
+/** Spend points from a balance (a payment): a contended write like a seat. */
+export interface SpendCommand {
+  userId: number;
+  amount: number;
+  /** What the ledger row refers to, e.g. "reservation:42". */
+  ref: string;
+}
+
+export type DebitOutcome =
+  | { kind: 'debited'; balance: number }
+  | { kind: 'insufficient' }
+  /** Gave up on a contended balance (lock not acquired, retries exhausted, stale fence). */
+  | { kind: 'busy'; reason: string }
+  | { kind: 'not-found' };
+
+/** A seat (or, with seatNo null, a general-admission ticket) that went back on sale. */
+export interface ReleasedItem { scheduleId: number; seatNo: number | null }
+
 export interface StrategyDeps {
   db: Knex;
   /** One client per independent Redis server; empty when the strategy does not need Redis. */
@@ -63,6 +81,16 @@ export interface StrategyRuntime {
   init?(): Promise<void>;
   hold(cmd: HoldCommand): Promise<HoldOutcome>;
   holdTicket(cmd: TicketCommand): Promise<HoldOutcome>;
+  /** Debits a balance and writes the ledger row, inside the caller's payment transaction. */
+  debit(trx: Knex.Transaction, cmd: SpendCommand): Promise<DebitOutcome>;
+  /**
+   * Wraps the whole payment transaction when the strategy guards balances outside the database
+   * (a distributed lock must be held until after the commit). Returns null when the guard could
+   * not be had (busy).
+   */
+  aroundSpend?<T>(userId: number, fn: () => Promise<T>): Promise<T | null>;
+  /** Seats or tickets went back on sale (cancel, expiry): keep state outside the database in step. */
+  released?(items: ReleasedItem[]): Promise<void>;
   /** The strategy's own counts (retries, lock waits, rejections …) since it was created. */
   counters(): Counters;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as core001 from './migrations/001-core.js';
 import * as fencing002 from './migrations/002-fencing.js';
+import * as payments003 from './migrations/003-payments.js';
 
 interface Migration { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }
 
@@ -9,6 +10,7 @@ interface Migration { up(db: Knex): Promise<void>; down(db: Knex): Promise<void>
 const migrations: Record<string, Migration> = {
   '001-core': core001,
   '002-fencing': fencing002,
+  '003-payments': payments003,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -2,6 +2,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import type { BookingService } from '../core/booking.js';
 import type { HoldOutcome, StrategyRuntime } from '../core/ports.js';
 import { signUserToken } from '../core/tokens.js';
+import { requestHash } from '../core/payments.js';
 import { dbErrorKind } from '../db/errors.js';
 import { requireUser } from './auth.js';
 import { HttpError, errorHandler, notFoundRoute } from './errors.js';
@@ -106,6 +107,43 @@ export function createApp(deps: AppDeps): express.Express {
     const scheduleId = c.positiveInt(body.scheduleId, 'scheduleId');
     c.done();
     answer(res, await booking.holdTicket(res.locals.userId, scheduleId), `a ticket for schedule ${scheduleId}`);
+  }));
+
+  api.delete('/reservations/:id', auth, wrap(async (req, res) => {
+    const c = new Checker();
+    const reservationId = c.positiveInt(req.params.id, 'reservation id', { fromString: true });
+    c.done();
+    const a = await booking.cancel(res.locals.userId, reservationId);
+    if (a.status === 204) res.status(204).end();
+    else res.status(a.status).json(a.body);
+  }));
+
+  api.get('/balance', auth, wrap(async (_req, res) => {
+    const balance = await booking.balance(res.locals.userId);
+    if (balance === null) throw new HttpError(401, 'UNAUTHORIZED', "the token's user does not exist in this database");
+    res.json({ userId: res.locals.userId, balance });
+  }));
+
+  api.post('/balance/charge', auth, wrap(async (req, res) => {
+    const c = new Checker();
+    const body = c.object(req.body);
+    const amount = c.positiveInt(body.amount, 'amount', { max: 1_000_000_000 });
+    c.done();
+    const balance = await booking.charge(res.locals.userId, amount);
+    if (balance === null) throw new HttpError(401, 'UNAUTHORIZED', "the token's user does not exist in this database");
+    res.json({ balance });
+  }));
+
+  api.post('/payments', auth, wrap(async (req, res) => {
+    const c = new Checker();
+    const key = req.get('idempotency-key');
+    if (key === undefined) c.problems.push('the Idempotency-Key header is required (any unique string per payment attempt, e.g. a UUID)');
+    else if (key.length < 1 || key.length > 200) c.problems.push('the Idempotency-Key header must be 1 to 200 characters');
+    const body = c.object(req.body);
+    const reservationId = c.positiveInt(body.reservationId, 'reservationId');
+    c.done();
+    const a = await booking.pay({ userId: res.locals.userId, reservationId, key: key!, hash: requestHash({ reservationId }) });
+    res.status(a.status).json(a.body);
   }));
 
   app.use('/api', api);

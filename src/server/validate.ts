@@ -13,11 +13,12 @@ export class Checker {
   }
 
   /** A positive integer within int4 (ids and seat numbers). Accepts numeric strings for path params. */
-  positiveInt(value: unknown, field: string, opts: { fromString?: boolean } = {}): number {
+  positiveInt(value: unknown, field: string, opts: { fromString?: boolean; max?: number } = {}): number {
     const v = opts.fromString && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    const max = opts.max ?? 2_147_483_647;
     if (value === undefined || value === null) this.problems.push(`${field} is required`);
-    else if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2_147_483_647) {
-      this.problems.push(`${field} must be a positive integer (got ${JSON.stringify(value)})`);
+    else if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      this.problems.push(`${field} must be an integer from 1 to ${max} (got ${JSON.stringify(value)})`);
     } else return v;
     return 0;
   }

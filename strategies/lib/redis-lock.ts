@@ -9,9 +9,9 @@ import { enumOption, intOption } from '../../src/core/options.js';
 export const lockOptions = [
   intOption('lockTtlMs', 'lease of the lock in ms', 2000, 10, 600_000),
   intOption('retryCount', 'seat-lock retries: 0 fails fast (a busy seat is a 409 at once)', 0, 0, 10_000),
-  // A general-admission inventory is ONE hot resource: failing fast there turns buyers away while
-  // tickets remain, so its lock waits (bounded) by default.
-  intOption('inventoryRetryCount', 'inventory-lock retries (general admission): waits by default', 500, 0, 10_000),
+  // A general-admission inventory is ONE hot resource, and a balance has one owner paying for several
+  // things: failing fast there turns buyers away while tickets or points remain, so these locks wait.
+  intOption('waitRetryCount', 'retries for the inventory and balance locks (they wait by default)', 500, 0, 10_000),
   intOption('retryDelayMs', 'delay between lock retries', 20, 0, 60_000),
   intOption('retryJitterMs', 'random jitter added to each retry delay', 10, 0, 60_000),
 ];
@@ -25,16 +25,19 @@ export class QuorumUnavailableError extends Error {
   }
 }
 
+export type LockKind = 'seat' | 'inventory' | 'balance';
+
 export class SeatLocker {
   private readonly redlock: Redlock;
   readonly ttlMs: number;
-  private readonly retries: { seat: number; inventory: number };
+  private readonly retries: Record<LockKind, number>;
   readonly counters = { locksAcquired: 0, retries: 0, lockWaits: 0, lockFailures: 0, quorumFailures: 0, leaseLost: 0, releaseFailures: 0 };
 
   constructor(clients: Redis[], options: Record<string, string>) {
     if (clients.length === 0) throw new Error('this strategy needs at least one Redis server');
     this.ttlMs = Number(options.lockTtlMs);
-    this.retries = { seat: Number(options.retryCount), inventory: Number(options.inventoryRetryCount) };
+    const wait = Number(options.waitRetryCount);
+    this.retries = { seat: Number(options.retryCount), inventory: wait, balance: wait };
     this.redlock = new Redlock(clients, {
       driftFactor: 0.01,
       retryCount: Number(options.retryCount),
@@ -46,7 +49,7 @@ export class SeatLocker {
   }
 
   /** The lock, or null when the resource is held by somebody else for the whole retry window. */
-  async acquire(resource: string, kind: 'seat' | 'inventory'): Promise<Lock | null> {
+  async acquire(resource: string, kind: LockKind): Promise<Lock | null> {
     try {
       const lock = await this.redlock.acquire([resource], this.ttlMs, { retryCount: this.retries[kind] });
       this.counters.locksAcquired++;
@@ -70,6 +73,17 @@ export class SeatLocker {
     }
   }
 
+  /** Runs fn holding the lock; null when the lock could not be had. Released in every path. */
+  async with<T>(resource: string, kind: LockKind, fn: () => Promise<T>): Promise<T | null> {
+    const lock = await this.acquire(resource, kind);
+    if (!lock) return null;
+    try {
+      return await fn();
+    } finally {
+      await this.release(lock);
+    }
+  }
+
   /** Releases in every path; a lease that ran out before we got here is counted. */
   async release(lock: Lock): Promise<void> {
     if (Date.now() > lock.expiration) this.counters.leaseLost++;
@@ -90,3 +104,4 @@ function countLocked(votes: Map<unknown, Error>): number {
 
 export const seatResource = (scheduleId: number, seatNo: number) => `seatlab:lock:{s${scheduleId}}:seat:${seatNo}`;
 export const inventoryResource = (scheduleId: number) => `seatlab:lock:{s${scheduleId}}:inventory`;
+export const balanceResource = (userId: number) => `seatlab:lock:{u${userId}}:balance`;

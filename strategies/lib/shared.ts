@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { holdSeat, holdTicket, type HoldRow, type SeatWriteGuard, type Sql, type TicketWriteGuard } from '../../src/db/sql/seats.js';
-import type { HeldReservation, HoldCommand, HoldOutcome, TicketCommand } from '../../src/core/ports.js';
+import type { DebitOutcome, HeldReservation, HoldCommand, HoldOutcome, SpendCommand, TicketCommand } from '../../src/core/ports.js';
+import { debit, type DebitGuard } from '../../src/db/sql/balance.js';
 
 export async function run<T>(db: Knex | Knex.Transaction, q: Sql): Promise<T[]> {
   const res = (await db.raw(q.sql, q.bindings)) as { rows: T[] };
@@ -34,3 +35,9 @@ export const soldOut = (total: number): HoldOutcome => ({ kind: 'sold-out', reas
 export const held = (reservation: HeldReservation): HoldOutcome => ({ kind: 'held', reservation });
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Debits and writes the ledger row; null when the guard refused (insufficient, version, fence). */
+export async function writeDebit(trx: Knex.Transaction, cmd: SpendCommand, guard: DebitGuard): Promise<DebitOutcome | null> {
+  const rows = await run<{ balance: number }>(trx, debit({ ...cmd, ...guard }));
+  return rows[0] ? { kind: 'debited', balance: rows[0].balance } : null;
+}

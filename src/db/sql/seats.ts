@@ -2,12 +2,22 @@
 // Values always travel as bindings; locking choices are spelled out in the text.
 export interface Sql { sql: string; bindings: (string | number | null)[] }
 
-export type RowLock = 'none' | 'for-update' | 'for-update-nowait';
+export type RowLock = 'none' | 'for-update' | 'for-update-nowait' | 'for-no-key-update' | 'for-no-key-update-nowait';
 
 export interface SeatRow { id: number; status: 'AVAILABLE' | 'HELD' | 'SOLD'; version: number; fence: number }
 
+const LOCK_SQL: Record<RowLock, string> = {
+  'none': '',
+  'for-update': ' FOR UPDATE',
+  'for-update-nowait': ' FOR UPDATE NOWAIT',
+  // For rows other rows reference (users): inserting a referencing row takes FOR KEY SHARE, which
+  // FOR UPDATE conflicts with (two payments would deadlock) and FOR NO KEY UPDATE does not.
+  'for-no-key-update': ' FOR NO KEY UPDATE',
+  'for-no-key-update-nowait': ' FOR NO KEY UPDATE NOWAIT',
+};
+
 export function lockClause(lock: RowLock): string {
-  return lock === 'for-update' ? ' FOR UPDATE' : lock === 'for-update-nowait' ? ' FOR UPDATE NOWAIT' : '';
+  return LOCK_SQL[lock];
 }
 
 export function selectSeat(scheduleId: number, seatNo: number, lock: RowLock = 'none'): Sql {
