@@ -2,6 +2,7 @@ import type { Scenario } from './types.js';
 import { hotSeat } from './hot-seat.js';
 import { flashSale } from './flash-sale.js';
 import { generalAdmission } from './general-admission.js';
+import { balanceSpend } from './balance-spend.js';
 
 export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<string, Scenario> {
   const map = new Map<string, Scenario>();
@@ -12,7 +13,7 @@ export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<st
   return map;
 }
 
-export const scenarios = buildScenarioRegistry([hotSeat, flashSale, generalAdmission]);
+export const scenarios = buildScenarioRegistry([hotSeat, flashSale, generalAdmission, balanceSpend]);
 
 export function scenarioNames(): string[] {
   return [...scenarios.keys()];

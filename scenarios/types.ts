@@ -27,7 +27,7 @@ export interface Scenario {
   readonly name: string;
   readonly description: string;
   /** Which database checker applies: numbered seats, or a general-admission inventory. */
-  readonly kind: 'seats' | 'tickets';
+  readonly kind: 'seats' | 'tickets' | 'balance';
   readonly defaults: Omit<ScenarioParams, 'seed'>;
   /** "What must hold afterwards", in words, for the report. */
   readonly expectation: string;

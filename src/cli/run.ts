@@ -13,6 +13,7 @@ import { drive } from '../load/driver.js';
 import { startServerProcess } from '../load/server-process.js';
 import { checkSeats } from '../check/seats.js';
 import { checkTickets } from '../check/tickets.js';
+import { checkBalance } from '../check/balance.js';
 import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadata.js';
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
@@ -137,7 +138,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     const checkInput = { scheduleId: prepared.scheduleId, okResponses: result.outcomes.ok, unknownResponses: result.outcomes.timeout };
     const check = o.scenario.kind === 'tickets'
       ? await checkTickets(db, { ...checkInput, demandExceedsSupply: o.params.users > prepared.seatCount })
-      : await checkSeats(db, checkInput);
+      : o.scenario.kind === 'balance' ? await checkBalance(db, checkInput) : await checkSeats(db, checkInput);
     const violations = [...check.violations, ...o.scenario.expect(result, o.params, prepared)];
     const violationCounts = { ...check.violationCounts };
     for (const v of violations.slice(check.violations.length)) violationCounts[v.kind] = (violationCounts[v.kind] ?? 0) + 1;
@@ -156,7 +157,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       latencyMs: result.latencyMs, okLatencyMs: result.okLatencyMs, outcomes: result.outcomes, statusCodes: result.statusCodes,
       errorCodes: result.errorCodes, journeys: result.journeys, oversold: check.oversold, retries: counters.retries ?? 0,
       lockFailures: counters.lockFailures ?? 0, dbAvoided: counters.dbAvoided ?? 0, counters,
-      check: { capacity: check.capacity, activeReservations: check.activeReservations, ...('seatsHeldOrSold' in check ? { seatsHeldOrSold: check.seatsHeldOrSold } : { remaining: check.remaining }) },
+      check: { capacity: check.capacity, activeReservations: check.activeReservations, ...('seatsHeldOrSold' in check ? { seatsHeldOrSold: check.seatsHeldOrSold } : 'remaining' in check ? { remaining: check.remaining } : {}) },
       violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram,
     };
   } finally {

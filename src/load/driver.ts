@@ -84,7 +84,7 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
       method: a.method,
       path: a.path,
       body: a.body,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${work.journey.token}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${work.journey.token}`, ...a.headers },
     } as autocannon.Request;
   };
 

@@ -5,6 +5,8 @@ export interface AttemptRequest {
   path: string;
   /** JSON text, already serialised. */
   body?: string;
+  /** Extra headers (e.g. Idempotency-Key). */
+  headers?: Record<string, string>;
 }
 
 /** One user's attempts, tried in order; the journey moves on only after a 409 (conflict). */
@@ -23,6 +25,8 @@ export const OUTCOMES: readonly Outcome[] = ['ok', 'conflict', 'soldOut', 'rejec
 export function classify(status: number, errorCode: string | undefined): Outcome {
   if (status >= 200 && status < 300) return 'ok';
   if (status === 409) return errorCode === 'SOLD_OUT' ? 'soldOut' : 'conflict';
+  // 402: the balance does not cover the price — the balance's "sold out".
+  if (status === 402) return 'soldOut';
   if (status >= 400 && status < 500) return 'rejected';
   return 'error';
 }
