@@ -6,6 +6,7 @@ import { resolveStrategyOptions } from '../core/options.js';
 import type { Counters } from '../core/ports.js';
 import { createDb } from '../db/knex.js';
 import { createApp } from './app.js';
+import { startSweeper } from '../core/expiry.js';
 import { connectAll, createRedisClient } from '../infra/redis-client.js';
 
 export interface ServerConfig {
@@ -21,6 +22,8 @@ export interface ServerConfig {
   redisUrls?: string[];
   /** Prefix for every Redis key, so runs or tests sharing a Redis never see each other's state. */
   redisKeyPrefix?: string;
+  /** How often this process tries to sweep expired holds (only one process sweeps at a time); 0 = never. */
+  sweepIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -32,6 +35,7 @@ export interface RunningServer {
 
 export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
 export const DEFAULT_POOL_SIZE = 20;
+export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
 
 /** Starts the booking API for one strategy. Used by the server child process and by tests. */
 export async function startServer(cfg: ServerConfig, log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<RunningServer> {
@@ -54,6 +58,9 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
   const app = createApp({ booking, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
 
+  const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
+    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: (e) => log(`expiry sweep failed: ${(e as Error).message}`) })
+    : async () => {};
   const server = http.createServer(app);
   // Load generators keep connections open; do not drop them between requests.
   server.keepAliveTimeout = 65_000;
@@ -68,6 +75,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
     port,
     counters: () => runtime.counters(),
     close: async () => {
+      await stopSweeper();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await runtime.close();
