@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { createDb } from '../src/db/knex.js';
 import { createDatabaseFromTemplate, dropDatabase } from '../src/db/databases.js';
 import { startServer, type RunningServer } from '../src/server/start.js';
+import type { QueueConfig } from '../src/queue/waiting-room.js';
 
 export const SECRET = 'test-secret-0123456789';
 
@@ -21,9 +22,9 @@ export async function freshDatabase(): Promise<{ url: string; db: Knex; name: st
 }
 
 /** The booking API in this process on a free port, closed when the test finishes. */
-export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number; redisUrls?: string[]; holdTtlMs?: number; sweepIntervalMs?: number } = {}): Promise<RunningServer> {
+export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number; redisUrls?: string[]; holdTtlMs?: number; sweepIntervalMs?: number; queue?: QueueConfig } = {}): Promise<RunningServer> {
   const server = await startServer({
-    databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions, holdTtlMs: extra.holdTtlMs, sweepIntervalMs: extra.sweepIntervalMs ?? 0,
+    databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions, holdTtlMs: extra.holdTtlMs, sweepIntervalMs: extra.sweepIntervalMs ?? 0, queue: extra.queue,
     // Keys are prefixed with the test's database name, so tests sharing one Redis never meet.
     redisUrls: extra.redisUrls ?? [inject('redisUrl')], redisKeyPrefix: `${new URL(url).pathname.slice(1)}:`,
   }, () => undefined);

@@ -60,6 +60,10 @@ export class BookingService {
     return this.strategy.hold({ userId, scheduleId, seatNo, holdTtlMs: this.config.holdTtlMs });
   }
 
+  async scheduleOf(reservationId: number): Promise<number | null> {
+    return ((await this.db('reservations').where({ id: reservationId }).first('schedule_id')) as { schedule_id: number } | undefined)?.schedule_id ?? null;
+  }
+
   async balance(userId: number): Promise<number | null> {
     return ((await this.db('users').where({ id: userId }).first('balance')) as { balance: number } | undefined)?.balance ?? null;
   }

@@ -26,3 +26,21 @@ export function verifyUserToken(secret: string, token: string): number | null {
   if (Number(exp) * 1000 < Date.now()) return null;
   return Number(uid);
 }
+
+// Queue tokens: "q1.<userId>.<scheduleId>.<expiresAtSeconds>.<hmac>", bound to one user and one schedule.
+export function signQueueToken(secret: string, userId: number, scheduleId: number, ttlSeconds = 6 * 3600): string {
+  const payload = `q1.${userId}.${scheduleId}.${Math.floor(Date.now() / 1000) + ttlSeconds}`;
+  return `${payload}.${mac(secret, payload)}`;
+}
+
+export function verifyQueueToken(secret: string, token: string): { userId: number; scheduleId: number } | null {
+  const parts = token.split('.');
+  if (parts.length !== 5 || parts[0] !== 'q1') return null;
+  const [, uid, sid, exp, sig] = parts as [string, string, string, string, string];
+  if (![uid, sid, exp].every((p) => /^\d{1,15}$/.test(p))) return null;
+  const expected = Buffer.from(mac(secret, `q1.${uid}.${sid}.${exp}`));
+  const given = Buffer.from(sig);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+  if (Number(exp) * 1000 < Date.now()) return null;
+  return { userId: Number(uid), scheduleId: Number(sid) };
+}

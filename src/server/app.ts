@@ -3,6 +3,9 @@ import type { BookingService } from '../core/booking.js';
 import type { HoldOutcome, StrategyRuntime } from '../core/ports.js';
 import { signUserToken } from '../core/tokens.js';
 import { requestHash } from '../core/payments.js';
+import type { Knex } from 'knex';
+import type { WaitingRoom } from '../queue/waiting-room.js';
+import { assertAdmitted, queueRouter } from './queue-routes.js';
 import { dbErrorKind } from '../db/errors.js';
 import { requireUser } from './auth.js';
 import { HttpError, errorHandler, notFoundRoute } from './errors.js';
@@ -10,6 +13,9 @@ import { Checker } from './validate.js';
 
 export interface AppDeps {
   booking: BookingService;
+  db: Knex;
+  /** Present when the waiting room is on. */
+  room?: WaitingRoom;
   strategyName: string;
   strategy: StrategyRuntime;
   tokenSecret: string;
@@ -52,6 +58,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   const api = express.Router();
   const auth = requireUser(deps.tokenSecret);
+  const admitted = (req: Request, res: Response, scheduleId: number) => assertAdmitted(req, deps.room, deps.tokenSecret, res.locals.userId, scheduleId);
+  api.use(queueRouter({ db: deps.db, room: deps.room, secret: deps.tokenSecret, auth }));
 
   api.post('/users', wrap(async (req, res) => {
     const c = new Checker();
@@ -70,6 +78,7 @@ export function createApp(deps: AppDeps): express.Express {
     const c = new Checker();
     const scheduleId = c.positiveInt(req.params.id, 'schedule id', { fromString: true });
     c.done();
+    await admitted(req, res, scheduleId);
     const seats = await booking.listSeats(scheduleId);
     if (!seats) throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} does not exist`);
     res.json({ scheduleId, seats });
@@ -97,6 +106,7 @@ export function createApp(deps: AppDeps): express.Express {
     const scheduleId = c.positiveInt(body.scheduleId, 'scheduleId');
     const seatNo = c.positiveInt(body.seatNo, 'seatNo');
     c.done();
+    await admitted(req, res, scheduleId);
     answer(res, await booking.hold(res.locals.userId, scheduleId, seatNo), `seat ${seatNo} of schedule ${scheduleId}`);
   }));
 
@@ -106,6 +116,7 @@ export function createApp(deps: AppDeps): express.Express {
     const body = c.object(req.body);
     const scheduleId = c.positiveInt(body.scheduleId, 'scheduleId');
     c.done();
+    await admitted(req, res, scheduleId);
     answer(res, await booking.holdTicket(res.locals.userId, scheduleId), `a ticket for schedule ${scheduleId}`);
   }));
 
@@ -114,7 +125,12 @@ export function createApp(deps: AppDeps): express.Express {
     const reservationId = c.positiveInt(req.params.id, 'reservation id', { fromString: true });
     c.done();
     const a = await booking.cancel(res.locals.userId, reservationId);
-    if (a.status === 204) res.status(204).end();
+    if (a.status === 204) {
+      // Cancelling frees the user's turn in the waiting room.
+      const scheduleId = await booking.scheduleOf(reservationId);
+      if (deps.room && scheduleId) await deps.room.release(scheduleId, res.locals.userId);
+      res.status(204).end();
+    }
     else res.status(a.status).json(a.body);
   }));
 
@@ -142,7 +158,11 @@ export function createApp(deps: AppDeps): express.Express {
     const body = c.object(req.body);
     const reservationId = c.positiveInt(body.reservationId, 'reservationId');
     c.done();
+    const scheduleId = deps.room ? await booking.scheduleOf(reservationId) : null;
+    if (scheduleId) await admitted(req, res, scheduleId);
     const a = await booking.pay({ userId: res.locals.userId, reservationId, key: key!, hash: requestHash({ reservationId }) });
+    // Paying frees the user's turn in the waiting room (after the commit; the release is idempotent).
+    if (a.status === 201 && deps.room && scheduleId) await deps.room.release(scheduleId, res.locals.userId);
     res.status(a.status).json(a.body);
   }));
 

@@ -7,6 +7,8 @@ import type { Counters } from '../core/ports.js';
 import { createDb } from '../db/knex.js';
 import { createApp } from './app.js';
 import { startSweeper } from '../core/expiry.js';
+import { WaitingRoom, type QueueConfig } from '../queue/waiting-room.js';
+import type { Redis } from 'ioredis';
 import { connectAll, createRedisClient } from '../infra/redis-client.js';
 
 export interface ServerConfig {
@@ -24,6 +26,8 @@ export interface ServerConfig {
   redisKeyPrefix?: string;
   /** How often this process tries to sweep expired holds (only one process sweeps at a time); 0 = never. */
   sweepIntervalMs?: number;
+  /** The waiting room (needs Redis: the first of redisUrls). */
+  queue?: QueueConfig;
 }
 
 export interface RunningServer {
@@ -48,6 +52,16 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-${strategy.name}`, session });
   await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
   const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix)) : [];
+  let room: WaitingRoom | undefined;
+  let queueRedis: Redis | undefined;
+  if (cfg.queue) {
+    if (!cfg.redisUrls?.[0]) throw new Error('the waiting room needs Redis: give redisUrls');
+    queueRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
+    await connectAll([queueRedis], 1);
+    room = new WaitingRoom(queueRedis, cfg.queue, `pid-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    await room.init();
+    room.start((e) => log(`queue admission failed: ${(e as Error).message}`));
+  }
   if (strategy.requires.redis) {
     if (redis.length === 0) throw new Error(`strategy "${strategy.name}" needs Redis: give redisUrls`);
     // A quorum must be up to start; the rest may join later.
@@ -56,7 +70,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const runtime = strategy.create({ db, redis }, options);
   await runtime.init?.();
   const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
-  const app = createApp({ booking, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
+  const app = createApp({ booking, db, room, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
 
   const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
     ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: (e) => log(`expiry sweep failed: ${(e as Error).message}`) })
@@ -76,6 +90,8 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
     counters: () => runtime.counters(),
     close: async () => {
       await stopSweeper();
+      room?.stop();
+      queueRedis?.disconnect();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await runtime.close();

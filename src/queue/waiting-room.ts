@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import { ADMIT, JOIN, RELEASE, STATUS } from './scripts.js';
+
+export interface QueueConfig {
+  /** At most this many ACTIVE users per schedule. */
+  maxActive: number;
+  /** At most this many admissions per schedule in any sliding second. */
+  ratePerSec: number;
+  /** An ACTIVE slot that is not used (paid, cancelled) within this time is given up. */
+  activeTtlMs: number;
+  /** How often the admitter runs. */
+  tickMs?: number;
+}
+
+export type QueueStatus = 'WAITING' | 'ACTIVE' | 'NONE';
+
+export interface QueuePlace {
+  status: QueueStatus;
+  /** Place in line (1 = next); 0 when ACTIVE. */
+  position: number;
+  /** The order of joining: unique and gap-free per schedule. */
+  joinNumber: number;
+  etaSeconds: number;
+}
+
+export function queueKeys(scheduleId: number) {
+  const tag = `seatlab:queue:{q${scheduleId}}`;
+  return { waiting: `${tag}:waiting`, active: `${tag}:active`, seq: `${tag}:seq`, joins: `${tag}:joins`, admitted: `${tag}:admitted`, released: `${tag}:released` };
+}
+const SCHEDULES = 'seatlab:queue:schedules';
+const LEADER = 'seatlab:queue:admitter';
+
+/** The waiting room of every schedule: a Redis sorted set per schedule, admitted by one Lua script. */
+export class WaitingRoom {
+  private sha: Record<'join' | 'status' | 'admit' | 'release', string> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  readonly counters = { joins: 0, admitted: 0, ticks: 0 };
+
+  constructor(private readonly redis: Redis, readonly config: QueueConfig, private readonly owner: string) {}
+
+  async init(): Promise<void> {
+    const load = async (s: string) => (await this.redis.script('LOAD', s)) as string;
+    this.sha = { join: await load(JOIN), status: await load(STATUS), admit: await load(ADMIT), release: await load(RELEASE) };
+  }
+
+  private place(res: [string, number, number]): QueuePlace {
+    const [status, position, joinNumber] = res;
+    return { status: status as QueueStatus, position, joinNumber, etaSeconds: status === 'WAITING' ? Math.ceil(position / this.config.ratePerSec) : 0 };
+  }
+
+  async join(scheduleId: number, userId: number): Promise<QueuePlace> {
+    const k = queueKeys(scheduleId);
+    this.counters.joins++;
+    return this.place((await this.redis.evalsha(this.sha!.join, 5, k.waiting, k.active, k.seq, k.joins, SCHEDULES, userId, scheduleId)) as [string, number, number]);
+  }
+
+  async status(scheduleId: number, userId: number): Promise<QueuePlace> {
+    const k = queueKeys(scheduleId);
+    return this.place((await this.redis.evalsha(this.sha!.status, 3, k.waiting, k.active, k.joins, userId)) as [string, number, number]);
+  }
+
+  async isActive(scheduleId: number, userId: number): Promise<boolean> {
+    return (await this.status(scheduleId, userId)).status === 'ACTIVE';
+  }
+
+  /** Frees the user's ACTIVE slot (after a payment or a cancel). */
+  async release(scheduleId: number, userId: number): Promise<void> {
+    const k = queueKeys(scheduleId);
+    await this.redis.evalsha(this.sha!.release, 3, k.active, k.released, k.joins, userId);
+  }
+
+  /** One admission round over every schedule with a queue. Atomic per schedule, so safe from any process. */
+  async admitOnce(): Promise<number> {
+    let total = 0;
+    for (const id of await this.redis.smembers(SCHEDULES)) {
+      const k = queueKeys(Number(id));
+      total += (await this.redis.evalsha(this.sha!.admit, 5, k.waiting, k.active, k.admitted, k.released, k.joins,
+        this.config.ratePerSec, this.config.maxActive, this.config.activeTtlMs)) as number;
+    }
+    this.counters.admitted += total;
+    return total;
+  }
+
+  /** Runs the admitter; with several processes only the one holding a short leader lease ticks. */
+  start(onError: (e: unknown) => void = () => undefined): void {
+    const tickMs = this.config.tickMs ?? 50;
+    this.timer = setInterval(async () => {
+      if (this.ticking) return;
+      this.ticking = true;
+      try {
+        const lease = await this.redis.set(LEADER, this.owner, 'PX', tickMs * 4, 'NX');
+        const mine = lease === 'OK' || (await this.redis.get(LEADER)) === this.owner;
+        if (mine) {
+          await this.redis.pexpire(LEADER, tickMs * 4);
+          this.counters.ticks++;
+          await this.admitOnce();
+        }
+      } catch (e) {
+        onError(e);
+      } finally {
+        this.ticking = false;
+      }
+    }, tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
