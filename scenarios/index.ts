@@ -3,6 +3,7 @@ import { hotSeat } from './hot-seat.js';
 import { flashSale } from './flash-sale.js';
 import { generalAdmission } from './general-admission.js';
 import { balanceSpend } from './balance-spend.js';
+import { queueRush } from './queue-rush.js';
 
 export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<string, Scenario> {
   const map = new Map<string, Scenario>();
@@ -13,7 +14,7 @@ export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<st
   return map;
 }
 
-export const scenarios = buildScenarioRegistry([hotSeat, flashSale, generalAdmission, balanceSpend]);
+export const scenarios = buildScenarioRegistry([hotSeat, flashSale, generalAdmission, balanceSpend, queueRush]);
 
 export function scenarioNames(): string[] {
   return [...scenarios.keys()];

@@ -27,7 +27,9 @@ export interface Scenario {
   readonly name: string;
   readonly description: string;
   /** Which database checker applies: numbered seats, or a general-admission inventory. */
-  readonly kind: 'seats' | 'tickets' | 'balance';
+  readonly kind: 'seats' | 'tickets' | 'balance' | 'queue' | 'journey';
+  /** The scenario only makes sense with the waiting room on. */
+  readonly requiresQueue?: boolean;
   readonly defaults: Omit<ScenarioParams, 'seed'>;
   /** "What must hold afterwards", in words, for the report. */
   readonly expectation: string;

@@ -68,6 +68,10 @@ program
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
   .option('--pool-size <n>', 'PostgreSQL pool size of the booking server', '20')
   .option('--timeout <seconds>', 'per-request timeout; unanswered requests count as unknown', '10')
+  .option('--queue <on|off>', 'the waiting room in front of the schedule (default off; on for queue scenarios)')
+  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule', '100')
+  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second', '100')
+  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this', '5m')
   .option('--keep-db', 'keep each run database for inspection')
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);
@@ -87,6 +91,10 @@ program
   .option('--strategy-opt <key=value>', 'strategy option, repeatable', collect)
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
   .option('--pool-size <n>', 'PostgreSQL pool size', '20')
+  .option('--queue <on|off>', 'the waiting room in front of the schedule (default off; on for queue scenarios)')
+  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule', '100')
+  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second', '100')
+  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this', '5m')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
     return EXIT.ok;

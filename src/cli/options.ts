@@ -4,6 +4,20 @@ import { resolveStrategyOptions } from '../core/options.js';
 import type { SeatLockStrategy } from '../core/ports.js';
 import type { Scenario, ScenarioParams } from '../../scenarios/types.js';
 import { DEFAULT_HOLD_TTL_MS, DEFAULT_POOL_SIZE } from '../server/start.js';
+import type { QueueConfig } from '../queue/waiting-room.js';
+
+export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
+
+/** --queue on|off and its limits; a scenario that needs the waiting room turns it on by default. */
+export function parseQueue(raw: RawQueueOptions, required: boolean, problems: string[]): QueueConfig | undefined {
+  const flag = raw.queue ?? (required ? 'on' : 'off');
+  if (flag !== 'on' && flag !== 'off') problems.push(`--queue must be on or off (got "${raw.queue}")`);
+  if (flag === 'off' && required) problems.push('--queue off: this scenario needs the waiting room; leave --queue out or say --queue on');
+  const maxActive = parseCount('--queue-active', raw.queueActive, 100, problems, 1_000_000);
+  const ratePerSec = parseCount('--queue-rate', raw.queueRate, 100, problems, 1_000_000);
+  const activeTtlMs = parseDuration('--queue-active-ttl', raw.queueActiveTtl, 5 * 60_000, problems);
+  return flag === 'on' ? { maxActive, ratePerSec, activeTtlMs } : undefined;
+}
 
 export interface RawRunOptions {
   strategy?: string;
@@ -22,6 +36,10 @@ export interface RawRunOptions {
   poolSize?: string;
   timeout?: string;
   keepDb?: boolean;
+  queue?: string;
+  queueActive?: string;
+  queueRate?: string;
+  queueActiveTtl?: string;
 }
 
 export interface RunOptions {
@@ -38,6 +56,8 @@ export interface RunOptions {
   /** `--strategy all`: strategies whose servers cannot be had are skipped, not fatal. */
   skipUnavailable: boolean;
   holdTtlMs: number;
+  /** The waiting room, when on. */
+  queue?: QueueConfig;
   poolSize: number;
   timeoutSec: number;
   keepDb: boolean;
@@ -137,6 +157,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   }
   const { perStrategy, raw: rawOpts } = strategyOptionsFor(selected, raw.strategyOpt ?? [], problems);
   const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, DEFAULT_HOLD_TTL_MS, problems);
+  const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
   const redisUrls = raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []);
@@ -152,7 +173,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
-      holdTtlMs, poolSize, timeoutSec, keepDb: raw.keepDb ?? false,
+      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false,
     },
   };
 }

@@ -14,6 +14,7 @@ import { startServerProcess } from '../load/server-process.js';
 import { checkSeats } from '../check/seats.js';
 import { checkTickets } from '../check/tickets.js';
 import { checkBalance } from '../check/balance.js';
+import { checkQueue } from '../check/queue.js';
 import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadata.js';
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
@@ -44,7 +45,12 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     let redis: ProvisionedRedis[] = [];
     let strategies = o.strategies;
     const skipped: { strategy: string; reason: string }[] = [];
-    if (strategies.some((s) => s.requires.redis)) {
+    if (o.queue) {
+      // The waiting room lives in Redis: without Redis this run cannot happen at all.
+      redis = await provisionRedisNodes({ urls: o.redisUrls, nodes: o.redisNodes });
+      provisioned.push(...redis);
+      io.err(`Redis: ${redis.length} × ${redis[0]!.kind} (waiting room on)`);
+    } else if (strategies.some((s) => s.requires.redis)) {
       try {
         redis = await provisionRedisNodes({ urls: o.redisUrls, nodes: o.redisNodes });
         provisioned.push(...redis);
@@ -68,7 +74,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     try {
       for (const [i, strategy] of strategies.entries()) {
         const label = `[${i + 1}/${strategies.length} ${strategy.name}]`;
-        const redisUrls = strategy.requires.redis ? redis.map((r) => r.url) : [];
+        const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
         results.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${i}`, secret, label, io, redisUrls }));
       }
     } finally {
@@ -121,7 +127,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     const options = o.strategyOptions.get(strategy.name) ?? {};
     const server = await startServerProcess({
       databaseUrl: withDatabase(c.adminUrl, c.dbName), strategy: strategy.name, strategyOptions: options,
-      tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`,
+      tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue,
     }, { onLog: (l) => io.err(`${label} server: ${l.trimEnd()}`) });
     let counters: Record<string, number> = {};
     let result;
@@ -138,7 +144,9 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     const checkInput = { scheduleId: prepared.scheduleId, okResponses: result.outcomes.ok, unknownResponses: result.outcomes.timeout };
     const check = o.scenario.kind === 'tickets'
       ? await checkTickets(db, { ...checkInput, demandExceedsSupply: o.params.users > prepared.seatCount })
-      : o.scenario.kind === 'balance' ? await checkBalance(db, checkInput) : await checkSeats(db, checkInput);
+      : o.scenario.kind === 'balance' ? await checkBalance(db, checkInput)
+      : o.scenario.kind === 'queue' ? await checkQueue({ ...checkInput, redisUrl: c.redisUrls[0]!, keyPrefix: `${c.dbName}:`, queue: o.queue! })
+      : await checkSeats(db, checkInput);
     const violations = [...check.violations, ...o.scenario.expect(result, o.params, prepared)];
     const violationCounts = { ...check.violationCounts };
     for (const v of violations.slice(check.violations.length)) violationCounts[v.kind] = (violationCounts[v.kind] ?? 0) + 1;

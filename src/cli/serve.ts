@@ -7,7 +7,8 @@ import { provisionPostgres } from '../infra/postgres.js';
 import { registerCleanup } from '../infra/cleanup.js';
 import { startServer } from '../server/start.js';
 import { UsageError } from './errors.js';
-import { parseCount, parseDuration, strategyOptionsFor } from './options.js';
+import { parseCount, parseDuration, parseQueue, strategyOptionsFor } from './options.js';
+import { provisionRedisNodes } from '../infra/redis.js';
 import type { Io } from './run.js';
 
 export interface RawServeOptions {
@@ -15,10 +16,14 @@ export interface RawServeOptions {
   port?: string;
   seats?: string;
   databaseUrl?: string;
-  redisUrl?: string;
+  redisUrl?: string[];
   strategyOpt?: string[];
   holdTtl?: string;
   poolSize?: string;
+  queue?: string;
+  queueActive?: string;
+  queueRate?: string;
+  queueActiveTtl?: string;
 }
 
 /** Starts the API on provisioned servers with one concert and one schedule; runs until SIGINT/SIGTERM. */
@@ -36,6 +41,7 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, 5 * 60_000, problems);
   const poolSize = parseCount('--pool-size', raw.poolSize, 20, problems, 1000);
   const { perStrategy } = strategyOptionsFor(strategy ? [strategy] : [], raw.strategyOpt ?? [], problems);
+  const queue = parseQueue(raw, false, problems);
   if (problems.length > 0 || !strategy) throw new UsageError(problems);
 
   const pg = await provisionPostgres({ url: raw.databaseUrl });
@@ -47,8 +53,14 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   const db = createDb({ url, poolMax: 1 });
   const schedule = await seedSchedule(db, { seats }).finally(() => db.destroy());
 
+  const redisUrls: string[] = [];
+  if (strategy.requires.redis || queue) {
+    const nodes = await provisionRedisNodes({ urls: raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []), nodes: 1 });
+    for (const n of nodes) registerCleanup('redis', () => n.stop());
+    redisUrls.push(...nodes.map((n) => n.url));
+  }
   const secret = process.env.SEATLAB_TOKEN_SECRET ?? randomBytes(32).toString('hex');
-  const server = await startServer({ databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, poolSize }, io.err);
+  const server = await startServer({ databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, poolSize, redisUrls, redisKeyPrefix: `${dbName}:`, queue }, io.err);
   registerCleanup('booking server', () => server.close());
   io.out(`${JSON.stringify({ url: server.url, concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
   io.err(`seatlab serving ${strategy.name} on ${server.url} (PostgreSQL: ${pg.kind}); Ctrl-C stops it and everything it started`);

@@ -21,6 +21,14 @@ const view = (place: QueuePlace, queueToken: string) => ({ queueToken, position:
 /** POST /queue/tokens, GET /queue/status, GET /queue/events (SSE). Mounted under /api. */
 export function queueRouter(deps: { db: Knex; room: WaitingRoom | undefined; secret: string; auth: RequestHandler }): express.Router {
   const r = express.Router();
+  // Schedules are never deleted, so a schedule seen once stays valid: joins skip the database.
+  const knownSchedules = new Set<number>();
+  const scheduleExists = async (id: number) => {
+    if (knownSchedules.has(id)) return true;
+    const found = (await deps.db('schedules').where({ id }).first('id')) !== undefined;
+    if (found) knownSchedules.add(id);
+    return found;
+  };
   const room = () => {
     if (!deps.room) throw new HttpError(404, 'NOT_FOUND', 'the waiting room is off; start the server with --queue on');
     return deps.room;
@@ -31,7 +39,7 @@ export function queueRouter(deps: { db: Knex; room: WaitingRoom | undefined; sec
     const scheduleId = c.positiveInt(c.object(req.body).scheduleId, 'scheduleId');
     c.done();
     const waiting = room();
-    if (!(await deps.db('schedules').where({ id: scheduleId }).first('id'))) throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} does not exist`);
+    if (!(await scheduleExists(scheduleId))) throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} does not exist`);
     const place = await waiting.join(scheduleId, res.locals.userId);
     res.status(201).json(view(place, signQueueToken(deps.secret, res.locals.userId, scheduleId)));
   }));

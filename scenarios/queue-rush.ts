@@ -1,0 +1,29 @@
+import { seedSchedule, seedUsers } from '../src/db/seed.js';
+import { shuffle } from '../src/core/rng.js';
+import type { Scenario } from './types.js';
+
+// Everybody joins one schedule's waiting room at once. Join numbers must come out unique and
+// gap-free, and the admitter must respect its rate and active limit while the rush goes on.
+export const queueRush = {
+  name: 'queue-rush',
+  kind: 'queue',
+  requiresQueue: true,
+  description: 'N users join one schedule\'s waiting room at once',
+  defaults: { users: 10_000, seats: 1_000, connections: 64 },
+  expectation: 'join numbers unique and gap-free 1..N; admissions in join order, within --queue-rate per second and --queue-active at once',
+  validate: () => [],
+  async prepare(db, p, { secret, rng }) {
+    const schedule = await seedSchedule(db, { seats: p.seats });
+    const users = shuffle(await seedUsers(db, { count: p.users, secret }), rng);
+    const body = JSON.stringify({ scheduleId: schedule.scheduleId });
+    return {
+      scheduleId: schedule.scheduleId,
+      seatCount: schedule.seatCount,
+      plan: { journeys: users.map((u) => ({ token: u.token, attempts: [{ method: 'POST' as const, path: '/api/queue/tokens', body }] })) },
+    };
+  },
+  expect(result, p) {
+    if (result.outcomes.ok === p.users || result.outcomes.timeout > 0) return [];
+    return [{ kind: 'joins-refused', detail: `${p.users - result.outcomes.ok} of ${p.users} joins were not answered 201` }];
+  },
+} satisfies Scenario;
