@@ -22,9 +22,9 @@ export async function freshDatabase(): Promise<{ url: string; db: Knex; name: st
 }
 
 /** The booking API in this process on a free port, closed when the test finishes. */
-export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number; redisUrls?: string[]; holdTtlMs?: number; sweepIntervalMs?: number; queue?: QueueConfig } = {}): Promise<RunningServer> {
+export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number; redisUrls?: string[]; holdTtlMs?: number; sweepIntervalMs?: number; queue?: QueueConfig; relayIntervalMs?: number } = {}): Promise<RunningServer> {
   const server = await startServer({
-    databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions, holdTtlMs: extra.holdTtlMs, sweepIntervalMs: extra.sweepIntervalMs ?? 0, queue: extra.queue,
+    databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions, holdTtlMs: extra.holdTtlMs, sweepIntervalMs: extra.sweepIntervalMs ?? 0, queue: extra.queue, relayIntervalMs: extra.relayIntervalMs ?? 0,
     // Keys are prefixed with the test's database name, so tests sharing one Redis never meet.
     redisUrls: extra.redisUrls ?? [inject('redisUrl')], redisKeyPrefix: `${new URL(url).pathname.slice(1)}:`,
   }, () => undefined);

@@ -7,6 +7,7 @@ import type { Counters } from '../core/ports.js';
 import { createDb } from '../db/knex.js';
 import { createApp } from './app.js';
 import { startSweeper } from '../core/expiry.js';
+import { startRelay } from '../events/relay.js';
 import { WaitingRoom, type QueueConfig } from '../queue/waiting-room.js';
 import type { Redis } from 'ioredis';
 import { connectAll, createRedisClient } from '../infra/redis-client.js';
@@ -28,6 +29,8 @@ export interface ServerConfig {
   sweepIntervalMs?: number;
   /** The waiting room (needs Redis: the first of redisUrls). */
   queue?: QueueConfig;
+  /** How often the outbox relay runs (when there is a Redis); 0 = never. */
+  relayIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -75,6 +78,14 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
     ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: (e) => log(`expiry sweep failed: ${(e as Error).message}`) })
     : async () => {};
+  // The outbox relay publishes to the first Redis, when there is one; one process relays at a time.
+  let relayRedis: Redis | undefined;
+  let stopRelay = async () => {};
+  if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
+    relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
+    await connectAll([relayRedis], 1);
+    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: (e) => log(`outbox relay failed: ${(e as Error).message}`) });
+  }
   const server = http.createServer(app);
   // Load generators keep connections open; do not drop them between requests.
   server.keepAliveTimeout = 65_000;
@@ -90,6 +101,8 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
     counters: () => runtime.counters(),
     close: async () => {
       await stopSweeper();
+      await stopRelay();
+      relayRedis?.disconnect();
       room?.stop();
       queueRedis?.disconnect();
       server.closeAllConnections();

@@ -1,0 +1,61 @@
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+
+export const EVENTS_STREAM = 'seatlab:events';
+const RELAY_LOCK = 'seatlab:outbox-relay';
+
+/**
+ * Publishes committed outbox rows to a Redis Stream, oldest first, then marks them published —
+ * in one transaction, so a crash between the two republishes (at least once) and never loses an
+ * event. Only committed rows are visible, so a rolled-back transaction publishes nothing. One relay
+ * at a time (advisory lock) keeps the events of a reservation in commit order.
+ */
+export async function relayOnce(db: Knex, redis: Redis, batch = 500): Promise<number> {
+  return db.transaction(async (trx) => {
+    const got = (await trx.raw('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS got', [RELAY_LOCK])).rows[0].got as boolean;
+    if (!got) return 0;
+    const rows = (await trx.raw(
+      `SELECT id, aggregate_type, aggregate_id, event_type, payload, created_at FROM outbox
+        WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE`, [batch])).rows as {
+      id: number; aggregate_type: string; aggregate_id: number; event_type: string; payload: unknown; created_at: Date;
+    }[];
+    if (rows.length === 0) return 0;
+    const pipe = redis.pipeline();
+    for (const r of rows) {
+      pipe.xadd(EVENTS_STREAM, '*', 'outboxId', String(r.id), 'type', r.event_type, 'aggregate', r.aggregate_type,
+        'aggregateId', String(r.aggregate_id), 'payload', JSON.stringify(r.payload), 'createdAt', r.created_at.toISOString());
+    }
+    const results = await pipe.exec();
+    const failed = results?.find(([e]) => e);
+    if (failed) throw failed[0];
+    await trx('outbox').whereIn('id', rows.map((r) => r.id)).update({ published_at: trx.fn.now() });
+    return rows.length;
+  });
+}
+
+export function startRelay(db: Knex, redis: Redis, opts: { intervalMs: number; onError?: (e: unknown) => void }): () => Promise<void> {
+  let stopped = false;
+  let current: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    current = current.then(async () => {
+      try {
+        while (!stopped && (await relayOnce(db, redis)) > 0) { /* drain the backlog */ }
+      } catch (e) {
+        opts.onError?.(e);
+      }
+    });
+  }, opts.intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await current;
+    // Drain what was committed before the stop, so nothing waits for a relay that is gone.
+    try {
+      while ((await relayOnce(db, redis)) > 0) { /* drain */ }
+    } catch (e) {
+      opts.onError?.(e);
+    }
+  };
+}
