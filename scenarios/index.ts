@@ -4,6 +4,7 @@ import { flashSale } from './flash-sale.js';
 import { generalAdmission } from './general-admission.js';
 import { balanceSpend } from './balance-spend.js';
 import { queueRush } from './queue-rush.js';
+import { journey } from './journey.js';
 
 export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<string, Scenario> {
   const map = new Map<string, Scenario>();
@@ -14,7 +15,7 @@ export function buildScenarioRegistry(list: readonly Scenario[]): ReadonlyMap<st
   return map;
 }
 
-export const scenarios = buildScenarioRegistry([hotSeat, flashSale, generalAdmission, balanceSpend, queueRush]);
+export const scenarios = buildScenarioRegistry([hotSeat, flashSale, generalAdmission, balanceSpend, queueRush, journey]);
 
 export function scenarioNames(): string[] {
   return [...scenarios.keys()];

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import type { LoadPlan } from '../src/load/plan.js';
 import type { RunResult } from '../src/load/driver.js';
 import type { Rng } from '../src/core/rng.js';
+import type { JourneySpec } from '../src/load/journey-driver.js';
+import type { QueueConfig } from '../src/queue/waiting-room.js';
 
 export interface ScenarioParams {
   users: number;
@@ -14,6 +16,8 @@ export interface Prepared {
   scheduleId: number;
   seatCount: number;
   plan: LoadPlan;
+  /** Stateful journeys, for scenarios driven by the journey driver instead of autocannon. */
+  journeys?: JourneySpec[];
 }
 
 export interface Violation {
@@ -30,6 +34,8 @@ export interface Scenario {
   readonly kind: 'seats' | 'tickets' | 'balance' | 'queue' | 'journey';
   /** The scenario only makes sense with the waiting room on. */
   readonly requiresQueue?: boolean;
+  /** Server settings this scenario wants unless flags say otherwise. */
+  readonly serverDefaults?: { holdTtlMs?: number; queue?: QueueConfig };
   readonly defaults: Omit<ScenarioParams, 'seed'>;
   /** "What must hold afterwards", in words, for the report. */
   readonly expectation: string;

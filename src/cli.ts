@@ -65,13 +65,13 @@ program
   .option('--redis-url <url>', 'use this Redis instead of starting redis-server; repeat for N independent nodes [REDIS_URL]', collect)
   .option('--redis-nodes <n>', 'independent Redis servers to start for redlock (quorum n/2+1)')
   .option('--strategy-opt <key=value>', 'strategy option, repeatable (see bench list)', collect)
-  .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
+  .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m (default 5m; journey 2s)')
   .option('--pool-size <n>', 'PostgreSQL pool size of the booking server', '20')
   .option('--timeout <seconds>', 'per-request timeout; unanswered requests count as unknown', '10')
   .option('--queue <on|off>', 'the waiting room in front of the schedule (default off; on for queue scenarios)')
-  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule', '100')
-  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second', '100')
-  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this', '5m')
+  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule (default 100)')
+  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second (default 100)')
+  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this (default 5m)')
   .option('--keep-db', 'keep each run database for inspection')
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);
@@ -92,9 +92,9 @@ program
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
   .option('--pool-size <n>', 'PostgreSQL pool size', '20')
   .option('--queue <on|off>', 'the waiting room in front of the schedule (default off; on for queue scenarios)')
-  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule', '100')
-  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second', '100')
-  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this', '5m')
+  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule (default 100)')
+  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second (default 100)')
+  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this (default 5m)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
     return EXIT.ok;

@@ -35,7 +35,7 @@ describe('bench: bad flags exit 1 with a message naming the flag', () => {
   it('unknown scenario lists the valid names', async () => {
     const r = await bench(['run', '--strategy', 'all', '--scenario', 'rush-hour']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('unknown scenario "rush-hour"; valid: hot-seat, flash-sale, general-admission, balance-spend, queue-rush');
+    expect(r.stderr).toContain('unknown scenario "rush-hour"; valid: hot-seat, flash-sale, general-admission, balance-spend, queue-rush, journey');
     noStack(r.stderr);
   });
 
@@ -89,7 +89,7 @@ describe('bench list', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('strategy')).map((l) => l.split(/\s+/)[1])).toEqual(strategyNames());
-    expect(lines.filter((l) => l.startsWith('scenario')).map((l) => l.split(/\s+/)[1])).toEqual(['hot-seat', 'flash-sale', 'general-admission', 'balance-spend', 'queue-rush']);
+    expect(lines.filter((l) => l.startsWith('scenario')).map((l) => l.split(/\s+/)[1])).toEqual(['hot-seat', 'flash-sale', 'general-admission', 'balance-spend', 'queue-rush', 'journey']);
   });
 });
 

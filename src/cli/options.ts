@@ -9,13 +9,13 @@ import type { QueueConfig } from '../queue/waiting-room.js';
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
 /** --queue on|off and its limits; a scenario that needs the waiting room turns it on by default. */
-export function parseQueue(raw: RawQueueOptions, required: boolean, problems: string[]): QueueConfig | undefined {
+export function parseQueue(raw: RawQueueOptions, required: boolean, problems: string[], defaults?: QueueConfig): QueueConfig | undefined {
   const flag = raw.queue ?? (required ? 'on' : 'off');
   if (flag !== 'on' && flag !== 'off') problems.push(`--queue must be on or off (got "${raw.queue}")`);
   if (flag === 'off' && required) problems.push('--queue off: this scenario needs the waiting room; leave --queue out or say --queue on');
-  const maxActive = parseCount('--queue-active', raw.queueActive, 100, problems, 1_000_000);
-  const ratePerSec = parseCount('--queue-rate', raw.queueRate, 100, problems, 1_000_000);
-  const activeTtlMs = parseDuration('--queue-active-ttl', raw.queueActiveTtl, 5 * 60_000, problems);
+  const maxActive = parseCount('--queue-active', raw.queueActive, defaults?.maxActive ?? 100, problems, 1_000_000);
+  const ratePerSec = parseCount('--queue-rate', raw.queueRate, defaults?.ratePerSec ?? 100, problems, 1_000_000);
+  const activeTtlMs = parseDuration('--queue-active-ttl', raw.queueActiveTtl, defaults?.activeTtlMs ?? 5 * 60_000, problems);
   return flag === 'on' ? { maxActive, ratePerSec, activeTtlMs } : undefined;
 }
 
@@ -156,8 +156,11 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
     else params.seed = Number(raw.seed);
   }
   const { perStrategy, raw: rawOpts } = strategyOptionsFor(selected, raw.strategyOpt ?? [], problems);
-  const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, DEFAULT_HOLD_TTL_MS, problems);
-  const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems);
+  const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, scenario?.serverDefaults?.holdTtlMs ?? DEFAULT_HOLD_TTL_MS, problems);
+  if (scenario?.kind === 'journey' && holdTtlMs > 60_000) {
+    problems.push(`--hold-ttl ${raw.holdTtl}: a journey waits for abandoned holds to expire before checking; use at most 60s (e.g. 2s)`);
+  }
+  const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems, scenario?.serverDefaults?.queue);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
   const redisUrls = raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []);

@@ -9,12 +9,14 @@ import { createDatabaseFromTemplate, createTemplateDatabase, dropDatabase } from
 import { provisionPostgres, type ProvisionedPostgres } from '../infra/postgres.js';
 import { provisionRedisNodes, type ProvisionedRedis } from '../infra/redis.js';
 import { InfraUnavailableError } from '../infra/errors.js';
-import { drive } from '../load/driver.js';
+import { drive, type RunResult } from '../load/driver.js';
+import { driveJourneys, type JourneyResult } from '../load/journey-driver.js';
 import { startServerProcess } from '../load/server-process.js';
 import { checkSeats } from '../check/seats.js';
 import { checkTickets } from '../check/tickets.js';
 import { checkBalance } from '../check/balance.js';
 import { checkQueue } from '../check/queue.js';
+import { checkJourney } from '../check/journey.js';
 import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadata.js';
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
@@ -130,22 +132,30 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue,
     }, { onLog: (l) => io.err(`${label} server: ${l.trimEnd()}`) });
     let counters: Record<string, number> = {};
-    let result;
+    let result: RunResult | JourneyResult;
     try {
-      result = await drive(prepared.plan, {
-        url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec,
-        onProgress: (p) => io.err(`${label} ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.requests} requests, ${p.ok} ok, ${p.errors} errors`),
-      });
+      const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) =>
+        io.err(`${label} ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.requests} requests, ${p.ok} ok, ${p.errors} errors`);
+      if (prepared.journeys) {
+        result = await driveJourneys(prepared.journeys, { url: server.url, concurrency: o.params.connections, onProgress });
+        // Abandoned holds must expire (TTL, then a sweep) and their events be relayed before checking.
+        io.err(`${label} waiting ${((o.holdTtlMs + 2500) / 1000).toFixed(1)} s for abandoned holds to expire`);
+        await new Promise((r) => setTimeout(r, o.holdTtlMs + 2500));
+      } else {
+        result = await drive(prepared.plan, { url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress });
+      }
       counters = ((await (await fetch(`${server.url}/lab/counters`)).json()) as { counters: Record<string, number> }).counters;
     } finally {
       await server.stop();
     }
 
-    const checkInput = { scheduleId: prepared.scheduleId, okResponses: result.outcomes.ok, unknownResponses: result.outcomes.timeout };
+    const journeyOutcomes = 'journeyOutcomes' in result ? result.journeyOutcomes : undefined;
+    const checkInput = { scheduleId: prepared.scheduleId, okResponses: journeyOutcomes ? journeyOutcomes.holds : result.outcomes.ok, unknownResponses: result.outcomes.timeout };
     const check = o.scenario.kind === 'tickets'
       ? await checkTickets(db, { ...checkInput, demandExceedsSupply: o.params.users > prepared.seatCount })
       : o.scenario.kind === 'balance' ? await checkBalance(db, checkInput)
       : o.scenario.kind === 'queue' ? await checkQueue({ ...checkInput, redisUrl: c.redisUrls[0]!, keyPrefix: `${c.dbName}:`, queue: o.queue! })
+      : o.scenario.kind === 'journey' ? await checkJourney(db, { ...checkInput, redisUrl: c.redisUrls[0]!, keyPrefix: `${c.dbName}:`, abandoned: journeyOutcomes?.abandoned ?? 0 })
       : await checkSeats(db, checkInput);
     const violations = [...check.violations, ...o.scenario.expect(result, o.params, prepared)];
     const violationCounts = { ...check.violationCounts };
@@ -167,6 +177,8 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       lockFailures: counters.lockFailures ?? 0, dbAvoided: counters.dbAvoided ?? 0, counters,
       check: { capacity: check.capacity, activeReservations: check.activeReservations, ...('seatsHeldOrSold' in check ? { seatsHeldOrSold: check.seatsHeldOrSold } : 'remaining' in check ? { remaining: check.remaining } : {}) },
       violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram,
+      ...('steps' in result ? { stepLatencyMs: result.steps, journeyOutcomes: result.journeyOutcomes } : {}),
+      ...('expired' in check ? { journeyCheck: { confirmed: check.confirmed, expired: check.expired, resold: check.resold, events: check.events } } : {}),
     };
   } finally {
     await db.destroy();

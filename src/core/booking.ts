@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { HoldOutcome, StrategyRuntime } from './ports.js';
-import { cancel, chargeBalance, pay, type Answer } from './payments.js';
+import { cancel, chargeBalance, pay, type Answer, type PayRequest } from './payments.js';
 
 export interface ConcertView {
   id: number;
@@ -48,12 +48,17 @@ export class BookingService {
     return [...byId.values()];
   }
 
-  /** Seats of a schedule, or null when the schedule does not exist. */
-  async listSeats(scheduleId: number): Promise<{ seatNo: number; status: string }[] | null> {
-    const schedule = await this.db('schedules').where({ id: scheduleId }).first('id');
-    if (!schedule) return null;
-    const rows = await this.db('seats').where({ schedule_id: scheduleId }).orderBy('seat_no').select('seat_no', 'status');
-    return rows.map((r: { seat_no: number; status: string }) => ({ seatNo: r.seat_no, status: r.status }));
+  /**
+   * The seat map as JSON text `[{"seatNo","status"}…]`, or null when the schedule does not exist.
+   * PostgreSQL builds the JSON: a seat map is read by every buyer, and serialising it in the one
+   * server event loop was the largest cost of a journey.
+   */
+  async seatMapJson(scheduleId: number): Promise<string | null> {
+    const row = (await this.db.raw(
+      `SELECT (SELECT coalesce(json_agg(json_build_object('seatNo', seat_no, 'status', status) ORDER BY seat_no), '[]'::json)::text
+                 FROM seats WHERE schedule_id = s.id) AS seats
+         FROM schedules s WHERE s.id = ?`, [scheduleId])).rows[0] as { seats: string } | undefined;
+    return row?.seats ?? null;
   }
 
   hold(userId: number, scheduleId: number, seatNo: number): Promise<HoldOutcome> {
@@ -72,7 +77,7 @@ export class BookingService {
     return chargeBalance(this.db, userId, amount);
   }
 
-  pay(p: { userId: number; reservationId: number; key: string; hash: string }): Promise<Answer> {
+  pay(p: PayRequest): Promise<Answer> {
     return pay(this.db, this.strategy, p);
   }
 

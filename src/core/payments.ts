@@ -26,7 +26,16 @@ export function requestHash(body: unknown): string {
  * first answer; the same key for another request is 422. Business refusals (402/403/404/409/410)
  * are remembered like successes; a busy balance and server errors are not, so a retry can succeed.
  */
-export async function pay(db: Knex, strategy: StrategyRuntime, p: { userId: number; reservationId: number; key: string; hash: string }): Promise<Answer> {
+export interface PayRequest {
+  userId: number;
+  reservationId: number;
+  key: string;
+  hash: string;
+  /** With the waiting room on: the schedule the user is admitted to; another schedule's reservation is refused. */
+  admittedScheduleId?: number;
+}
+
+export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest): Promise<Answer> {
   const tx = () => db.transaction(async (trx) => {
     // A concurrent request with the same key waits here until this one commits, then replays it.
     const claimed = await trx.raw('INSERT INTO idempotency_keys (key, user_id, request_hash) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING key', [p.key, p.userId, p.hash]);
@@ -38,7 +47,8 @@ export async function pay(db: Knex, strategy: StrategyRuntime, p: { userId: numb
       return { status: prev.response_status as number, body: prev.response_body as Record<string, unknown> };
     }
     const answer = await payOnce(trx, strategy, p);
-    await trx('idempotency_keys').where({ key: p.key }).update({ response_status: answer.status, response_body: answer.body });
+    // A success stored its answer in the same statement as the payment; refusals are stored here.
+    if (answer.status !== 201) await trx('idempotency_keys').where({ key: p.key }).update({ response_status: answer.status, response_body: answer.body });
     return answer;
   });
   try {
@@ -53,12 +63,15 @@ export async function pay(db: Knex, strategy: StrategyRuntime, p: { userId: numb
 
 const busyAnswer = (why: string) => err(409, 'BALANCE_BUSY', `${why}; retry with the same Idempotency-Key`);
 
-async function payOnce(trx: Knex.Transaction, strategy: StrategyRuntime, p: { userId: number; reservationId: number; key: string }): Promise<Answer> {
+async function payOnce(trx: Knex.Transaction, strategy: StrategyRuntime, p: PayRequest): Promise<Answer> {
   const r = (await trx.raw(
     `SELECT id, user_id, schedule_id, seat_no, status, amount, expires_at <= now() AS expired FROM reservations WHERE id = ? FOR UPDATE`,
     [p.reservationId])).rows[0] as ReservationRow | undefined;
   if (!r) return err(404, 'NOT_FOUND', `reservation ${p.reservationId} does not exist`);
   if (r.user_id !== p.userId) return err(403, 'FORBIDDEN', `reservation ${p.reservationId} belongs to another user`);
+  if (p.admittedScheduleId !== undefined && r.schedule_id !== p.admittedScheduleId) {
+    return err(403, 'NOT_ADMITTED', `reservation ${p.reservationId} is for schedule ${r.schedule_id}; your queue token admits you to schedule ${p.admittedScheduleId}`);
+  }
   if (r.status === 'CONFIRMED') return err(409, 'ALREADY_PAID', `reservation ${p.reservationId} is already paid`);
   if (r.status === 'EXPIRED' || (r.status === 'HELD' && r.expired)) return err(410, 'HOLD_EXPIRED', `the hold on reservation ${p.reservationId} has expired; hold the seat again`);
   if (r.status !== 'HELD') return err(409, 'NOT_HELD', `reservation ${p.reservationId} is ${r.status}`);
@@ -80,8 +93,13 @@ WITH pay AS (
   INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
   SELECT 'reservation', ?, e.type, jsonb_build_object('reservationId', ?::bigint, 'paymentId', pay.id, 'userId', ?::bigint, 'amount', ?::int)
     FROM pay, (VALUES (1, 'reservation.confirmed'), (2, 'payment.completed')) AS e(n, type) ORDER BY e.n
+), answer AS (
+  UPDATE idempotency_keys SET response_status = 201,
+         response_body = (SELECT json_build_object('paymentId', pay.id, 'reservationId', ?::bigint, 'amount', ?::int, 'balance', ?::bigint) FROM pay)
+   WHERE key = ?
 )
-SELECT id FROM pay`, [r.id, p.userId, r.amount, p.key, r.id, r.schedule_id, r.seat_no, p.userId, r.id, r.id, p.userId, r.amount])).rows as { id: number }[];
+SELECT id FROM pay`, [r.id, p.userId, r.amount, p.key, r.id, r.schedule_id, r.seat_no, p.userId, r.id, r.id, p.userId, r.amount,
+      r.id, r.amount, d.balance, p.key])).rows as { id: number }[];
   return { status: 201, body: { paymentId: payment!.id, reservationId: r.id, amount: r.amount, balance: d.balance } };
 }
 

@@ -58,6 +58,16 @@ export function renderMarkdown(r: Report): string {
   for (const s of r.results) for (const note of s.notes) out.push(`- ${s.strategy}: ${note}`);
   out.push('');
 
+  const journeys = r.results.filter((s) => s.stepLatencyMs);
+  if (journeys.length > 0) {
+    out.push('## Journey steps (p50 / p99 ms)', '');
+    const steps = Object.keys(journeys[0]!.stepLatencyMs!);
+    out.push(markdownTable(['strategy', ...steps, 'paid', 'abandoned', 'no seat', 'failed', 'expired', 'resold', 'events'], journeys.map((s) => [
+      s.strategy, ...steps.map((k) => `${ms(s.stepLatencyMs![k]!.p50)} / ${ms(s.stepLatencyMs![k]!.p99)}`),
+      String(s.journeyOutcomes!.paid), String(s.journeyOutcomes!.abandoned), String(s.journeyOutcomes!.noSeat), String(s.journeyOutcomes!.failed),
+      String(s.journeyCheck?.expired ?? ''), String(s.journeyCheck?.resold ?? ''), String(s.journeyCheck?.events ?? '')])), '');
+  }
+
   out.push('## Strategy counters', '');
   for (const s of r.results) {
     const opts = Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(', ');

@@ -38,8 +38,12 @@ export interface StrategyResult {
   verdict: 'pass' | 'fail' | 'unsafe-as-expected' | 'race-not-observed';
   notes: string[];
   perSecond: { ok: number[]; requests: number[] };
-  /** HDR histogram of all request latencies (µs), compressed base64. */
+  /** HDR histogram of all request latencies (µs), compressed base64 (journeys: holds and payments). */
   histogram: string;
+  /** Journeys only: latency per step, what became of the journeys, and what the checker counted. */
+  stepLatencyMs?: Record<string, LatencySummaryMs>;
+  journeyOutcomes?: { holds: number; paid: number; abandoned: number; noSeat: number; failed: number; gaveUpWaiting: number };
+  journeyCheck?: { confirmed: number; expired: number; resold: number; events: number };
 }
 
 export interface Report {

@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const api = express.Router();
   const auth = requireUser(deps.tokenSecret);
-  const admitted = (req: Request, res: Response, scheduleId: number) => assertAdmitted(req, deps.room, deps.tokenSecret, res.locals.userId, scheduleId);
+  const admitted = (req: Request, res: Response, scheduleId?: number) => assertAdmitted(req, deps.room, deps.tokenSecret, res.locals.userId, scheduleId);
   api.use(queueRouter({ db: deps.db, room: deps.room, secret: deps.tokenSecret, auth }));
 
   api.post('/users', wrap(async (req, res) => {
@@ -79,9 +79,9 @@ export function createApp(deps: AppDeps): express.Express {
     const scheduleId = c.positiveInt(req.params.id, 'schedule id', { fromString: true });
     c.done();
     await admitted(req, res, scheduleId);
-    const seats = await booking.listSeats(scheduleId);
-    if (!seats) throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} does not exist`);
-    res.json({ scheduleId, seats });
+    const seats = await booking.seatMapJson(scheduleId);
+    if (seats === null) throw new HttpError(404, 'NOT_FOUND', `schedule ${scheduleId} does not exist`);
+    res.type('application/json').send(`{"scheduleId":${scheduleId},"seats":${seats}}`);
   }));
 
   const answer = (res: Response, outcome: HoldOutcome, what: string) => {
@@ -158,9 +158,8 @@ export function createApp(deps: AppDeps): express.Express {
     const body = c.object(req.body);
     const reservationId = c.positiveInt(body.reservationId, 'reservationId');
     c.done();
-    const scheduleId = deps.room ? await booking.scheduleOf(reservationId) : null;
-    if (scheduleId) await admitted(req, res, scheduleId);
-    const a = await booking.pay({ userId: res.locals.userId, reservationId, key: key!, hash: requestHash({ reservationId }) });
+    const scheduleId = await admitted(req, res);
+    const a = await booking.pay({ userId: res.locals.userId, reservationId, key: key!, hash: requestHash({ reservationId }), admittedScheduleId: scheduleId });
     // Paying frees the user's turn in the waiting room (after the commit; the release is idempotent).
     if (a.status === 201 && deps.room && scheduleId) await deps.room.release(scheduleId, res.locals.userId);
     res.status(a.status).json(a.body);

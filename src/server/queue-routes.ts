@@ -77,15 +77,21 @@ export function queueRouter(deps: { db: Knex; room: WaitingRoom | undefined; sec
   return r;
 }
 
-/** With the queue on, a schedule's seats, holds and payments need an ACTIVE queue token for it. */
-export async function assertAdmitted(req: Request, room: WaitingRoom | undefined, secret: string, userId: number, scheduleId: number): Promise<void> {
-  if (!room) return;
+/**
+ * With the queue on, a schedule's seats, holds and payments need an ACTIVE queue token for it.
+ * Without a schedule (payments) the token's own schedule is checked and returned; the payment then
+ * refuses a reservation of another schedule.
+ */
+export async function assertAdmitted(req: Request, room: WaitingRoom | undefined, secret: string, userId: number, scheduleId?: number): Promise<number | undefined> {
+  if (!room) return undefined;
   const raw = req.get('x-queue-token');
   const t = raw ? verifyQueueToken(secret, raw) : null;
+  if (scheduleId === undefined && t) scheduleId = t.scheduleId;
   if (!t || t.userId !== userId || t.scheduleId !== scheduleId) {
-    throw new HttpError(403, 'NOT_ADMITTED', `schedule ${scheduleId} is behind the waiting room: join with POST /api/queue/tokens and send X-Queue-Token once ACTIVE`);
+    throw new HttpError(403, 'NOT_ADMITTED', `${scheduleId ? `schedule ${scheduleId}` : 'this schedule'} is behind the waiting room: join with POST /api/queue/tokens and send X-Queue-Token once ACTIVE`);
   }
   if (!(await room.isActive(scheduleId, userId))) {
     throw new HttpError(403, 'NOT_ADMITTED', `you are not admitted to schedule ${scheduleId} yet (or your turn expired); check GET /api/queue/status`);
   }
+  return scheduleId;
 }

@@ -1,0 +1,34 @@
+import { seedSchedule, seedUsers } from '../src/db/seed.js';
+import { shuffle } from '../src/core/rng.js';
+import type { Scenario } from './types.js';
+
+const PAY_FRACTION = 0.7;
+const PRICE = 50;
+
+// The whole sale: users join the waiting room, wait to be admitted, read the seat map, hold a seat
+// and then pay — or walk away (a seeded 30%), leaving a hold that must expire and sell again.
+export const journey = {
+  name: 'journey',
+  kind: 'journey',
+  requiresQueue: true,
+  description: 'queue → admitted → seat map → hold → pay (70%) or abandon (30%, the hold expires and resells)',
+  defaults: { users: 2_000, seats: 500, connections: 100 },
+  serverDefaults: { holdTtlMs: 2000, queue: { maxActive: 200, ratePerSec: 400, activeTtlMs: 4000 } },
+  expectation: 'no seat sold twice; one payment per confirmed reservation; payments = ledger debits; no negative balance; an event in the stream for every confirmed or expired reservation',
+  validate: () => [],
+  async prepare(db, p, { secret, rng }) {
+    const schedule = await seedSchedule(db, { seats: p.seats, price: PRICE });
+    const users = shuffle(await seedUsers(db, { count: p.users, secret, balance: PRICE * 2 }), rng);
+    await db.raw(`INSERT INTO balance_ledger (user_id, kind, amount, ref) SELECT id, 'CHARGE', balance, 'seed' FROM users`);
+    return {
+      scheduleId: schedule.scheduleId,
+      seatCount: schedule.seatCount,
+      plan: { journeys: [] },
+      journeys: users.map((u, i) => ({
+        token: u.token, scheduleId: schedule.scheduleId, pays: rng() < PAY_FRACTION,
+        seatPicks: [rng(), rng(), rng()], idempotencyKey: `journey-${p.seed}-${i}`,
+      })),
+    };
+  },
+  expect: () => [],
+} satisfies Scenario;

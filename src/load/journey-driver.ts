@@ -1,0 +1,141 @@
+import { performance } from 'node:perf_hooks';
+import { createLatencyHistogram, encode, summarize, type Histogram, type LatencySummaryMs } from './histogram.js';
+import { classify, OUTCOMES, type Outcome } from './plan.js';
+import type { RunResult } from './driver.js';
+
+/** One user's journey, decided before the clock starts (seeded). */
+export interface JourneySpec {
+  token: string;
+  scheduleId: number;
+  /** Pay for the hold, or walk away and let it expire. */
+  pays: boolean;
+  /** Random numbers in [0,1) that pick a seat among those AVAILABLE, one per attempt. */
+  seatPicks: number[];
+  idempotencyKey: string;
+}
+
+export interface JourneyOptions {
+  url: string;
+  /** Concurrent users in flight (closed model). */
+  concurrency: number;
+  /** How often a waiting user asks for its place (default 500 ms). */
+  pollMs?: number;
+  /** Give up waiting in line after this long (counted as unknown). */
+  maxWaitMs?: number;
+  onProgress?: (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => void;
+}
+
+const STEPS = ['join', 'status', 'seats', 'hold', 'pay'] as const;
+type Step = (typeof STEPS)[number];
+
+export interface JourneyResult extends RunResult {
+  steps: Record<Step, LatencySummaryMs>;
+  journeyOutcomes: { holds: number; paid: number; abandoned: number; noSeat: number; failed: number; gaveUpWaiting: number };
+}
+
+/**
+ * Drives stateful journeys over HTTP: join the waiting room, wait (polling) until ACTIVE, read the
+ * seat map, hold a seat (up to N tries), then pay or abandon. Each step's latency goes into its own
+ * HDR histogram; the headline latency is holds and payments, the contended writes.
+ */
+export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Promise<JourneyResult> {
+  const hist = Object.fromEntries(STEPS.map((s) => [s, createLatencyHistogram()])) as Record<Step, Histogram>;
+  const writes = createLatencyHistogram();
+  const okHist = createLatencyHistogram();
+  const outcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<Outcome, number>;
+  const statusCodes: Record<string, number> = {};
+  const errorCodes: Record<string, number> = {};
+  const jo = { holds: 0, paid: 0, abandoned: 0, noSeat: 0, failed: 0, gaveUpWaiting: 0 };
+  const perSecond = { ok: [] as number[], requests: [] as number[] };
+  let requests = 0;
+  let transportErrors = 0;
+  const t0 = performance.now();
+
+  async function req(step: Step, method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
+    const start = performance.now();
+    let status = 0;
+    let json: any;
+    try {
+      const res = await fetch(`${o.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      status = res.status;
+      json = res.status === 204 ? {} : await res.json();
+    } catch {
+      transportErrors++;
+    }
+    const us = Math.max(1, Math.round((performance.now() - start) * 1000));
+    hist[step].recordValue(us);
+    requests++;
+    const sec = Math.floor((performance.now() - t0) / 1000);
+    perSecond.requests[sec] = (perSecond.requests[sec] ?? 0) + 1;
+    if (step === 'hold' || step === 'pay') {
+      writes.recordValue(us);
+      const code = status >= 400 ? (json?.error as string | undefined) : undefined;
+      const outcome: Outcome = status === 0 ? 'timeout' : classify(status, code);
+      outcomes[outcome]++;
+      statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+      if (code) errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+      if (outcome === 'ok') {
+        okHist.recordValue(us);
+        perSecond.ok[sec] = (perSecond.ok[sec] ?? 0) + 1;
+      }
+    }
+    return { status, json };
+  }
+
+  async function journey(s: JourneySpec): Promise<void> {
+    const joined = await req('join', 'POST', '/api/queue/tokens', s.token, { scheduleId: s.scheduleId });
+    if (joined.status !== 201) return void jo.failed++;
+    const q = { 'x-queue-token': joined.json.queueToken as string };
+    let status = joined.json.status as string;
+    const waitUntil = performance.now() + (o.maxWaitMs ?? 120_000);
+    while (status !== 'ACTIVE') {
+      if (performance.now() > waitUntil) return void jo.gaveUpWaiting++;
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+      const st = await req('status', 'GET', '/api/queue/status', s.token, undefined, q);
+      if (st.status !== 200) return void jo.failed++;
+      status = st.json.status;
+    }
+    let reservationId: number | undefined;
+    for (const pick of s.seatPicks) {
+      const map = await req('seats', 'GET', `/api/schedules/${s.scheduleId}/seats`, s.token, undefined, q);
+      if (map.status !== 200) return void jo.failed++;
+      const free = (map.json.seats as { seatNo: number; status: string }[]).filter((x) => x.status === 'AVAILABLE');
+      if (free.length === 0) break;
+      const seatNo = free[Math.floor(pick * free.length)]!.seatNo;
+      const held = await req('hold', 'POST', '/api/reservations', s.token, { scheduleId: s.scheduleId, seatNo }, q);
+      if (held.status === 201) { jo.holds++; reservationId = held.json.reservationId; break; }
+      if (held.status !== 409) return void jo.failed++;
+    }
+    if (reservationId === undefined) return void jo.noSeat++;
+    if (!s.pays) return void jo.abandoned++;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const paid = await req('pay', 'POST', '/api/payments', s.token, { reservationId }, { ...q, 'idempotency-key': s.idempotencyKey });
+      if (paid.status === 201) return void jo.paid++;
+      if (paid.status !== 409 || paid.json?.error !== 'BALANCE_BUSY') return void jo.failed++;
+    }
+    jo.failed++;
+  }
+
+  let next = 0;
+  const ticker = setInterval(() => o.onProgress?.({ elapsedMs: performance.now() - t0, requests, ok: outcomes.ok, errors: outcomes.error + transportErrors }), 1000);
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, specs.length) }, async () => {
+    while (next < specs.length) await journey(specs[next++]!);
+  }));
+  clearInterval(ticker);
+  const durationMs = Math.max(1, Math.round(performance.now() - t0));
+  for (let i = 0; i < perSecond.requests.length; i++) { perSecond.requests[i] ??= 0; perSecond.ok[i] ??= 0; }
+  return {
+    model: 'closed', connections: o.concurrency, durationMs, requests,
+    rps: Math.round((requests / durationMs) * 10_000) / 10,
+    okPerSec: Math.round((outcomes.ok / durationMs) * 10_000) / 10,
+    outcomes, statusCodes, errorCodes,
+    journeys: { total: specs.length, succeeded: jo.paid, exhausted: jo.noSeat, stopped: jo.abandoned + jo.failed, unknown: jo.gaveUpWaiting },
+    latencyMs: summarize(writes), okLatencyMs: summarize(okHist), histogram: encode(writes), perSecond, transportErrors,
+    steps: Object.fromEntries(STEPS.map((s) => [s, summarize(hist[s])])) as Record<Step, LatencySummaryMs>,
+    journeyOutcomes: jo,
+  };
+}
