@@ -106,8 +106,13 @@ describe('waiting room', () => {
     expect(held.status).toBe(201);
     const pay = (q?: string) => fetch(`${api.url}/api/payments`, { method: 'POST', headers: { authorization: `Bearer ${a!.token}`, 'content-type': 'application/json', 'idempotency-key': `p-${q ? 1 : 0}`, ...(q ? { 'x-queue-token': q } : {}) }, body: JSON.stringify({ reservationId: held.body.reservationId }) });
     expect((await pay()).status).toBe(403);
-    expect((await pay(qa)).status).toBe(201);
+    const first = await pay(qa);
+    expect(first.status).toBe(201);
     expect(await redis.zscore(k.active, String(a!.id))).toBeNull();
+    // Replaying the key answers as the first time, although the turn is gone now.
+    const replay = await pay(qa);
+    expect(replay.status).toBe(201);
+    expect(await replay.json()).toEqual(await first.json());
     await sleep(300);
     expect((await status(api.url, qb)).body.status).toBe('ACTIVE');
     expect((await hold(b!.token, qb, 2)).status).toBe(201);

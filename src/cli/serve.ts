@@ -48,7 +48,8 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   registerCleanup('postgres', () => pg.stop());
   const dbName = `seatlab_serve_${randomBytes(4).toString('hex')}`;
   await createTemplateDatabase(pg.url, dbName);
-  registerCleanup(`database ${dbName}`, () => dropDatabase(pg.url, dbName));
+  // An embedded server goes with its data directory; only someone else's server needs the drop.
+  if (pg.kind !== 'embedded') registerCleanup(`database ${dbName}`, () => dropDatabase(pg.url, dbName));
   const url = withDatabase(pg.url, dbName);
   const db = createDb({ url, poolMax: 1 });
   const schedule = await seedSchedule(db, { seats }).finally(() => db.destroy());

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { HoldOutcome, StrategyRuntime } from './ports.js';
-import { cancel, chargeBalance, pay, type Answer, type PayRequest } from './payments.js';
+import { cancel, chargeBalance, pay, storedAnswer, type Answer, type PayRequest } from './payments.js';
 
 export interface ConcertView {
   id: number;
@@ -79,6 +79,11 @@ export class BookingService {
 
   pay(p: PayRequest): Promise<Answer> {
     return pay(this.db, this.strategy, p);
+  }
+
+  /** A replay of an earlier payment request (same user, key and body), if there was one. */
+  replay(p: { userId: number; key: string; hash: string }): Promise<Answer | null> {
+    return storedAnswer(this.db, p);
   }
 
   cancel(userId: number, reservationId: number): Promise<Answer> {

@@ -61,6 +61,13 @@ export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest): P
   }
 }
 
+/** The stored answer for this key, when the same user sent the same request before. */
+export async function storedAnswer(db: Knex, p: { userId: number; key: string; hash: string }): Promise<Answer | null> {
+  const prev = await db('idempotency_keys').where({ key: p.key }).first();
+  if (!prev || prev.user_id !== p.userId || prev.request_hash !== p.hash || prev.response_status === null) return null;
+  return { status: prev.response_status as number, body: prev.response_body as Record<string, unknown> };
+}
+
 const busyAnswer = (why: string) => err(409, 'BALANCE_BUSY', `${why}; retry with the same Idempotency-Key`);
 
 async function payOnce(trx: Knex.Transaction, strategy: StrategyRuntime, p: PayRequest): Promise<Answer> {

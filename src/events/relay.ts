@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
+import { dbErrorKind } from '../db/errors.js';
 
 export const EVENTS_STREAM = 'seatlab:events';
 const RELAY_LOCK = 'seatlab:outbox-relay';
@@ -51,11 +52,12 @@ export function startRelay(db: Knex, redis: Redis, opts: { intervalMs: number; o
     stopped = true;
     clearInterval(timer);
     await current;
-    // Drain what was committed before the stop, so nothing waits for a relay that is gone.
+    // Drain what was committed before the stop, so nothing waits for a relay that is gone. If the
+    // database is already gone (Ctrl-C reaches it too), the rows stay for the next relay: no loss.
     try {
       while ((await relayOnce(db, redis)) > 0) { /* drain */ }
     } catch (e) {
-      opts.onError?.(e);
+      if (dbErrorKind(e) !== 'connection') opts.onError?.(e);
     }
   };
 }

@@ -86,7 +86,8 @@ export class WaitingRoom {
   start(onError: (e: unknown) => void = () => undefined): void {
     const tickMs = this.config.tickMs ?? 50;
     this.timer = setInterval(async () => {
-      if (this.ticking) return;
+      // Not connected (Redis restarting, or going away on Ctrl-C): skip the tick, the next one retries.
+      if (this.ticking || this.redis.status !== 'ready') return;
       this.ticking = true;
       try {
         const lease = await this.redis.set(LEADER, this.owner, 'PX', tickMs * 4, 'NX');
