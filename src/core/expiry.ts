@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ReleasedItem, StrategyRuntime } from './ports.js';
+import { startPeriodic } from './periodic.js';
 
 const SWEEPER_LOCK = 'seatlab:expiry-sweeper';
 
@@ -43,24 +44,8 @@ SELECT schedule_id, seat_no FROM exp`, [limit])).rows as { schedule_id: number; 
 
 /** Sweeps every `intervalMs` until stopped; tells the strategy which seats went back on sale. */
 export function startSweeper(db: Knex, strategy: StrategyRuntime, opts: { intervalMs: number; owner: string; onError?: (e: unknown) => void }): () => Promise<void> {
-  let stopped = false;
-  let current: Promise<void> = Promise.resolve();
-  const tick = async () => {
-    try {
-      const { expired } = await sweepExpired(db, opts.owner);
-      if (expired.length > 0) await strategy.released?.(expired);
-    } catch (e) {
-      opts.onError?.(e);
-    }
-  };
-  const timer = setInterval(() => {
-    if (stopped) return;
-    current = current.then(tick);
-  }, opts.intervalMs);
-  timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await current;
-  };
+  return startPeriodic(async () => {
+    const { expired } = await sweepExpired(db, opts.owner);
+    if (expired.length > 0) await strategy.released?.(expired);
+  }, opts);
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { dbErrorKind } from '../db/errors.js';
+import { startPeriodic } from '../core/periodic.js';
 
 export const EVENTS_STREAM = 'seatlab:events';
 const RELAY_LOCK = 'seatlab:outbox-relay';
@@ -35,29 +36,13 @@ export async function relayOnce(db: Knex, redis: Redis, batch = 500): Promise<nu
 }
 
 export function startRelay(db: Knex, redis: Redis, opts: { intervalMs: number; onError?: (e: unknown) => void }): () => Promise<void> {
-  let stopped = false;
-  let current: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    if (stopped) return;
-    current = current.then(async () => {
-      try {
-        while (!stopped && (await relayOnce(db, redis)) > 0) { /* drain the backlog */ }
-      } catch (e) {
-        opts.onError?.(e);
-      }
-    });
-  }, opts.intervalMs);
-  timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await current;
+  const drain = async () => {
+    while ((await relayOnce(db, redis)) > 0) { /* until the backlog is published */ }
+  };
+  return startPeriodic(drain, {
+    ...opts,
     // Drain what was committed before the stop, so nothing waits for a relay that is gone. If the
     // database is already gone (Ctrl-C reaches it too), the rows stay for the next relay: no loss.
-    try {
-      while ((await relayOnce(db, redis)) > 0) { /* drain */ }
-    } catch (e) {
-      if (dbErrorKind(e) !== 'connection') opts.onError?.(e);
-    }
-  };
+    onStop: () => drain().catch((e) => { if (dbErrorKind(e) !== 'connection') opts.onError?.(e); }),
+  });
 }

@@ -1,5 +1,5 @@
 import type { Sql } from './seats.js';
-import { lockClause, type RowLock } from './seats.js';
+import { applyGuards, lockClause, type RowLock } from './seats.js';
 
 export interface BalanceRow { balance: number; version: number; fence: number }
 
@@ -40,14 +40,7 @@ export function debit(p: { userId: number; amount: number; ref: string } & Debit
     set = 'balance = ?';
     setB.push(p.mode.setFrom - p.amount);
   }
-  set += ', version = version + 1';
-  if (p.expectVersion !== undefined) { where.push('version = ?'); whereB.push(p.expectVersion); }
-  if (p.fenceToken !== undefined) {
-    set += ', fence = ?';
-    setB.push(p.fenceToken);
-    where.push('fence < ?');
-    whereB.push(p.fenceToken);
-  }
+  set += ', version = version + 1' + applyGuards(p, where, whereB, setB);
   return {
     sql: `
 WITH u AS (UPDATE users SET ${set} WHERE ${where.join(' AND ')} RETURNING id, balance),

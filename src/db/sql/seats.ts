@@ -80,7 +80,7 @@ SELECT id, schedule_id, seat_no, expires_at FROM r`,
 }
 
 /** Version and fencing guards shared by the seat and inventory writes; returns the extra SET text. */
-function applyGuards(g: { expectVersion?: number; fenceToken?: number }, where: string[], whereBindings: (number | string)[], setBindings: (number | string)[]): string {
+export function applyGuards(g: { expectVersion?: number; fenceToken?: number }, where: string[], whereBindings: (number | string)[], setBindings: (number | string)[]): string {
   if (g.expectVersion !== undefined) {
     where.push('version = ?');
     whereBindings.push(g.expectVersion);
