@@ -97,7 +97,7 @@ describe('bench run end to end', () => {
   it('hot-seat over every strategy: --json prints only report.json; safe strategies have exactly 1 winner', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cli-'));
     try {
-      const r = await bench(['run', '--strategy', 'all', '--scenario', 'hot-seat', '--users', '40', '--json', '--out', out,
+      const r = await bench(['run', '--strategy', 'all', '--scenario', 'hot-seat', '--users', '40', '--runs', '2', '--json', '--out', out,
         '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { timeoutMs: 120_000 });
       expect(r.code, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout);
@@ -108,10 +108,14 @@ describe('bench run end to end', () => {
       expect(report.results.map((x: { strategy: string }) => x.strategy)).toEqual(strategyNames());
       for (const res of report.results) {
         expect(Object.keys(res.outcomes).sort()).toEqual(['conflict', 'error', 'ok', 'rejected', 'soldOut', 'timeout']);
-        expect(res.requests).toBe(40);
+        // Two runs: counts are summed, each run is kept with its own figures.
+        expect(res.requests).toBe(80);
+        expect(res.runs.map((x: { run: number }) => x.run)).toEqual([1, 2]);
+        expect(res.stats.rps.n).toBe(2);
         if (res.safe) {
-          expect(res.outcomes.ok).toBe(1);
-          expect(res.outcomes.conflict).toBe(39);
+          expect(res.runs.map((x: { outcomes: { ok: number } }) => x.outcomes.ok)).toEqual([1, 1]);
+          expect(res.outcomes.ok).toBe(2);
+          expect(res.outcomes.conflict).toBe(78);
           expect(res.oversold).toBe(0);
           expect(res.verdict).toBe('pass');
         }

@@ -36,6 +36,8 @@ export interface RawRunOptions {
   poolSize?: string;
   timeout?: string;
   keepDb?: boolean;
+  runs?: string;
+  warmup?: string;
   queue?: string;
   queueActive?: string;
   queueRate?: string;
@@ -61,6 +63,9 @@ export interface RunOptions {
   poolSize: number;
   timeoutSec: number;
   keepDb: boolean;
+  /** Repetitions per strategy, interleaved. */
+  runs: number;
+  warmupMs: number;
 }
 
 /** A count flag: a positive integer, or a problem that names the flag. */
@@ -162,6 +167,8 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   }
   const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems, scenario?.serverDefaults?.queue);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
+  const runs = parseCount('--runs', raw.runs, 3, problems, 100);
+  const warmupMs = raw.warmup === undefined || raw.warmup.trim() === '0' ? (raw.warmup === undefined ? 2000 : 0) : parseDuration('--warmup', raw.warmup, 2000, problems);
   const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
   const redisUrls = raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []);
   const redisNodes = parseCount('--redis-nodes', raw.redisNodes, Math.max(1, redisUrls.length), problems, 15);
@@ -176,7 +183,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
-      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false,
+      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs,
     },
   };
 }

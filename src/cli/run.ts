@@ -20,6 +20,7 @@ import { checkJourney } from '../check/journey.js';
 import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadata.js';
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
+import { aggregateRuns } from '../report/aggregate.js';
 import { renderConsoleTable } from './console.js';
 import { EXIT } from './errors.js';
 import type { RunOptions } from './options.js';
@@ -72,17 +73,21 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     await createTemplateDatabase(pgServer.url, template);
     const secret = randomBytes(32).toString('hex');
 
-    const results: StrategyResult[] = [];
+    const perStrategy = new Map<string, StrategyResult[]>(strategies.map((s) => [s.name, []]));
     try {
-      for (const [i, strategy] of strategies.entries()) {
-        const label = `[${i + 1}/${strategies.length} ${strategy.name}]`;
-        const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
-        results.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${i}`, secret, label, io, redisUrls }));
+      // Interleaved (A B C A B C …) so that machine drift hits every strategy alike.
+      for (let run = 0; run < o.runs; run++) {
+        for (const [i, strategy] of strategies.entries()) {
+          const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${strategies.length} ${strategy.name}]`;
+          const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
+          perStrategy.get(strategy.name)!.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls }));
+        }
       }
     } finally {
       await dropDatabase(pgServer.url, template).catch(() => undefined);
     }
 
+    const results = strategies.map((s) => aggregateRuns(perStrategy.get(s.name)!));
     const failed = results.filter((r) => r.verdict === 'fail').map((r) => r.strategy);
     const exitCode = failed.length > 0 ? EXIT.invariantViolated : EXIT.ok;
     const report: Report = {
@@ -93,7 +98,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       scenario: { name: o.scenario.name, description: o.scenario.description, expectation: o.scenario.expectation, params: { ...o.params } },
       config: {
         strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
-        poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, command: argv,
+        poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
       },
       machine: machineInfo(),
       servers: { postgres: pgInfo, ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}) },
@@ -142,7 +147,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
         io.err(`${label} waiting ${((o.holdTtlMs + 2500) / 1000).toFixed(1)} s for abandoned holds to expire`);
         await new Promise((r) => setTimeout(r, o.holdTtlMs + 2500));
       } else {
-        result = await drive(prepared.plan, { url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress });
+        result = await drive(prepared.plan, { url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, warmupMs: o.warmupMs });
       }
       counters = ((await (await fetch(`${server.url}/lab/counters`)).json()) as { counters: Record<string, number> }).counters;
     } finally {
@@ -165,6 +170,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     if (violations.length === 0) verdict = strategy.safe ? 'pass' : 'race-not-observed';
     else verdict = strategy.safe ? 'fail' : 'unsafe-as-expected';
     if (verdict === 'race-not-observed') notes.push('the race did not occur in this run: no oversell observed, which does not make this strategy safe');
+    if (o.warmupMs > 0 && !result.warmup.applied && !prepared.journeys) notes.push(`the run was shorter than twice the ${o.warmupMs} ms warm-up, so nothing was left out`);
     if (result.outcomes.timeout > 0) notes.push(`${result.outcomes.timeout} requests got no answer within ${o.timeoutSec} s; their outcome is unknown`);
     io.err(`${label} ${result.requests} requests in ${(result.durationMs / 1000).toFixed(1)} s: ${result.rps} req/s, ${result.okPerSec} ok/s, ` +
       `p99 ${result.latencyMs.p99} ms, oversold ${check.oversold} → ${verdict}`);
@@ -176,7 +182,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       errorCodes: result.errorCodes, journeys: result.journeys, oversold: check.oversold, retries: counters.retries ?? 0,
       lockFailures: counters.lockFailures ?? 0, dbAvoided: counters.dbAvoided ?? 0, counters,
       check: { capacity: check.capacity, activeReservations: check.activeReservations, ...('seatsHeldOrSold' in check ? { seatsHeldOrSold: check.seatsHeldOrSold } : 'remaining' in check ? { remaining: check.remaining } : {}) },
-      violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram,
+      violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram, warmup: result.warmup,
       ...('steps' in result ? { stepLatencyMs: result.steps, journeyOutcomes: result.journeyOutcomes } : {}),
       ...('expired' in check ? { journeyCheck: { confirmed: check.confirmed, expired: check.expired, resold: check.resold, events: check.events } } : {}),
     };

@@ -12,6 +12,8 @@ export interface DriveOptions {
   /** Safety limit for the whole run. */
   maxDurationSec?: number;
   onProgress?: (p: Progress) => void;
+  /** Responses completing in the first `warmupMs` are left out of every figure (they still count as outcomes). */
+  warmupMs?: number;
 }
 
 export interface Progress { elapsedMs: number; requests: number; ok: number; errors: number }
@@ -33,6 +35,8 @@ export interface RunResult {
   histogram: string;
   perSecond: { ok: number[]; requests: number[] };
   transportErrors: number;
+  /** Whether the warm-up was left out; a run shorter than twice the warm-up is measured whole. */
+  warmup: { ms: number; applied: boolean; excludedRequests: number };
 }
 
 interface Work { journey: Journey; attempt: number }
@@ -57,6 +61,13 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
   const journeys = { total: queue.length, succeeded: 0, exhausted: 0, stopped: 0, unknown: 0 };
   const all = createLatencyHistogram();
   const okHist = createLatencyHistogram();
+  // The same figures without the warm-up; which pair is reported is decided once the run's length is known.
+  const allWarm = createLatencyHistogram();
+  const okWarm = createLatencyHistogram();
+  const warmupMs = opts.warmupMs ?? 0;
+  let warmRequests = 0;
+  let warmOk = 0;
+  let tWarmFirst = 0;
   const perSecond = { ok: [] as number[], requests: [] as number[] };
   let requests = 0;
   let transportErrors = 0;
@@ -131,23 +142,28 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
         // Requests that never got an answer (timeout, reset) have an unknown outcome.
         outcomes.timeout += inflight.size;
         journeys.unknown += inflight.size;
-        const durationMs = t0 === 0 ? 0 : Math.max(1, tLast - t0);
+        const whole = t0 === 0 ? 0 : Math.max(1, tLast - t0);
+        const applied = warmupMs > 0 && whole >= 2 * warmupMs && warmRequests > 0;
+        const durationMs = applied ? Math.max(1, tLast - tWarmFirst) : whole;
+        const measured = applied ? warmRequests : requests;
+        const measuredOk = applied ? warmOk : outcomes.ok;
         resolve({
           model: 'closed',
           connections,
           durationMs: Math.round(durationMs),
           requests,
-          rps: round1((requests / durationMs) * 1000),
-          okPerSec: round1((outcomes.ok / durationMs) * 1000),
+          rps: round1((measured / durationMs) * 1000),
+          okPerSec: round1((measuredOk / durationMs) * 1000),
           outcomes,
           statusCodes,
           errorCodes,
           journeys,
-          latencyMs: summarize(all),
-          okLatencyMs: summarize(okHist),
-          histogram: encode(all),
+          latencyMs: summarize(applied ? allWarm : all),
+          okLatencyMs: summarize(applied ? okWarm : okHist),
+          histogram: encode(applied ? allWarm : all),
           perSecond,
           transportErrors,
+          warmup: { ms: warmupMs, applied, excludedRequests: applied ? requests - warmRequests : 0 },
         });
       },
     );
@@ -157,8 +173,15 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
         requests++;
         tLast = performance.now();
         const us = Math.max(1, Math.round(responseTimeMs * 1000));
+        const ok = _status >= 200 && _status < 300;
         all.recordValue(us);
-        if (_status >= 200 && _status < 300) okHist.recordValue(us);
+        if (ok) okHist.recordValue(us);
+        if (tLast - t0 >= warmupMs) {
+          if (warmRequests === 0) tWarmFirst = tLast;
+          warmRequests++;
+          allWarm.recordValue(us);
+          if (ok) { warmOk++; okWarm.recordValue(us); }
+        }
       }
       // No follow-up for this connection and nothing queued: end it before it asks for more.
       if (handoff === null && next >= queue.length) client.responseMax = client.reqsMade;

@@ -14,10 +14,18 @@ export function machineLine(r: Report): string {
 
 const HEADER = ['strategy', 'safe', 'req/s', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'verdict'];
 
+/** "median [low–high]" when there were several runs, the plain figure otherwise. */
+function withCi(value: string, ci: [number, number] | undefined, fmt: (x: number) => string): string {
+  return ci && ci[0] !== ci[1] ? `${value} [${fmt(ci[0])}–${fmt(ci[1])}]` : value;
+}
+
 export function tableRow(s: StrategyResult): string[] {
   const o = s.outcomes;
   const l = s.latencyMs;
-  return [s.strategy, s.safe ? 'yes' : 'no', n(s.rps), n(s.okPerSec), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max),
+  const st = s.stats && s.stats.rps.n > 1 ? s.stats : undefined;
+  const r0 = (x: number) => x.toFixed(0);
+  return [s.strategy, s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
+    withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max),
     String(o.ok), String(o.conflict), String(o.soldOut), String(o.rejected), String(o.error), String(o.timeout),
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.verdict];
 }
@@ -38,6 +46,9 @@ export function renderMarkdown(r: Report): string {
   out.push(`> ${r.machine.note}. Load average before the run: ${r.machine.loadAvg1m}.`, '');
   out.push(`**Scenario:** ${r.scenario.name} — ${r.scenario.description}. ` +
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ') + `. Must hold afterwards: ${r.scenario.expectation}.`, '');
+  out.push(`**Runs:** ${r.config.runs} per strategy, interleaved; rates and latencies are the median run with a 95% interval ` +
+    `of the mean in brackets, counts are summed over the runs, oversold is the worst run; the first ${r.config.warmupMs} ms of ` +
+    'each run are left out of the figures (not of the checks).', '');
   out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');

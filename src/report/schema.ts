@@ -2,6 +2,23 @@ import type { LatencySummaryMs } from '../load/histogram.js';
 import type { Outcome } from '../load/plan.js';
 import type { Violation } from '../../scenarios/types.js';
 import type { MachineInfo } from './metadata.js';
+import type { Spread } from './stats.js';
+
+/** One run's raw figures, kept so a report can be re-aggregated later. */
+export interface RunFigures {
+  run: number;
+  durationMs: number;
+  requests: number;
+  rps: number;
+  okPerSec: number;
+  latencyMs: LatencySummaryMs;
+  outcomes: Record<Outcome, number>;
+  oversold: number;
+  verdict: StrategyResult['verdict'];
+  histogram: string;
+  perSecond: { ok: number[]; requests: number[] };
+  warmup: { ms: number; applied: boolean; excludedRequests: number };
+}
 
 export const SCHEMA_VERSION = 1;
 
@@ -40,6 +57,12 @@ export interface StrategyResult {
   perSecond: { ok: number[]; requests: number[] };
   /** HDR histogram of all request latencies (µs), compressed base64 (journeys: holds and payments). */
   histogram: string;
+  /** Warm-up of this run (a single run) — see runs[] for each run's. */
+  warmup: { ms: number; applied: boolean; excludedRequests: number };
+  /** Every run, in the order they ran (strategies interleaved: A B C A B C …). */
+  runs?: RunFigures[];
+  /** Over the runs: median, min, max and a 95% interval of the mean (Student's t). */
+  stats?: { rps: Spread; okPerSec: Spread; p50: Spread; p99: Spread; p999: Spread };
   /** Journeys only: latency per step, what became of the journeys, and what the checker counted. */
   stepLatencyMs?: Record<string, LatencySummaryMs>;
   journeyOutcomes?: { holds: number; paid: number; abandoned: number; noSeat: number; failed: number; gaveUpWaiting: number };
@@ -62,6 +85,8 @@ export interface Report {
     poolSize: number;
     timeoutSec: number;
     seed: number;
+    runs: number;
+    warmupMs: number;
     command: string[];
   };
   machine: MachineInfo;
