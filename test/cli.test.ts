@@ -83,6 +83,32 @@ describe('bench: bad flags exit 1 with a message naming the flag', () => {
   });
 });
 
+describe('thresholds', () => {
+  it('a misspelled metric is a usage error (exit 1) naming the valid metrics', async () => {
+    const r = await bench(['run', '--strategy', 'all', '--scenario', 'hot-seat', '--threshold', 'oversould==0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown metric "oversould"');
+    expect(r.stderr).toContain('oversold');
+  });
+
+  it('a breach exits 99 and is listed in the report; a pass leaves the exit code alone', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-th-'));
+    try {
+      const base = ['run', '--strategy', 'pessimistic', '--scenario', 'hot-seat', '--users', '10', '--runs', '1', '--warmup', '0', '--out', out, '--database-url', inject('pgUrl'), '--json'];
+      const breach = await bench([...base, '--threshold', 'p99<0.001', '--threshold', 'oversold==0'], { timeoutMs: 60_000 });
+      expect(breach.code, breach.stderr).toBe(99);
+      expect(breach.stderr).toContain('threshold FAIL  pessimistic: p99 < 0.001');
+      const report = JSON.parse(breach.stdout);
+      expect(report.thresholds.map((t: { expr: string; pass: boolean }) => [t.expr, t.pass])).toEqual([['p99<0.001', false], ['oversold==0', true]]);
+      expect(report.summary.exitCode).toBe(99);
+      const pass = await bench([...base, '--threshold', 'pessimistic:ok==1'], { timeoutMs: 60_000 });
+      expect(pass.code, pass.stderr).toBe(0);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('bench list', () => {
   it('prints one line per strategy and scenario', async () => {
     const r = await bench(['list']);

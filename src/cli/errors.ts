@@ -12,4 +12,6 @@ export const EXIT = {
   usage: 1,
   infra: 2,
   invariantViolated: 3,
+  regression: 4,
+  thresholdBreached: 99,
 } as const;

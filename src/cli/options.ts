@@ -5,6 +5,7 @@ import type { SeatLockStrategy } from '../core/ports.js';
 import type { Scenario, ScenarioParams } from '../../scenarios/types.js';
 import { DEFAULT_HOLD_TTL_MS, DEFAULT_POOL_SIZE } from '../server/start.js';
 import type { QueueConfig } from '../queue/waiting-room.js';
+import { parseThreshold, type Threshold } from '../report/thresholds.js';
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -38,6 +39,7 @@ export interface RawRunOptions {
   keepDb?: boolean;
   runs?: string;
   warmup?: string;
+  threshold?: string[];
   queue?: string;
   queueActive?: string;
   queueRate?: string;
@@ -66,6 +68,7 @@ export interface RunOptions {
   /** Repetitions per strategy, interleaved. */
   runs: number;
   warmupMs: number;
+  thresholds: Threshold[];
 }
 
 /** A count flag: a positive integer, or a problem that names the flag. */
@@ -168,6 +171,12 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems, scenario?.serverDefaults?.queue);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const runs = parseCount('--runs', raw.runs, 3, problems, 100);
+  const thresholds: Threshold[] = [];
+  for (const expr of raw.threshold ?? []) {
+    const t = parseThreshold(expr, strategyNames());
+    if (typeof t === 'string') problems.push(t);
+    else thresholds.push(t);
+  }
   const warmupMs = raw.warmup === undefined || raw.warmup.trim() === '0' ? (raw.warmup === undefined ? 2000 : 0) : parseDuration('--warmup', raw.warmup, 2000, problems);
   const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
   const redisUrls = raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []);
@@ -183,7 +192,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
-      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs,
+      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds,
     },
   };
 }

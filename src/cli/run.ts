@@ -21,6 +21,7 @@ import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadat
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
 import { aggregateRuns } from '../report/aggregate.js';
+import { evaluateThresholds } from '../report/thresholds.js';
 import { renderConsoleTable } from './console.js';
 import { EXIT } from './errors.js';
 import type { RunOptions } from './options.js';
@@ -89,7 +90,10 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
 
     const results = strategies.map((s) => aggregateRuns(perStrategy.get(s.name)!));
     const failed = results.filter((r) => r.verdict === 'fail').map((r) => r.strategy);
-    const exitCode = failed.length > 0 ? EXIT.invariantViolated : EXIT.ok;
+    const thresholds = evaluateThresholds(o.thresholds, results);
+    const breached = thresholds.filter((t) => !t.pass);
+    // An invariant violated by a "safe" strategy outranks a threshold breach.
+    const exitCode = failed.length > 0 ? EXIT.invariantViolated : breached.length > 0 ? EXIT.thresholdBreached : EXIT.ok;
     const report: Report = {
       schemaVersion: SCHEMA_VERSION,
       runId,
@@ -104,6 +108,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       servers: { postgres: pgInfo, ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}) },
       git: gitInfo(ROOT),
       results,
+      thresholds,
       summary: { exitCode, failedStrategies: failed },
     };
     const files = await writeReport(o.out, report);
@@ -111,6 +116,8 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     io.err(renderConsoleTable(report));
     io.err(`report: ${files.json}`);
     io.err(`        ${files.md}`);
+    for (const t of thresholds) io.err(`threshold ${t.pass ? 'pass' : 'FAIL'}  ${t.strategyName}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
+    if (breached.length > 0) io.err(`${breached.length} threshold(s) breached: exit ${EXIT.thresholdBreached}`);
     if (failed.length > 0) io.err(`INVARIANT VIOLATED by ${failed.join(', ')} (claims to be safe): exit ${EXIT.invariantViolated}`);
     if (o.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
     return exitCode;

@@ -53,6 +53,11 @@ export function renderMarkdown(r: Report): string {
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
 
+  if (r.thresholds?.length) {
+    out.push('## Thresholds', '');
+    out.push(markdownTable(['threshold', 'strategy', 'value', 'result'], r.thresholds.map((t) => [`\`${t.expr}\``, t.strategyName, String(t.value), t.pass ? 'pass' : '**FAIL**'])), '');
+  }
+
   out.push('## Invariants', '');
   for (const s of r.results) {
     if (s.violations.length === 0) {

@@ -3,6 +3,7 @@ import type { Outcome } from '../load/plan.js';
 import type { Violation } from '../../scenarios/types.js';
 import type { MachineInfo } from './metadata.js';
 import type { Spread } from './stats.js';
+import type { ThresholdResult } from './thresholds.js';
 
 /** One run's raw figures, kept so a report can be re-aggregated later. */
 export interface RunFigures {
@@ -96,5 +97,7 @@ export interface Report {
   };
   git: { commit: string | null; dirty: boolean | null };
   results: StrategyResult[];
+  /** Every --threshold for every strategy it applies to. */
+  thresholds: ThresholdResult[];
   summary: { exitCode: number; failedStrategies: string[] };
 }
