@@ -7,6 +7,7 @@ import { UsageError, EXIT } from './cli/errors.js';
 import { parseRunOptions, type RawRunOptions } from './cli/options.js';
 import { runBench, type Io } from './cli/run.js';
 import { serve, type RawServeOptions } from './cli/serve.js';
+import { compare } from './cli/compare.js';
 
 const io: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
@@ -102,6 +103,12 @@ program
     await serve(raw, io);
     return EXIT.ok;
   }));
+
+program
+  .command('compare <baseline> <current>')
+  .description('compare two report.json files; exit 0 (no regression), 4 (regression), 3 (a safe strategy oversold)')
+  .option('--max-regression <pct>', 'a change worse than this, outside the noise, is a regression', '10%')
+  .action((baseline: string, current: string, raw: { maxRegression?: string }) => guarded(() => compare(baseline, current, raw, io)));
 
 program
   .command('list')

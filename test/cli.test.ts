@@ -109,6 +109,49 @@ describe('thresholds', () => {
   });
 });
 
+describe('bench compare', () => {
+  const crafted = (rps: number[], oversold = 0) => {
+    const mean = rps.reduce((a, b) => a + b, 0) / rps.length;
+    const sd = Math.sqrt(rps.reduce((a, x) => a + (x - mean) ** 2, 0) / (rps.length - 1));
+    const half = 4.303 * sd / Math.sqrt(rps.length);
+    const flat = (v: number) => ({ n: 3, median: v, min: v, max: v, mean: v, ci95: [v, v] });
+    return {
+      schemaVersion: 1, runId: `r-${rps[0]}`, scenario: { name: 'flash-sale' }, git: { commit: 'abcdef1234567' },
+      results: [{ strategy: 'pessimistic', safe: true, rps: mean, okPerSec: 40, oversold, latencyMs: { p50: 10, p90: 20, p99: 100, p999: 300, max: 400, mean: 12, count: 1 },
+        stats: { rps: { n: 3, median: mean, min: Math.min(...rps), max: Math.max(...rps), mean, ci95: [mean - half, mean + half] }, okPerSec: flat(40), p50: flat(10), p99: flat(100), p999: flat(300) } }],
+    };
+  };
+
+  it('prints markdown and exits 0 / 4 / 3; a file that is not a report is exit 1', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cmp-'));
+    try {
+      const { writeFile } = await import('node:fs/promises');
+      const file = async (name: string, body: unknown) => { const f = path.join(dir, name); await writeFile(f, typeof body === 'string' ? body : JSON.stringify(body)); return f; };
+      const base = await file('base.json', crafted([1000, 1010, 990]));
+      const same = await bench(['compare', base, await file('same.json', crafted([1004, 996, 1000]))]);
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.stdout).toContain('| pessimistic | rps |');
+      expect(same.stdout).toContain('no regression (exit 0)');
+      const slower = await bench(['compare', base, await file('slow.json', crafted([700, 705, 695]))]);
+      expect(slower.code).toBe(4);
+      expect(slower.stdout).toContain('**REGRESSION**');
+      const loose = await bench(['compare', base, await file('slow2.json', crafted([700, 705, 695])), '--max-regression', '50%']);
+      expect(loose.code).toBe(0);
+      const oversold = await bench(['compare', base, await file('over.json', crafted([1200, 1210, 1190], 2))]);
+      expect(oversold.code).toBe(3);
+      expect(oversold.stdout).toContain('OVERSOLD 2');
+      const bad = await bench(['compare', base, await file('bad.json', 'not json')]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('not JSON');
+      const badPct = await bench(['compare', base, base, '--max-regression', 'lots']);
+      expect(badPct.code).toBe(1);
+      expect(badPct.stderr).toContain('--max-regression must be a percentage');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('bench list', () => {
   it('prints one line per strategy and scenario', async () => {
     const r = await bench(['list']);
