@@ -16,6 +16,11 @@ describe('statistics', () => {
     expect(s.ci95[1]).toBeCloseTo(10 + half, 2);
   });
 
+  it('an interval of non-negative figures is cut at 0', () => {
+    expect(spread([1, 100]).ci95[0]).toBe(0);
+    expect(spread([-1, 100]).ci95[0]).toBeLessThan(0);
+  });
+
   it('a single run has a degenerate interval, identical runs a zero-width one', () => {
     expect(spread([5]).ci95).toEqual([5, 5]);
     expect(spread([2, 2, 2]).ci95).toEqual([2, 2]);

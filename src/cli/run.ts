@@ -116,6 +116,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     io.err(renderConsoleTable(report));
     io.err(`report: ${files.json}`);
     io.err(`        ${files.md}`);
+    io.err(`        ${files.html}`);
     for (const t of thresholds) io.err(`threshold ${t.pass ? 'pass' : 'FAIL'}  ${t.strategyName}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
     if (breached.length > 0) io.err(`${breached.length} threshold(s) breached: exit ${EXIT.thresholdBreached}`);
     if (failed.length > 0) io.err(`INVARIANT VIOLATED by ${failed.join(', ')} (claims to be safe): exit ${EXIT.invariantViolated}`);

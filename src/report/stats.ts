@@ -38,7 +38,9 @@ export function spread(xs: number[]): Spread {
     const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
     half = tQuantile975(n - 1) * (sd / Math.sqrt(n));
   }
-  return { n, median: round(median(xs)), min: round(Math.min(...xs)), max: round(Math.max(...xs)), mean: round(mean), ci95: [round(mean - half), round(mean + half)] };
+  // Rates and latencies cannot be negative: a wide small-sample interval is cut at 0.
+  const lo = xs.every((x) => x >= 0) ? Math.max(0, mean - half) : mean - half;
+  return { n, median: round(median(xs)), min: round(Math.min(...xs)), max: round(Math.max(...xs)), mean: round(mean), ci95: [round(lo), round(mean + half)] };
 }
 
 /** True when two intervals share at least one point. */

@@ -1,0 +1,96 @@
+import * as hdr from 'hdr-histogram-js';
+import type { Report, StrategyResult } from './schema.js';
+import { machineLine, tableRow, markdownTable } from './render-md.js';
+
+// A self-contained report: inline SVG, no script, no network. Every chart draws one series per
+// strategy, marked with data-strategy so a browser test can count them.
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 99.99];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function percentileCurve(s: StrategyResult): { p: number; ms: number }[] {
+  const h = hdr.decodeFromCompressedBase64(s.histogram, 32, false);
+  if (h.totalCount === 0) return [];
+  return PERCENTILES.map((p) => ({ p, ms: Math.max(0.001, h.getValueAtPercentile(p) / 1000) }));
+}
+
+interface Series { name: string; color: string; points: [number, number][] }
+
+function lineChart(title: string, series: Series[], o: { xLabel: string; yLabel: string; logY?: boolean; xTicks?: [number, string][] }): string {
+  const W = 640, H = 300, L = 60, R = 150, T = 30, B = 40;
+  const all = series.flatMap((s) => s.points);
+  if (all.length === 0) return `<p>${esc(title)}: no data</p>`;
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => (o.logY ? Math.log10(p[1]) : p[1]));
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1];
+  let [y0, y1] = [Math.min(...ys, o.logY ? Infinity : 0), Math.max(...ys)];
+  if (o.logY) { y0 = Math.floor(y0); y1 = Math.ceil(y1); }
+  if (y1 === y0) y1 = y0 + 1;
+  const sx = (x: number) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
+  const sy = (y: number) => H - B - (((o.logY ? Math.log10(y) : y) - y0) / (y1 - y0)) * (H - T - B);
+  const yTicks: string[] = [];
+  if (o.logY) for (let e = y0; e <= y1; e++) yTicks.push(`<text x="${L - 6}" y="${sy(10 ** e) + 4}" text-anchor="end">${10 ** e}</text><line x1="${L}" x2="${W - R}" y1="${sy(10 ** e)}" y2="${sy(10 ** e)}" class="grid"/>`);
+  else for (let i = 0; i <= 4; i++) { const v = y0 + ((y1 - y0) * i) / 4; yTicks.push(`<text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${Math.round(v)}</text><line x1="${L}" x2="${W - R}" y1="${sy(v)}" y2="${sy(v)}" class="grid"/>`); }
+  const xTicks = (o.xTicks ?? []).map(([x, label]) => `<text x="${sx(x)}" y="${H - B + 16}" text-anchor="middle">${esc(label)}</text>`);
+  const lines = series.map((s, i) => `<polyline class="series" data-strategy="${esc(s.name)}" fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>` +
+    `<text x="${W - R + 10}" y="${T + 14 + i * 16}" style="fill:${s.color};font-weight:600">${esc(s.name)}</text>`);
+  return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">
+<g class="axes">${yTicks.join('')}${xTicks.join('')}<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>
+<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle">${esc(o.xLabel)}</text><text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">${esc(o.yLabel)}</text></g>
+${lines.join('\n')}</svg></figure>`;
+}
+
+function outcomeBars(results: StrategyResult[]): string {
+  const kinds = ['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const;
+  const colors = { ok: '#2ca02c', conflict: '#ff7f0e', soldOut: '#9467bd', rejected: '#8c564b', error: '#d62728', timeout: '#7f7f7f' };
+  const W = 640, rowH = 22, L = 150;
+  const rows = results.map((s, i) => {
+    const total = kinds.reduce((a, k) => a + s.outcomes[k], 0) || 1;
+    let x = L;
+    const parts = kinds.map((k) => {
+      const w = (s.outcomes[k] / total) * (W - L - 10);
+      const r = w > 0 ? `<rect x="${x.toFixed(1)}" y="${i * rowH + 4}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${colors[k]}"><title>${k}: ${s.outcomes[k]}</title></rect>` : '';
+      x += w;
+      return r;
+    });
+    return `<g class="series" data-strategy="${esc(s.strategy)}"><text x="${L - 8}" y="${i * rowH + 17}" text-anchor="end">${esc(s.strategy)}</text>${parts.join('')}</g>`;
+  });
+  const legend = kinds.map((k, i) => `<rect x="${L + i * 80}" y="${results.length * rowH + 8}" width="10" height="10" fill="${colors[k]}"/><text x="${L + i * 80 + 14}" y="${results.length * rowH + 17}">${k}</text>`);
+  return `<figure><figcaption>Outcomes (share of requests)</figcaption><svg viewBox="0 0 ${W} ${results.length * rowH + 30}" width="${W}" height="${results.length * rowH + 30}">${rows.join('')}${legend.join('')}</svg></figure>`;
+}
+
+export function renderHtml(r: Report): string {
+  const color = (i: number) => COLORS[i % COLORS.length]!;
+  const latency = lineChart('Latency by percentile (all requests, all runs; log scale)', r.results.map((s, i) => ({
+    name: s.strategy, color: color(i), points: percentileCurve(s).map(({ p, ms }) => [-Math.log10(1 - p / 100), ms] as [number, number]),
+  })), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [-Math.log10(1 - p / 100), `p${p}`] as [number, string]) });
+  const throughput = lineChart('Throughput over time (requests per second, first run)', r.results.map((s, i) => ({
+    name: s.strategy, color: color(i), points: (s.runs?.[0]?.perSecond ?? s.perSecond).requests.map((v, sec) => [sec, v] as [number, number]),
+  })), { xLabel: 'second of the run', yLabel: 'req/s' });
+  const oversold = r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>${esc(s.strategy)}</td><td class="${s.oversold > 0 ? 'bad' : 'good'}">${s.oversold}</td><td>${esc(s.verdict)}</td></tr>`).join('');
+  const table = markdownTable(['strategy', 'safe', 'req/s', 'ok/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'verdict'],
+    r.results.map(tableRow)).split('\n').filter((_, i) => i !== 1).map((line, i) => {
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim().replace(/\*\*/g, ''));
+    return `<tr>${cells.map((c) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;
+  }).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>seatlab · ${esc(r.scenario.name)} · ${esc(r.runId)}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}
+.bad{color:#fff;background:#d62728;font-weight:bold}.good{color:#2ca02c}
+svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figure{margin:16px 0}figcaption{font-weight:600;margin-bottom:4px}
+.machine{color:#555}
+</style></head><body>
+<h1>seatlab · ${esc(r.scenario.name)}</h1>
+<p class="machine">${esc(machineLine(r))}<br>${esc(r.machine.note)}. Run ${esc(r.runId)}, ${r.config.runs} run(s) per strategy, seed ${r.config.seed}.</p>
+<table class="comparison">${table}</table>
+<h2>Oversold</h2><table class="oversold"><tr><th>strategy</th><th>oversold</th><th>verdict</th></tr>${oversold}</table>
+${latency}
+${throughput}
+${outcomeBars(r.results)}
+<h2>Ceilings</h2><p>Not measured in this report.</p>
+</body></html>
+`;
+}

@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('report.html in a real headless browser', () => {
+  it('renders without console errors and draws one series per strategy in every chart', async () => {
+    // No skipping: without a browser this test fails and says how to get one.
+    expect(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`).toBe(true);
+    const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-html-'));
+    try {
+      const strategies = ['pessimistic', 'optimistic', 'none'];
+      const run = spawnSync(process.execPath, ['bin/bench.js', 'run', '--strategy', strategies.join(','), '--scenario', 'hot-seat', '--users', '30',
+        '--runs', '2', '--warmup', '0', '--out', out, '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { encoding: 'utf8', timeout: 120_000 });
+      expect(run.status, run.stderr).toBe(0);
+      const [runId] = await readdir(out);
+      const file = path.join(out, runId!, 'report.html');
+
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+        page.on('pageerror', (e) => errors.push(e.message));
+        const requests: string[] = [];
+        page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+        await page.goto(`file://${file}`);
+        expect(errors).toEqual([]);
+        expect(requests).toEqual([]);
+        const figures = await page.$$eval('figure', (fs) => fs.map((f) => ({
+          caption: f.querySelector('figcaption')?.textContent ?? '',
+          series: [...f.querySelectorAll('.series')].map((s) => s.getAttribute('data-strategy')),
+        })));
+        expect(figures.map((f) => f.caption)).toEqual([
+          expect.stringContaining('Latency by percentile'), expect.stringContaining('Throughput over time'), expect.stringContaining('Outcomes')]);
+        for (const f of figures) expect(f.series).toEqual(strategies);
+        const oversold = await page.$eval('tr[data-strategy="none"] td:nth-child(2)', (td) => ({ text: td.textContent, cls: td.className }));
+        expect(Number(oversold.text)).toBeGreaterThan(0);
+        expect(oversold.cls).toBe('bad');
+        expect(await page.$eval('tr[data-strategy="pessimistic"] td:nth-child(2)', (td) => td.className)).toBe('good');
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
