@@ -24,6 +24,7 @@ import { aggregateRuns } from '../report/aggregate.js';
 import { evaluateThresholds } from '../report/thresholds.js';
 import { renderConsoleTable } from './console.js';
 import { EXIT } from './errors.js';
+import { Progress } from './progress.js';
 import type { RunOptions } from './options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
@@ -131,6 +132,7 @@ interface OneCtx { adminUrl: string; template: string; dbName: string; secret: s
 
 async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Promise<StrategyResult> {
   const { io, label } = c;
+  const progress = new Progress((t) => process.stderr.write(t), process.stderr.isTTY === true);
   const url = await createDatabaseFromTemplate(c.adminUrl, c.dbName, c.template);
   const db = createDb({ url, poolMax: 4, applicationName: 'seatlab-lab' });
   try {
@@ -147,8 +149,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     let counters: Record<string, number> = {};
     let result: RunResult | JourneyResult;
     try {
-      const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) =>
-        io.err(`${label} ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.requests} requests, ${p.ok} ok, ${p.errors} errors`);
+      const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);
       if (prepared.journeys) {
         result = await driveJourneys(prepared.journeys, { url: server.url, concurrency: o.params.connections, onProgress });
         // Abandoned holds must expire (TTL, then a sweep) and their events be relayed before checking.
@@ -159,6 +160,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       }
       counters = ((await (await fetch(`${server.url}/lab/counters`)).json()) as { counters: Record<string, number> }).counters;
     } finally {
+      progress.done();
       await server.stop();
     }
 
