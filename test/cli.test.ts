@@ -109,6 +109,20 @@ describe('thresholds', () => {
   });
 });
 
+describe('open model', () => {
+  it('a rate above capacity is reported as a shortfall, not quietly measured lower', async () => {
+    const r = await bench(['run', '--strategy', 'optimistic', '--scenario', 'flash-sale', '--users', '1500', '--seats', '100', '--rate', '100000',
+      '--runs', '1', '--warmup', '0', '--json', '--out', os.tmpdir(), '--database-url', inject('pgUrl')], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout).results[0];
+    expect(res.load.model).toBe('open');
+    expect(res.load.rate).toMatchObject({ requested: 100000, shortfall: true });
+    expect(res.load.rate.achieved).toBeLessThan(100000 * 0.95);
+    expect(res.load.rate.missed).toBeGreaterThan(0);
+    expect(res.notes.join(' ')).toContain('could not sustain the rate');
+  });
+});
+
 describe('bench compare', () => {
   const crafted = (rps: number[], oversold = 0) => {
     const mean = rps.reduce((a, b) => a + b, 0) / rps.length;

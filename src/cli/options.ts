@@ -40,6 +40,7 @@ export interface RawRunOptions {
   runs?: string;
   warmup?: string;
   threshold?: string[];
+  rate?: string;
   queue?: string;
   queueActive?: string;
   queueRate?: string;
@@ -69,6 +70,8 @@ export interface RunOptions {
   runs: number;
   warmupMs: number;
   thresholds: Threshold[];
+  /** Open model: requests per second; closed model (--connections only) when absent. */
+  rate?: number;
 }
 
 /** A count flag: a positive integer, or a problem that names the flag. */
@@ -171,6 +174,8 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems, scenario?.serverDefaults?.queue);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const runs = parseCount('--runs', raw.runs, 3, problems, 100);
+  const rate = raw.rate === undefined ? undefined : parseCount('--rate', raw.rate, 1, problems, 1_000_000);
+  if (rate !== undefined && scenario?.kind === 'journey') problems.push('--rate: journeys are closed-model only (each user waits for its previous answer); drop --rate');
   const thresholds: Threshold[] = [];
   for (const expr of raw.threshold ?? []) {
     const t = parseThreshold(expr, strategyNames());
@@ -192,7 +197,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
-      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds,
+      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate,
     },
   };
 }

@@ -156,7 +156,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
         io.err(`${label} waiting ${((o.holdTtlMs + 2500) / 1000).toFixed(1)} s for abandoned holds to expire`);
         await new Promise((r) => setTimeout(r, o.holdTtlMs + 2500));
       } else {
-        result = await drive(prepared.plan, { url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, warmupMs: o.warmupMs });
+        result = await drive(prepared.plan, { url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, warmupMs: o.warmupMs, rate: o.rate });
       }
       counters = ((await (await fetch(`${server.url}/lab/counters`)).json()) as { counters: Record<string, number> }).counters;
     } finally {
@@ -181,12 +181,15 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     else verdict = strategy.safe ? 'fail' : 'unsafe-as-expected';
     if (verdict === 'race-not-observed') notes.push('the race did not occur in this run: no oversell observed, which does not make this strategy safe');
     if (o.warmupMs > 0 && !result.warmup.applied && !prepared.journeys) notes.push(`the run was shorter than twice the ${o.warmupMs} ms warm-up, so nothing was left out`);
+    if (result.rate?.shortfall) {
+      notes.push(`open model asked for ${result.rate.requested} req/s but achieved ${result.rate.achieved}: ${result.rate.missed} scheduled requests never started (the system could not sustain the rate)`);
+    }
     if (result.outcomes.timeout > 0) notes.push(`${result.outcomes.timeout} requests got no answer within ${o.timeoutSec} s; their outcome is unknown`);
     io.err(`${label} ${result.requests} requests in ${(result.durationMs / 1000).toFixed(1)} s: ${result.rps} req/s, ${result.okPerSec} ok/s, ` +
       `p99 ${result.latencyMs.p99} ms, oversold ${check.oversold} → ${verdict}`);
     return {
       strategy: strategy.name, description: strategy.description, safe: strategy.safe, options,
-      load: { model: result.model, connections: result.connections, transport: 'http' },
+      load: { model: result.model, connections: result.connections, transport: 'http', ...(result.rate ? { rate: result.rate } : {}) },
       seedMs, durationMs: result.durationMs, requests: result.requests, rps: result.rps, okPerSec: result.okPerSec,
       latencyMs: result.latencyMs, okLatencyMs: result.okLatencyMs, outcomes: result.outcomes, statusCodes: result.statusCodes,
       errorCodes: result.errorCodes, journeys: result.journeys, oversold: check.oversold, retries: counters.retries ?? 0,

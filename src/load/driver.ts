@@ -14,13 +14,18 @@ export interface DriveOptions {
   onProgress?: (p: Progress) => void;
   /** Responses completing in the first `warmupMs` are left out of every figure (they still count as outcomes). */
   warmupMs?: number;
+  /** Open model: start requests at this overall rate (per second) instead of back to back. */
+  rate?: number;
 }
 
 export interface Progress { elapsedMs: number; requests: number; ok: number; errors: number }
 
 /** Plain data out of the run loop; rendering happens elsewhere (report/). */
 export interface RunResult {
-  model: 'closed';
+  /** closed: each connection sends when its previous request is answered; open: requests start on a schedule (--rate). */
+  model: 'closed' | 'open';
+  /** Open model only: what was asked, what was achieved, and how many scheduled requests never went out. */
+  rate?: { requested: number; achieved: number; shortfall: boolean; missed: number };
   connections: number;
   durationMs: number;
   requests: number;
@@ -75,6 +80,8 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
   let tLast = 0;
 
   const connections = Math.max(1, Math.min(opts.connections, queue.length));
+  // Each connection is scheduled every connections/rate seconds.
+  const expectedIntervalUs = opts.rate ? Math.round((connections / opts.rate) * 1_000_000) : 0;
 
   const setupRequest = (req: autocannon.Request, context: Ctx): autocannon.Request => {
     let work = handoff;
@@ -130,6 +137,7 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
         pipelining: 1,
         timeout: opts.timeoutSec ?? 10,
         duration: opts.maxDurationSec ?? 600,
+        ...(opts.rate ? { overallRate: opts.rate } : {}),
         requests: [{ setupRequest, onResponse } as unknown as autocannon.Request],
       },
       (err) => {
@@ -147,8 +155,14 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
         const durationMs = applied ? Math.max(1, tLast - tWarmFirst) : whole;
         const measured = applied ? warmRequests : requests;
         const measuredOk = applied ? warmOk : outcomes.ok;
+        const rate = opts.rate
+          ? { requested: opts.rate, achieved: round1((requests / Math.max(1, whole)) * 1000),
+              shortfall: (requests / Math.max(1, whole)) * 1000 < opts.rate * 0.95,
+              missed: Math.max(0, Math.round((opts.rate * Math.max(1, whole)) / 1000) - requests) }
+          : undefined;
         resolve({
-          model: 'closed',
+          model: opts.rate ? 'open' : 'closed',
+          ...(rate ? { rate } : {}),
           connections,
           durationMs: Math.round(durationMs),
           requests,
@@ -174,13 +188,16 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
         tLast = performance.now();
         const us = Math.max(1, Math.round(responseTimeMs * 1000));
         const ok = _status >= 200 && _status < 300;
-        all.recordValue(us);
-        if (ok) okHist.recordValue(us);
+        // Open model: latency counts from the intended send time. A response slower than the
+        // schedule hid the requests that should have started meanwhile; HDR back-fills them.
+        const record = (h: typeof all) => (expectedIntervalUs ? h.recordValueWithExpectedInterval(us, expectedIntervalUs) : h.recordValue(us));
+        record(all);
+        if (ok) record(okHist);
         if (tLast - t0 >= warmupMs) {
           if (warmRequests === 0) tWarmFirst = tLast;
           warmRequests++;
-          allWarm.recordValue(us);
-          if (ok) { warmOk++; okWarm.recordValue(us); }
+          record(allWarm);
+          if (ok) { warmOk++; record(okWarm); }
         }
       }
       // No follow-up for this connection and nothing queued: end it before it asks for more.

@@ -49,7 +49,10 @@ export function renderMarkdown(r: Report): string {
   out.push(`**Runs:** ${r.config.runs} per strategy, interleaved; rates and latencies are the median run with a 95% interval ` +
     `of the mean in brackets, counts are summed over the runs, oversold is the worst run; the first ${r.config.warmupMs} ms of ` +
     'each run are left out of the figures (not of the checks).', '');
-  out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
+  const open = r.results.find((x) => x.load.model === 'open');
+  if (open) out.push(`**Load:** open model over HTTP at ${open.load.rate!.requested} requests/s on ${open.load.connections} connections (latency from the intended send time, coordinated omission corrected); ` +
+      r.results.map((x) => `${x.strategy} achieved ${x.load.rate?.achieved ?? '?'}/s${x.load.rate?.shortfall ? ' (SHORTFALL)' : ''}`).join(', ') + '.', '');
+  if (!open) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
 

@@ -29,7 +29,8 @@ export interface StrategyResult {
   /** Whether the strategy claims to be safe; an unsafe control group is expected to oversell. */
   safe: boolean;
   options: Record<string, string>;
-  load: { model: 'closed'; connections: number; transport: 'http' };
+  /** Which load model produced these numbers; the open model says whether the rate was sustained. */
+  load: { model: 'closed' | 'open'; connections: number; transport: 'http'; rate?: { requested: number; achieved: number; shortfall: boolean; missed: number } };
   seedMs: number;
   durationMs: number;
   requests: number;
