@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
 import { held, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { redisPrecheckCeiling } from './lib/ceilings.js';
 
 // An atomic Redis pre-check in front of PostgreSQL. One Lua script claims the seat (fails if
 // claimed) and decrements the schedule's remaining count (fails at zero), so taken seats and
@@ -56,6 +57,7 @@ export const redisDecr = {
   description: 'atomic Redis pre-check (Lua: seat claim + remaining DECR), then the database write, compensated if it fails',
   safe: true,
   requires: { redis: true },
+  ceiling: redisPrecheckCeiling,
   options: [],
   create({ db, redis }) {
     const r = redis[0];

@@ -1,6 +1,7 @@
 import type { SeatLockStrategy } from '../src/core/ports.js';
 import { createPessimistic, lockTimeoutOption } from './pessimistic.js';
 import { SeatLocker, balanceResource, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
+import { lockThenRowCeiling } from './lib/ceilings.js';
 
 // The combination one published comparison found fastest: the distributed lock first (so only one
 // request per seat reaches PostgreSQL), then SELECT … FOR UPDATE inside the transaction (so the
@@ -10,6 +11,7 @@ export const redlockPessimistic = {
   description: 'redlock first, then SELECT … FOR UPDATE inside the transaction',
   safe: true,
   requires: { redis: true },
+  ceiling: lockThenRowCeiling(true),
   options: [...lockOptions, lockTimeoutOption],
   sessionSettings: (o) => ({ lock_timeout: `${o.lockTimeoutMs ?? lockTimeoutOption.default}ms` }),
   create(deps, options) {

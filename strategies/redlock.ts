@@ -4,6 +4,7 @@ import type { HoldCommand, HoldOutcome, SeatLockStrategy, StrategyDeps, Strategy
 import { held, run, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 import { fenceAndSelectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { SeatLocker, balanceResource, fencingOption, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
+import { lockThenRowCeiling } from './lib/ceilings.js';
 
 /** A claim in progress: the lock is held and a fencing token taken; `write` and `release` finish it. */
 export interface SeatClaim {
@@ -105,6 +106,7 @@ export const redlock = {
   description: 'Redis distributed lock (redlock, 1 or N nodes) around the write, fencing token checked by the database',
   safe: true,
   requires: { redis: true },
+  ceiling: lockThenRowCeiling(false),
   options: [...lockOptions, fencingOption],
   create: createRedlock,
 } satisfies SeatLockStrategy;

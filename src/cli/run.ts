@@ -12,6 +12,8 @@ import { InfraUnavailableError } from '../infra/errors.js';
 import { drive, type RunResult } from '../load/driver.js';
 import { driveJourneys, type JourneyResult } from '../load/journey-driver.js';
 import { startServerProcess } from '../load/server-process.js';
+import { measureHttpCeiling, measureStoreCeiling, type Ceiling } from '../load/ceilings.js';
+import { connectAll, createRedisClient } from '../infra/redis-client.js';
 import { checkSeats } from '../check/seats.js';
 import { checkTickets } from '../check/tickets.js';
 import { checkBalance } from '../check/balance.js';
@@ -75,6 +77,26 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     await createTemplateDatabase(pgServer.url, template);
     const secret = randomBytes(32).toString('hex');
 
+    // The HTTP ceiling, before the strategies: the same server code answering a no-op route.
+    let httpCeiling: Ceiling | undefined;
+    {
+      const dbName = `seatlab_${dbTag}_ceiling`;
+      const url = await createDatabaseFromTemplate(pgServer.url, dbName, template);
+      try {
+        const s0 = strategies.find((s) => !s.requires.redis) ?? strategies[0]!;
+        const server = await startServerProcess({ databaseUrl: url, strategy: s0.name, strategyOptions: o.strategyOptions.get(s0.name), tokenSecret: secret, poolSize: o.poolSize,
+          redisUrls: s0.requires.redis || o.queue ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
+        try {
+          httpCeiling = await measureHttpCeiling(server.url, { connections: o.params.connections, rate: o.rate, durationSec: CEILING_SECONDS });
+          io.err(`HTTP ceiling (GET /lab/noop, ${o.params.connections} connections): ${httpCeiling.perSec} req/s, p99 ${httpCeiling.p99Ms} ms`);
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        await dropDatabase(pgServer.url, dbName).catch(() => undefined);
+      }
+    }
+
     const perStrategy = new Map<string, StrategyResult[]>(strategies.map((s) => [s.name, []]));
     try {
       // Interleaved (A B C A B C …) so that machine drift hits every strategy alike.
@@ -82,14 +104,18 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
         for (const [i, strategy] of strategies.entries()) {
           const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${strategies.length} ${strategy.name}]`;
           const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
-          perStrategy.get(strategy.name)!.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls }));
+          perStrategy.get(strategy.name)!.push(await runOne(o, strategy, { adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, measureStore: run === 0 }));
         }
       }
     } finally {
       await dropDatabase(pgServer.url, template).catch(() => undefined);
     }
 
-    const results = strategies.map((s) => aggregateRuns(perStrategy.get(s.name)!));
+    const results = strategies.map((s) => {
+      const agg = aggregateRuns(perStrategy.get(s.name)!);
+      const lower = Math.min(httpCeiling?.perSec ?? Infinity, agg.storeCeiling?.perSec ?? Infinity);
+      return Number.isFinite(lower) && lower > 0 ? { ...agg, efficiency: Math.round((agg.rps / lower) * 100) / 100 } : agg;
+    });
     const failed = results.filter((r) => r.verdict === 'fail').map((r) => r.strategy);
     const thresholds = evaluateThresholds(o.thresholds, results);
     const breached = thresholds.filter((t) => !t.pass);
@@ -108,6 +134,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       machine: machineInfo(),
       servers: { postgres: pgInfo, ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}) },
       git: gitInfo(ROOT),
+      ceilings: { http: httpCeiling },
       results,
       thresholds,
       summary: { exitCode, failedStrategies: failed },
@@ -128,7 +155,23 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
   }
 }
 
-interface OneCtx { adminUrl: string; template: string; dbName: string; secret: string; label: string; io: Io; redisUrls: string[] }
+interface OneCtx { adminUrl: string; template: string; dbName: string; secret: string; label: string; io: Io; redisUrls: string[]; measureStore: boolean }
+
+const CEILING_SECONDS = 3;
+
+/** The strategy's core statements straight against the stores, same concurrency, state left as it was. */
+async function storeCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx, fixture: { scheduleId: number; seatCount: number }): Promise<Ceiling | undefined> {
+  if (!strategy.ceiling) return undefined;
+  const db = createDb({ url: withDatabase(c.adminUrl, c.dbName), poolMax: o.poolSize, applicationName: 'seatlab-ceiling' });
+  const redis = c.redisUrls.map((u) => createRedisClient(u, `${c.dbName}:`));
+  try {
+    await connectAll(redis, redis.length);
+    return await measureStoreCeiling(strategy.ceiling({ db, redis }, fixture), { concurrency: o.params.connections, durationMs: CEILING_SECONDS * 1000 });
+  } finally {
+    for (const r of redis) r.disconnect();
+    await db.destroy();
+  }
+}
 
 async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Promise<StrategyResult> {
   const { io, label } = c;
@@ -140,6 +183,8 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     const prepared = await o.scenario.prepare(db, o.params, { secret: c.secret, rng: createRng(o.params.seed) });
     const seedMs = Math.round(performance.now() - ts);
     io.err(`${label} seeded ${o.params.users} users, ${prepared.seatCount} seats in ${seedMs} ms`);
+    const store = c.measureStore ? await storeCeiling(o, strategy, c, { scheduleId: prepared.scheduleId, seatCount: prepared.seatCount }) : undefined;
+    if (store) io.err(`${label} store ceiling: ${store.perSec} ops/s, p99 ${store.p99Ms} ms`);
 
     const options = o.strategyOptions.get(strategy.name) ?? {};
     const server = await startServerProcess({
@@ -196,6 +241,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       lockFailures: counters.lockFailures ?? 0, dbAvoided: counters.dbAvoided ?? 0, counters,
       check: { capacity: check.capacity, activeReservations: check.activeReservations, ...('seatsHeldOrSold' in check ? { seatsHeldOrSold: check.seatsHeldOrSold } : 'remaining' in check ? { remaining: check.remaining } : {}) },
       violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram, warmup: result.warmup,
+      ...(store ? { storeCeiling: store } : {}),
       ...('steps' in result ? { stepLatencyMs: result.steps, journeyOutcomes: result.journeyOutcomes } : {}),
       ...('expired' in check ? { journeyCheck: { confirmed: check.confirmed, expired: check.expired, resold: check.resold, events: check.events } } : {}),
     };

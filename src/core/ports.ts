@@ -104,6 +104,11 @@ export interface SeatLockStrategy {
   readonly safe: boolean;
   readonly requires: { redis: boolean };
   readonly options: readonly StrategyOptionSpec[];
+  /**
+   * One unit of this strategy's core store work (no HTTP, no booking core), for the store ceiling
+   * the lab measures next to it. Must leave the database as it found it.
+   */
+  ceiling?(deps: StrategyDeps, fixture: { scheduleId: number; seatCount: number }): () => Promise<void>;
   /** Session settings applied to every pooled connection (e.g. lock_timeout). */
   sessionSettings?(options: Record<string, string>): Record<string, string>;
   create(deps: StrategyDeps, options: Record<string, string>): StrategyRuntime;

@@ -59,6 +59,7 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     notes: [...new Set(runs.flatMap((r) => r.notes))],
     histogram: mergeHistograms(runs.map((r) => r.histogram)),
     seedMs: median(runs.map((r) => r.seedMs)),
+    storeCeiling: runs.find((r) => r.storeCeiling)?.storeCeiling,
     runs: runs.map((r, i) => runFigures(r, i + 1)),
     stats: statsOf(runs),
   };

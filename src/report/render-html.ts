@@ -69,7 +69,7 @@ export function renderHtml(r: Report): string {
     name: s.strategy, color: color(i), points: (s.runs?.[0]?.perSecond ?? s.perSecond).requests.map((v, sec) => [sec, v] as [number, number]),
   })), { xLabel: 'second of the run', yLabel: 'req/s' });
   const oversold = r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>${esc(s.strategy)}</td><td class="${s.oversold > 0 ? 'bad' : 'good'}">${s.oversold}</td><td>${esc(s.verdict)}</td></tr>`).join('');
-  const table = markdownTable(['strategy', 'safe', 'req/s', 'ok/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'verdict'],
+  const table = markdownTable(['strategy', 'safe', 'req/s', 'ok/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'efficiency', 'verdict'],
     r.results.map(tableRow)).split('\n').filter((_, i) => i !== 1).map((line, i) => {
     const cells = line.split('|').slice(1, -1).map((c) => c.trim().replace(/\*\*/g, ''));
     return `<tr>${cells.map((c) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;
@@ -90,7 +90,11 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figur
 ${latency}
 ${throughput}
 ${outcomeBars(r.results)}
-<h2>Ceilings</h2><p>Not measured in this report.</p>
+<h2>Ceilings (measured in this run)</h2>
+<table class="ceilings"><tr><th>what</th><th>per second</th><th>p99 ms</th><th>efficiency</th></tr>
+<tr><td>HTTP: GET /lab/noop, same load model</td><td>${r.ceilings?.http?.perSec ?? '–'}</td><td>${r.ceilings?.http?.p99Ms ?? '–'}</td><td></td></tr>
+${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>store: ${esc(s.strategy)}'s core statements</td><td>${s.storeCeiling?.perSec ?? '–'}</td><td>${s.storeCeiling?.p99Ms ?? '–'}</td><td>${s.efficiency?.toFixed(2) ?? '–'}</td></tr>`).join('\n')}
+</table>
 </body></html>
 `;
 }

@@ -12,7 +12,7 @@ export function machineLine(r: Report): string {
     `synchronous_commit=${pg.settings.synchronous_commit}, shared_buffers=${pg.settings.shared_buffers}, max_connections=${pg.settings.max_connections})${redis}${git}`;
 }
 
-const HEADER = ['strategy', 'safe', 'req/s', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'verdict'];
+const HEADER = ['strategy', 'safe', 'req/s', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'efficiency', 'verdict'];
 
 /** "median [low–high]" when there were several runs, the plain figure otherwise. */
 function withCi(value: string, ci: [number, number] | undefined, fmt: (x: number) => string): string {
@@ -27,7 +27,7 @@ export function tableRow(s: StrategyResult): string[] {
   return [s.strategy, s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
     withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max),
     String(o.ok), String(o.conflict), String(o.soldOut), String(o.rejected), String(o.error), String(o.timeout),
-    s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.verdict];
+    s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? '–' : s.efficiency.toFixed(2), s.verdict];
 }
 
 export function markdownTable(header: string[], rows: string[][]): string {
@@ -55,6 +55,16 @@ export function renderMarkdown(r: Report): string {
   if (!open) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
+
+  out.push('## Ceilings (measured in this run)', '');
+  const http = r.ceilings?.http;
+  out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
+  for (const s of r.results) {
+    out.push(`- ${s.strategy}: store ceiling (its core statements straight against the stores, same concurrency, rolled back) ` +
+      `${s.storeCeiling ? `**${s.storeCeiling.perSec} ops/s**, p99 ${s.storeCeiling.p99Ms} ms` : 'not measured'}; ` +
+      `efficiency ${s.efficiency?.toFixed(2) ?? '–'} (req/s ÷ the lower ceiling).`);
+  }
+  out.push('');
 
   if (r.thresholds?.length) {
     out.push('## Thresholds', '');
@@ -101,7 +111,8 @@ export function renderMarkdown(r: Report): string {
     'gave up on a contended seat). sold out: 409 SOLD_OUT. rejected: other 4xx. error: 5xx. timeout: no answer in time — the outcome ' +
     'is unknown, not a failure. oversold: active reservations beyond one per seat (or tickets beyond the inventory), counted in ' +
     "PostgreSQL after the run. retries: the strategy's own retry count. lock failures: requests turned away because the strategy " +
-    'could not get a lock or a contended row. DB avoided: requests answered from Redis without opening a database connection. ' +
+    'could not get a lock or a contended row. DB avoided: requests answered from Redis without opening a database connection. efficiency: req/s ÷ the lower of the HTTP ' +
+    'and store ceilings measured in the same run. ' +
     'verdict: pass, fail (a safe strategy broke an invariant), unsafe-as-expected or race-not-observed (the control group).', '');
   return out.join('\n');
 }

@@ -59,6 +59,10 @@ export interface StrategyResult {
   perSecond: { ok: number[]; requests: number[] };
   /** HDR histogram of all request latencies (µs), compressed base64 (journeys: holds and payments). */
   histogram: string;
+  /** The store ceiling of this strategy (its core statements run directly, same concurrency). */
+  storeCeiling?: { perSec: number; p99Ms: number; durationMs: number };
+  /** rps ÷ the lower of the HTTP and store ceilings. */
+  efficiency?: number;
   /** Warm-up of this run (a single run) — see runs[] for each run's. */
   warmup: { ms: number; applied: boolean; excludedRequests: number };
   /** Every run, in the order they ran (strategies interleaved: A B C A B C …). */
@@ -98,6 +102,8 @@ export interface Report {
   };
   git: { commit: string | null; dirty: boolean | null };
   results: StrategyResult[];
+  /** Measured in the same run: the booking server answering a no-op route under the same load model. */
+  ceilings?: { http?: { perSec: number; p99Ms: number; durationMs: number } };
   /** Every --threshold for every strategy it applies to. */
   thresholds: ThresholdResult[];
   summary: { exitCode: number; failedStrategies: string[] };

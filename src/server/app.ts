@@ -51,6 +51,11 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok', strategy: deps.strategyName });
   });
 
+  // Lab-only: the HTTP ceiling (the same process answering without touching a store).
+  app.get('/lab/noop', (_req, res) => {
+    res.json({});
+  });
+
   // Lab-only: the strategy's own counters, read by `bench run` after the load.
   app.get('/lab/counters', (_req, res) => {
     res.json({ strategy: deps.strategyName, counters: deps.strategy.counters() });
