@@ -75,6 +75,7 @@ program
   .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this (default 5m)')
   .option('--threshold <expr>', 'pass/fail after the run, repeatable: "p99<250", "oversold==0", "pessimistic:okPerSec>1000"; a breach exits 99', collect)
   .option('--rate <n>', 'open model: start this many requests per second (latency from the intended send time); without it the model is closed')
+  .option('--transport <http|direct>', 'http (default), or direct: call the booking core in-process, to separate framework cost from locking cost')
   .option('--runs <n>', 'repetitions per strategy, interleaved A B C A B C (default 3)')
   .option('--warmup <duration>', 'left out of every figure at the start of each run, e.g. 2s or 0 (default 2s)')
   .option('--keep-db', 'keep each run database for inspection')

@@ -123,6 +123,23 @@ describe('open model', () => {
   });
 });
 
+describe('--transport direct', () => {
+  it('drives the booking core in-process: same invariants, transport recorded; refused for queue scenarios', async () => {
+    const r = await bench(['run', '--strategy', 'pessimistic,redis-decr', '--scenario', 'hot-seat', '--users', '30', '--transport', 'direct',
+      '--runs', '1', '--warmup', '0', '--json', '--out', os.tmpdir(), '--database-url', inject('pgUrl')], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    for (const res of JSON.parse(r.stdout).results) {
+      expect(res.load.transport).toBe('direct');
+      expect(res.outcomes.ok).toBe(1);
+      expect(res.outcomes.conflict).toBe(29);
+      expect(res.oversold).toBe(0);
+    }
+    const refused = await bench(['run', '--strategy', 'all', '--scenario', 'queue-rush', '--transport', 'direct']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--transport direct: queue-rush goes through the waiting room');
+  });
+});
+
 describe('bench compare', () => {
   const crafted = (rps: number[], oversold = 0) => {
     const mean = rps.reduce((a, b) => a + b, 0) / rps.length;

@@ -41,6 +41,7 @@ export interface RawRunOptions {
   warmup?: string;
   threshold?: string[];
   rate?: string;
+  transport?: string;
   queue?: string;
   queueActive?: string;
   queueRate?: string;
@@ -72,6 +73,8 @@ export interface RunOptions {
   thresholds: Threshold[];
   /** Open model: requests per second; closed model (--connections only) when absent. */
   rate?: number;
+  /** http (default): the booking server over HTTP; direct: the booking core called in the lab's process. */
+  transport: 'http' | 'direct';
 }
 
 /** A count flag: a positive integer, or a problem that names the flag. */
@@ -175,6 +178,12 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const runs = parseCount('--runs', raw.runs, 3, problems, 100);
   const rate = raw.rate === undefined ? undefined : parseCount('--rate', raw.rate, 1, problems, 1_000_000);
+  const transport = (raw.transport ?? 'http') as 'http' | 'direct';
+  if (transport !== 'http' && transport !== 'direct') problems.push(`--transport must be http or direct (got "${raw.transport}")`);
+  if (transport === 'direct' && (scenario?.kind === 'journey' || scenario?.kind === 'queue')) {
+    problems.push(`--transport direct: ${scenario.name} goes through the waiting room over HTTP; use it with hot-seat, flash-sale, general-admission or balance-spend`);
+  }
+  if (transport === 'direct' && rate !== undefined) problems.push('--transport direct runs the closed model only; drop --rate');
   if (rate !== undefined && scenario?.kind === 'journey') problems.push('--rate: journeys are closed-model only (each user waits for its previous answer); drop --rate');
   const thresholds: Threshold[] = [];
   for (const expr of raw.threshold ?? []) {
@@ -197,7 +206,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
-      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate,
+      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, transport,
     },
   };
 }

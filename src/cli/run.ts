@@ -12,6 +12,8 @@ import { InfraUnavailableError } from '../infra/errors.js';
 import { drive, type RunResult } from '../load/driver.js';
 import { driveJourneys, type JourneyResult } from '../load/journey-driver.js';
 import { startServerProcess } from '../load/server-process.js';
+import { driveDirect } from '../load/direct-driver.js';
+import { startCore } from '../server/start.js';
 import { measureHttpCeiling, measureStoreCeiling, type Ceiling } from '../load/ceilings.js';
 import { connectAll, createRedisClient } from '../infra/redis-client.js';
 import { checkSeats } from '../check/seats.js';
@@ -79,7 +81,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
 
     // The HTTP ceiling, before the strategies: the same server code answering a no-op route.
     let httpCeiling: Ceiling | undefined;
-    {
+    if (o.transport === 'http') {
       const dbName = `seatlab_${dbTag}_ceiling`;
       const url = await createDatabaseFromTemplate(pgServer.url, dbName, template);
       try {
@@ -187,28 +189,39 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
     if (store) io.err(`${label} store ceiling: ${store.perSec} ops/s, p99 ${store.p99Ms} ms`);
 
     const options = o.strategyOptions.get(strategy.name) ?? {};
-    const server = await startServerProcess({
-      databaseUrl: withDatabase(c.adminUrl, c.dbName), strategy: strategy.name, strategyOptions: options,
-      tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue,
-    }, { onLog: (l) => io.err(`${label} server: ${l.trimEnd()}`) });
     let counters: Record<string, number> = {};
     let result: RunResult | JourneyResult;
-    try {
-      const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);
-      if (prepared.journeys) {
-        result = await driveJourneys(prepared.journeys, { url: server.url, concurrency: o.params.connections, onProgress });
-        // Abandoned holds must expire (TTL, then a sweep) and their events be relayed before checking.
-        io.err(`${label} waiting ${((o.holdTtlMs + 2500) / 1000).toFixed(1)} s for abandoned holds to expire`);
-        await new Promise((r) => setTimeout(r, o.holdTtlMs + 2500));
-      } else {
-        result = await drive(prepared.plan, { url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, warmupMs: o.warmupMs, rate: o.rate });
+    if (o.transport === 'direct') {
+      // The booking core in this process: the same strategy code and plan, no HTTP.
+      const core = await startCore({ databaseUrl: withDatabase(c.adminUrl, c.dbName), strategy: strategy.name, strategyOptions: options,
+        tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:` });
+      try {
+        result = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
+        counters = core.runtime.counters();
+      } finally {
+        await core.close();
       }
-      counters = ((await (await fetch(`${server.url}/lab/counters`)).json()) as { counters: Record<string, number> }).counters;
-    } finally {
-      progress.done();
-      await server.stop();
+    } else {
+      const server = await startServerProcess({
+        databaseUrl: withDatabase(c.adminUrl, c.dbName), strategy: strategy.name, strategyOptions: options,
+        tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue,
+      }, { onLog: (l) => io.err(`${label} server: ${l.trimEnd()}`) });
+      try {
+        const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);
+        if (prepared.journeys) {
+          result = await driveJourneys(prepared.journeys, { url: server.url, concurrency: o.params.connections, onProgress });
+          // Abandoned holds must expire (TTL, then a sweep) and their events be relayed before checking.
+          io.err(`${label} waiting ${((o.holdTtlMs + 2500) / 1000).toFixed(1)} s for abandoned holds to expire`);
+          await new Promise((r) => setTimeout(r, o.holdTtlMs + 2500));
+        } else {
+          result = await drive(prepared.plan, { url: server.url, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, warmupMs: o.warmupMs, rate: o.rate });
+        }
+        counters = ((await (await fetch(`${server.url}/lab/counters`)).json()) as { counters: Record<string, number> }).counters;
+      } finally {
+        progress.done();
+        await server.stop();
+      }
     }
-
     const journeyOutcomes = 'journeyOutcomes' in result ? result.journeyOutcomes : undefined;
     const checkInput = { scheduleId: prepared.scheduleId, okResponses: journeyOutcomes ? journeyOutcomes.holds : result.outcomes.ok, unknownResponses: result.outcomes.timeout };
     const check = o.scenario.kind === 'tickets'
@@ -234,7 +247,7 @@ async function runOne(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx): Pro
       `p99 ${result.latencyMs.p99} ms, oversold ${check.oversold} → ${verdict}`);
     return {
       strategy: strategy.name, description: strategy.description, safe: strategy.safe, options,
-      load: { model: result.model, connections: result.connections, transport: 'http', ...(result.rate ? { rate: result.rate } : {}) },
+      load: { model: result.model, connections: result.connections, transport: o.transport, ...(result.rate ? { rate: result.rate } : {}) },
       seedMs, durationMs: result.durationMs, requests: result.requests, rps: result.rps, okPerSec: result.okPerSec,
       latencyMs: result.latencyMs, okLatencyMs: result.okLatencyMs, outcomes: result.outcomes, statusCodes: result.statusCodes,
       errorCodes: result.errorCodes, journeys: result.journeys, oversold: check.oversold, retries: counters.retries ?? 0,

@@ -30,7 +30,7 @@ export interface StrategyResult {
   safe: boolean;
   options: Record<string, string>;
   /** Which load model produced these numbers; the open model says whether the rate was sustained. */
-  load: { model: 'closed' | 'open'; connections: number; transport: 'http'; rate?: { requested: number; achieved: number; shortfall: boolean; missed: number } };
+  load: { model: 'closed' | 'open'; connections: number; transport: 'http' | 'direct'; rate?: { requested: number; achieved: number; shortfall: boolean; missed: number } };
   seedMs: number;
   durationMs: number;
   requests: number;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { strategies, strategyNames } from '../../strategies/index.js';
 import { BookingService } from '../core/booking.js';
 import { resolveStrategyOptions } from '../core/options.js';
-import type { Counters } from '../core/ports.js';
+import type { Counters, StrategyRuntime } from '../core/ports.js';
 import { createDb } from '../db/knex.js';
 import { createApp } from './app.js';
 import { startSweeper } from '../core/expiry.js';
@@ -43,6 +43,22 @@ export interface RunningServer {
 export const DEFAULT_HOLD_TTL_MS = 5 * 60_000;
 export const DEFAULT_POOL_SIZE = 20;
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
+
+/** The booking core without HTTP (for --transport direct): the same strategy, pool and Redis set-up. */
+export async function startCore(cfg: ServerConfig): Promise<{ booking: BookingService; runtime: StrategyRuntime; close(): Promise<void> }> {
+  const strategy = strategies.get(cfg.strategy);
+  if (!strategy) throw new Error(`unknown strategy "${cfg.strategy}"; valid: ${strategyNames().join(', ')}`);
+  const { options, problems } = resolveStrategyOptions(strategy, cfg.strategyOptions ?? {});
+  if (problems.length) throw new Error(problems.join('\n'));
+  const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-direct-${strategy.name}`, session: strategy.sessionSettings?.(options) ?? {} });
+  await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
+  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix)) : [];
+  if (redis.length > 0) await connectAll(redis, Math.floor(redis.length / 2) + 1);
+  const runtime = strategy.create({ db, redis }, options);
+  await runtime.init?.();
+  const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
+  return { booking, runtime, close: async () => { await runtime.close(); await db.destroy(); for (const r of redis) r.disconnect(); } };
+}
 
 /** Starts the booking API for one strategy. Used by the server child process and by tests. */
 export async function startServer(cfg: ServerConfig, log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<RunningServer> {
