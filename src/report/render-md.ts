@@ -47,8 +47,8 @@ export function renderMarkdown(r: Report): string {
   out.push(`**Scenario:** ${r.scenario.name} — ${r.scenario.description}. ` +
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ') + `. Must hold afterwards: ${r.scenario.expectation}.`, '');
   out.push(`**Runs:** ${r.config.runs} per strategy, interleaved; rates and latencies are the median run with a 95% interval ` +
-    `of the mean in brackets, counts are summed over the runs, oversold is the worst run; the first ${r.config.warmupMs} ms of ` +
-    'each run are left out of the figures (not of the checks).', '');
+    `of the mean in brackets, counts are summed over the runs, oversold is the worst run. Before each run a ${r.config.warmupMs} ms ` +
+    'warm-up holds seats on a schedule of its own: left out of the figures, not out of the checks.', '');
   const open = r.results.find((x) => x.load.model === 'open');
   if (open) out.push(`**Load:** open model over HTTP at ${open.load.rate!.requested} requests/s on ${open.load.connections} connections (latency from the intended send time, coordinated omission corrected); ` +
       r.results.map((x) => `${x.strategy} achieved ${x.load.rate?.achieved ?? '?'}/s${x.load.rate?.shortfall ? ' (SHORTFALL)' : ''}`).join(', ') + '.', '');
