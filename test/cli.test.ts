@@ -198,7 +198,7 @@ describe('bench run end to end', () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cli-'));
     try {
       const r = await bench(['run', '--strategy', 'all', '--scenario', 'hot-seat', '--users', '40', '--runs', '2', '--json', '--out', out,
-        '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { timeoutMs: 120_000 });
+        '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { timeoutMs: 230_000 });
       expect(r.code, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout);
       expect(report.schemaVersion).toBe(1);
@@ -236,7 +236,7 @@ describe('bench run end to end', () => {
     } finally {
       await rm(out, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 });
 
 describe('bench serve', () => {
