@@ -94,17 +94,24 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   return ((await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresClass }).default;
 }
 
-/** Removes data dirs left behind by runs that crashed (their owner pid is gone). */
-async function removeStaleDirs(): Promise<void> {
+/**
+ * Cleans up after runs that were killed (SIGKILL leaves no chance to clean up). Directories are
+ * named <prefix><ownerPid>-<random>; when the owner is gone, a server still running from the
+ * directory is an orphan of ours: stop it, then remove the directory.
+ */
+export async function removeStaleDirs(prefix: string, serverPidFile: string, signal: NodeJS.Signals): Promise<void> {
   const tmp = os.tmpdir();
   let names: string[] = [];
   try { names = await readdir(tmp); } catch { return; }
-  for (const name of names.filter((n) => n.startsWith(DIR_PREFIX))) {
+  for (const name of names.filter((n) => n.startsWith(prefix))) {
     const dir = path.join(tmp, name);
-    const ownerPid = Number(name.split('-').at(-2));
+    const ownerPid = Number(name.slice(prefix.length).split('-')[0]);
     if (Number.isInteger(ownerPid) && ownerPid > 0 && processAlive(ownerPid)) continue;
-    const pmPid = await readFile(path.join(dir, 'postmaster.pid'), 'utf8').then((t) => Number(t.split('\n')[0])).catch(() => 0);
-    if (pmPid > 0 && processAlive(pmPid)) continue;
+    const serverPid = await readFile(path.join(dir, serverPidFile), 'utf8').then((t) => Number(t.split('\n')[0])).catch(() => 0);
+    if (serverPid > 0 && processAlive(serverPid)) {
+      try { process.kill(serverPid, signal); } catch { /* already gone */ }
+      for (let i = 0; i < 100 && processAlive(serverPid); i++) await new Promise((r) => setTimeout(r, 50));
+    }
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
@@ -121,7 +128,7 @@ export function processAlive(pid: number): boolean {
 async function startEmbeddedPostgres(log?: (line: string) => void): Promise<ProvisionedPostgres> {
   const EmbeddedPostgresImpl = await loadEmbeddedPostgres();
   await access(os.tmpdir(), constants.W_OK);
-  await removeStaleDirs();
+  await removeStaleDirs(DIR_PREFIX, 'postmaster.pid', 'SIGINT');
   const port = await freePort();
   // Not nested under a mkdtemp dir: that would be 0700 root and unreachable for the postgres user.
   const dataDir = path.join(os.tmpdir(), `${DIR_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);

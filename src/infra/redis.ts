@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -8,6 +8,9 @@ import { registerCleanup } from './cleanup.js';
 import { startRedisContainer } from './docker.js';
 import { ephemeralOrContainer, stopChild, type Provisioned } from './chain.js';
 import { InfraUnavailableError } from './errors.js';
+import { removeStaleDirs } from './postgres.js';
+
+const REDIS_DIR_PREFIX = 'seatlab-redis-';
 
 export type ProvisionedRedis = Provisioned;
 
@@ -39,7 +42,8 @@ function redisServerOnPath(): boolean {
 async function startRedisServer(): Promise<ProvisionedRedis> {
   if (!redisServerOnPath()) throw new Error('redis-server is not on PATH');
   const port = await freePort();
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'seatlab-redis-'));
+  await removeStaleDirs(REDIS_DIR_PREFIX, 'server.pid', 'SIGTERM');
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `${REDIS_DIR_PREFIX}${process.pid}-`));
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--daemonize', 'no', '--loglevel', 'warning'],
@@ -47,6 +51,8 @@ async function startRedisServer(): Promise<ProvisionedRedis> {
   );
   let stderr = '';
   child.stderr?.on('data', (d) => { stderr += String(d); });
+  // Lets a later run stop this server if our process is killed without a chance to clean up.
+  await writeFile(path.join(dataDir, 'server.pid'), `${child.pid}\n`);
   const stop = async () => {
     await stopChild(child, 3000);
     await rm(dataDir, { recursive: true, force: true });
