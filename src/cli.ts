@@ -45,14 +45,22 @@ async function guarded(fn: () => Promise<number>): Promise<void> {
   }
 }
 
+/** The waiting-room options `run` and `serve` share (the server takes the same settings either way). */
+function withQueueOptions(cmd: Command): Command {
+  return cmd
+    .option('--queue <on|off>', 'the waiting room in front of the schedule (default off; on for queue scenarios)')
+    .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule (default 100)')
+    .option('--queue-rate <n>', 'waiting room: at most this many admissions per second (default 100)')
+    .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this (default 5m)');
+}
+
 const program = new Command()
   .name('bench')
   .description('seatlab: compare seat-lock strategies under identical ticketing contention')
   .showHelpAfterError('(run with --help for usage)')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-program
-  .command('run')
+withQueueOptions(program.command('run'))
   .description('run a scenario against one or more strategies and write results/<run-id>/report.{json,md}')
   .addOption(new Option('--strategy <name|all>', 'strategy name, comma-separated names, or all'))
   .addOption(new Option('--scenario <name>', 'scenario name'))
@@ -69,10 +77,6 @@ program
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m (default 5m; journey 2s)')
   .option('--pool-size <n>', 'PostgreSQL pool size of the booking server', '20')
   .option('--timeout <seconds>', 'per-request timeout; unanswered requests count as unknown', '10')
-  .option('--queue <on|off>', 'the waiting room in front of the schedule (default off; on for queue scenarios)')
-  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule (default 100)')
-  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second (default 100)')
-  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this (default 5m)')
   .option('--threshold <expr>', 'pass/fail after the run, repeatable: "p99<250", "oversold==0", "pessimistic:okPerSec>1000"; a breach exits 99', collect)
   .option('--rate <n>', 'open model: start this many requests per second (latency from the intended send time); without it the model is closed')
   .option('--transport <http|direct>', 'http (default), or direct: call the booking core in-process, to separate framework cost from locking cost')
@@ -85,8 +89,7 @@ program
     return runBench(options, io, process.argv.slice(2));
   }));
 
-program
-  .command('serve')
+withQueueOptions(program.command('serve'))
   .description('start the booking API with one concert and one schedule; prints {url, concertId, scheduleId, strategy}')
   .option('--strategy <name>', 'strategy name')
   .option('--port <n>', 'port (0 picks a free one)', '0')
@@ -97,10 +100,6 @@ program
   .option('--strategy-opt <key=value>', 'strategy option, repeatable', collect)
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
   .option('--pool-size <n>', 'PostgreSQL pool size', '20')
-  .option('--queue <on|off>', 'the waiting room in front of the schedule (default off; on for queue scenarios)')
-  .option('--queue-active <n>', 'waiting room: at most this many ACTIVE users per schedule (default 100)')
-  .option('--queue-rate <n>', 'waiting room: at most this many admissions per second (default 100)')
-  .option('--queue-active-ttl <duration>', 'waiting room: an unused ACTIVE turn expires after this (default 5m)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
     return EXIT.ok;

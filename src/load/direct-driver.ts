@@ -31,7 +31,7 @@ async function call(booking: BookingService, userId: number, a: AttemptRequest):
  * The same plan and concurrency as the HTTP driver, calling the booking core in this process: no
  * HTTP parsing, no express, no sockets. Next to the HTTP run it shows what the framework costs.
  */
-export async function driveDirect(plan: LoadPlan, booking: BookingService, o: { concurrency: number; secret: string; warmupMs?: number }): Promise<RunResult> {
+export async function driveDirect(plan: LoadPlan, booking: BookingService, o: { concurrency: number; secret: string }): Promise<RunResult> {
   const outcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<Outcome, number>;
   const statusCodes: Record<string, number> = {};
   const errorCodes: Record<string, number> = {};
@@ -82,6 +82,6 @@ export async function driveDirect(plan: LoadPlan, booking: BookingService, o: { 
     model: 'closed', connections: o.concurrency, durationMs, requests,
     rps: Math.round((requests / durationMs) * 10_000) / 10, okPerSec: Math.round((outcomes.ok / durationMs) * 10_000) / 10,
     outcomes, statusCodes, errorCodes, journeys, latencyMs: summarize(all), okLatencyMs: summarize(okHist), histogram: encode(all),
-    perSecond, transportErrors: 0, warmup: { ms: 0, applied: false, excludedRequests: 0 },
+    perSecond, transportErrors: 0,
   };
 }

@@ -12,8 +12,6 @@ export interface DriveOptions {
   /** Safety limit for the whole run. */
   maxDurationSec?: number;
   onProgress?: (p: Progress) => void;
-  /** Responses completing in the first `warmupMs` are left out of every figure (they still count as outcomes). */
-  warmupMs?: number;
   /** Open model: start requests at this overall rate (per second) instead of back to back. */
   rate?: number;
 }
@@ -40,8 +38,6 @@ export interface RunResult {
   histogram: string;
   perSecond: { ok: number[]; requests: number[] };
   transportErrors: number;
-  /** Whether the warm-up was left out; a run shorter than twice the warm-up is measured whole. */
-  warmup: { ms: number; applied: boolean; excludedRequests: number };
 }
 
 interface Work { journey: Journey; attempt: number }
@@ -66,13 +62,6 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
   const journeys = { total: queue.length, succeeded: 0, exhausted: 0, stopped: 0, unknown: 0 };
   const all = createLatencyHistogram();
   const okHist = createLatencyHistogram();
-  // The same figures without the warm-up; which pair is reported is decided once the run's length is known.
-  const allWarm = createLatencyHistogram();
-  const okWarm = createLatencyHistogram();
-  const warmupMs = opts.warmupMs ?? 0;
-  let warmRequests = 0;
-  let warmOk = 0;
-  let tWarmFirst = 0;
   const perSecond = { ok: [] as number[], requests: [] as number[] };
   let requests = 0;
   let transportErrors = 0;
@@ -151,10 +140,7 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
         outcomes.timeout += inflight.size;
         journeys.unknown += inflight.size;
         const whole = t0 === 0 ? 0 : Math.max(1, tLast - t0);
-        const applied = warmupMs > 0 && whole >= 2 * warmupMs && warmRequests > 0;
-        const durationMs = applied ? Math.max(1, tLast - tWarmFirst) : whole;
-        const measured = applied ? warmRequests : requests;
-        const measuredOk = applied ? warmOk : outcomes.ok;
+        const durationMs = whole;
         const rate = opts.rate
           ? { requested: opts.rate, achieved: round1((requests / Math.max(1, whole)) * 1000),
               shortfall: (requests / Math.max(1, whole)) * 1000 < opts.rate * 0.95,
@@ -166,18 +152,17 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
           connections,
           durationMs: Math.round(durationMs),
           requests,
-          rps: round1((measured / durationMs) * 1000),
-          okPerSec: round1((measuredOk / durationMs) * 1000),
+          rps: round1((requests / Math.max(1, durationMs)) * 1000),
+          okPerSec: round1((outcomes.ok / Math.max(1, durationMs)) * 1000),
           outcomes,
           statusCodes,
           errorCodes,
           journeys,
-          latencyMs: summarize(applied ? allWarm : all),
-          okLatencyMs: summarize(applied ? okWarm : okHist),
-          histogram: encode(applied ? allWarm : all),
+          latencyMs: summarize(all),
+          okLatencyMs: summarize(okHist),
+          histogram: encode(all),
           perSecond,
           transportErrors,
-          warmup: { ms: warmupMs, applied, excludedRequests: applied ? requests - warmRequests : 0 },
         });
       },
     );
@@ -193,12 +178,6 @@ export function drive(plan: LoadPlan, opts: DriveOptions): Promise<RunResult> {
         const record = (h: typeof all) => (expectedIntervalUs ? h.recordValueWithExpectedInterval(us, expectedIntervalUs) : h.recordValue(us));
         record(all);
         if (ok) record(okHist);
-        if (tLast - t0 >= warmupMs) {
-          if (warmRequests === 0) tWarmFirst = tLast;
-          warmRequests++;
-          record(allWarm);
-          if (ok) { warmOk++; record(okWarm); }
-        }
       }
       // No follow-up for this connection and nothing queued: end it before it asks for more.
       if (handoff === null && next >= queue.length) client.responseMax = client.reqsMade;

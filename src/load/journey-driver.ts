@@ -137,7 +137,5 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     latencyMs: summarize(writes), okLatencyMs: summarize(okHist), histogram: encode(writes), perSecond, transportErrors,
     steps: Object.fromEntries(STEPS.map((s) => [s, summarize(hist[s])])) as Record<Step, LatencySummaryMs>,
     journeyOutcomes: jo,
-    // Journeys are short stateful flows; their warm-up is not separated (yet).
-    warmup: { ms: 0, applied: false, excludedRequests: 0 },
   };
 }

@@ -164,13 +164,17 @@ export function createApp(deps: AppDeps): express.Express {
     const reservationId = c.positiveInt(body.reservationId, 'reservationId');
     c.done();
     const hash = requestHash({ reservationId });
-    // A replay answers as the first request did, even though paying has since freed the queue turn.
-    const replayed = deps.room ? await booking.replay({ userId: res.locals.userId, key: key!, hash }) : null;
-    if (replayed) {
+    let scheduleId: number | undefined;
+    try {
+      scheduleId = await admitted(req, res);
+    } catch (err) {
+      // A replay answers as the first request did, even though paying has since freed the queue
+      // turn; the stored answer is only looked up when the waiting room refuses.
+      const replayed = err instanceof HttpError && err.code === 'NOT_ADMITTED' ? await booking.replay({ userId: res.locals.userId, key: key!, hash }) : null;
+      if (!replayed) throw err;
       res.status(replayed.status).json(replayed.body);
       return;
     }
-    const scheduleId = await admitted(req, res);
     const a = await booking.pay({ userId: res.locals.userId, reservationId, key: key!, hash, admittedScheduleId: scheduleId });
     // Paying frees the user's turn in the waiting room (after the commit; the release is idempotent).
     if (a.status === 201 && deps.room && scheduleId) await deps.room.release(scheduleId, res.locals.userId);
