@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { BookingService } from '../core/booking.js';
 import type { HoldOutcome, StrategyRuntime } from '../core/ports.js';
@@ -40,12 +41,17 @@ function translate(err: unknown): unknown {
   }
 }
 
+/** Bytes that are not UTF-8 would otherwise be decoded to U+FFFD and stored as if the client sent that. */
+function utf8Only(_req: unknown, _res: unknown, buf: Buffer, encoding: string): void {
+  if (encoding === 'utf-8' && !isUtf8(buf)) throw new HttpError(400, 'VALIDATION_FAILED', 'the request body is not valid UTF-8; send JSON encoded as UTF-8');
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const { booking } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use(express.json({ limit: '16kb', strict: false }));
+  app.use(express.json({ limit: '16kb', strict: false, verify: utf8Only }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', strategy: deps.strategyName });
@@ -160,6 +166,8 @@ export function createApp(deps: AppDeps): express.Express {
     const key = req.get('idempotency-key');
     if (key === undefined) c.problems.push('the Idempotency-Key header is required (any unique string per payment attempt, e.g. a UUID)');
     else if (key.length < 1 || key.length > 200) c.problems.push('the Idempotency-Key header must be 1 to 200 characters');
+    // Node's strict parser already refuses NUL in headers; --insecure-http-parser lets it through.
+    else c.storable(key, 'the Idempotency-Key header');
     const body = c.object(req.body);
     const reservationId = c.positiveInt(body.reservationId, 'reservationId');
     c.done();

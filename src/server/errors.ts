@@ -23,6 +23,11 @@ export function errorHandler(log: (msg: string) => void): ErrorRequestHandler {
       res.status(400).json({ error: 'VALIDATION_FAILED', message: 'the request body is not valid JSON' });
       return;
     }
+    // The router could not decode a path parameter (a percent-escape that is not UTF-8, e.g. %ED%A0%80).
+    if (err instanceof URIError && e.status === 400) {
+      res.status(400).json({ error: 'VALIDATION_FAILED', message: `${e.message}: a path segment is not valid percent-encoded UTF-8; ids in the path are plain digits` });
+      return;
+    }
     if (e.type === 'entity.too.large') {
       res.status(413).json({ error: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than 16 kB' });
       return;

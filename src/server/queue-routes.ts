@@ -8,12 +8,13 @@ import { Checker } from './validate.js';
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
 
-function queueTokenFrom(req: Request, secret: string): { userId: number; scheduleId: number } {
-  const raw = req.get('x-queue-token') ?? (typeof req.query.token === 'string' ? req.query.token : undefined);
+// Any string may arrive here (?token=%00 decodes to NUL); it is only compared with an HMAC, never stored.
+function queueTokenFrom(req: Request, secret: string): { userId: number; scheduleId: number; raw: string } {
+  const raw = req.get('x-queue-token') || (typeof req.query.token === 'string' ? req.query.token : undefined);
   if (!raw) throw new HttpError(401, 'UNAUTHORIZED', 'send the queue token as the X-Queue-Token header (or ?token= for events)');
   const t = verifyQueueToken(secret, raw);
   if (!t) throw new HttpError(401, 'UNAUTHORIZED', 'the queue token is malformed, forged or expired; join again');
-  return t;
+  return { ...t, raw };
 }
 
 const view = (place: QueuePlace, queueToken: string) => ({ queueToken, position: place.position, joinNumber: place.joinNumber, status: place.status, etaSeconds: place.etaSeconds });
@@ -47,14 +48,14 @@ export function queueRouter(deps: { db: Knex; room: WaitingRoom | undefined; sec
   r.get('/queue/status', wrap(async (req, res) => {
     const waiting = room();
     const t = queueTokenFrom(req, deps.secret);
-    res.json(view(await waiting.status(t.scheduleId, t.userId), req.get('x-queue-token')!));
+    res.json(view(await waiting.status(t.scheduleId, t.userId), t.raw));
   }));
 
   // Server-Sent Events: a `status` event whenever the place changes, until ACTIVE (then the stream ends).
   r.get('/queue/events', wrap(async (req, res) => {
     const waiting = room();
     const t = queueTokenFrom(req, deps.secret);
-    const token = req.get('x-queue-token') ?? String(req.query.token);
+    const token = t.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     let last = '';
     let closed = false;

@@ -1,5 +1,9 @@
 import { HttpError } from './errors.js';
 
+// PostgreSQL text refuses NUL, and a lone surrogate has no UTF-8 form (the driver would store U+FFFD
+// instead). Without the u flag the pattern walks UTF-16 code units, which is what finds a lone half.
+const UNSTORABLE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 // Validation collects every problem in the request, then fails once with all of them.
 export class Checker {
   readonly problems: string[] = [];
@@ -27,8 +31,15 @@ export class Checker {
     if (value === undefined || value === null) this.problems.push(`${field} is required`);
     else if (typeof value !== 'string' || value.trim().length === 0) this.problems.push(`${field} must be a non-empty string`);
     else if (value.length > max) this.problems.push(`${field} must be at most ${max} characters`);
-    else return value.trim();
+    else if (this.storable(value, field)) return value.trim();
     return '';
+  }
+
+  /** False (and a problem noted) for a string PostgreSQL text cannot hold as sent. */
+  storable(value: string, field: string): boolean {
+    if (!UNSTORABLE.test(value)) return true;
+    this.problems.push(`${field} must not contain NUL characters or unpaired UTF-16 surrogates`);
+    return false;
   }
 
   done(): void {
