@@ -20,7 +20,7 @@ export async function sweepExpired(db: Knex, owner: string, limit = 1000): Promi
     const startedAt = (await trx.raw('SELECT clock_timestamp() AS t')).rows[0].t as Date;
     const rows = (await trx.raw(`
 WITH exp AS (
-  UPDATE reservations SET status = 'EXPIRED', updated_at = now()
+  UPDATE reservations SET status = 'EXPIRED', updated_at = now(), ended_at = clock_timestamp()
    WHERE id IN (SELECT id FROM reservations WHERE status = 'HELD' AND expires_at <= now()
                  ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED)
   RETURNING id, user_id, schedule_id, seat_no

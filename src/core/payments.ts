@@ -119,7 +119,7 @@ export async function cancel(db: Knex, strategy: StrategyRuntime, p: { userId: n
     if (r.user_id !== p.userId) return err(403, 'FORBIDDEN', `reservation ${p.reservationId} belongs to another user`);
     if (r.status !== 'HELD') return err(409, 'NOT_HELD', `reservation ${p.reservationId} is ${r.status}; only a HELD reservation can be cancelled`);
     await trx.raw(`
-WITH res AS (UPDATE reservations SET status = 'CANCELLED', updated_at = now() WHERE id = ?),
+WITH res AS (UPDATE reservations SET status = 'CANCELLED', updated_at = now(), ended_at = clock_timestamp() WHERE id = ?),
 seat AS (UPDATE seats SET status = 'AVAILABLE', holder_user_id = NULL, hold_expires_at = NULL, version = version + 1
           WHERE schedule_id = ? AND seat_no = ? AND holder_user_id = ? AND status = 'HELD'),
 inv AS (UPDATE inventory SET remaining = remaining + 1, version = version + 1 WHERE schedule_id = ? AND ?::int IS NULL)

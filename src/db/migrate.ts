@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as core001 from './migrations/001-core.js';
 import * as fencing002 from './migrations/002-fencing.js';
 import * as payments003 from './migrations/003-payments.js';
+import * as intervals004 from './migrations/004-intervals.js';
 
 interface Migration { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }
 
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '001-core': core001,
   '002-fencing': fencing002,
   '003-payments': payments003,
+  '004-intervals': intervals004,
 };
 
 const source: Knex.MigrationSource<string> = {

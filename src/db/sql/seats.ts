@@ -69,8 +69,8 @@ WITH s AS (
    WHERE ${where.join(' AND ')}
   RETURNING schedule_id, seat_no, hold_expires_at
 ), r AS (
-  INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at)
-  SELECT ?, s.schedule_id, s.seat_no, 'HELD', sc.price, s.hold_expires_at
+  INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
+  SELECT ?, s.schedule_id, s.seat_no, 'HELD', sc.price, s.hold_expires_at, clock_timestamp()
     FROM s JOIN schedules sc ON sc.id = s.schedule_id
   RETURNING id, user_id, schedule_id, seat_no, expires_at
 )${outboxHeld}
@@ -143,8 +143,8 @@ export function holdTicket(p: { scheduleId: number; userId: number; holdTtlMs: n
 WITH i AS (
   UPDATE inventory SET ${set} WHERE ${where.join(' AND ')} RETURNING schedule_id
 ), r AS (
-  INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at)
-  SELECT ?, i.schedule_id, NULL, 'HELD', sc.price, now() + (? * interval '1 millisecond')
+  INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
+  SELECT ?, i.schedule_id, NULL, 'HELD', sc.price, now() + (? * interval '1 millisecond'), clock_timestamp()
     FROM i JOIN schedules sc ON sc.id = i.schedule_id
   RETURNING id, user_id, schedule_id, seat_no, expires_at
 )${outboxHeld}

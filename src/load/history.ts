@@ -1,0 +1,81 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+// The history of a run, in Jepsen's sense: every operation the load generator invoked, when it was
+// invoked and when it completed, and what became of it. Checkers read it together with the database.
+
+/** What an operation asked for. */
+export type OpKind = 'hold' | 'hold-ticket' | 'pay' | 'join' | 'status' | 'seats' | 'probe-hold' | 'probe-ticket' | 'other';
+
+/**
+ * ok: the server acknowledged it (2xx). fail: it certainly did not happen (a 4xx, or the connection
+ * was refused before anything was sent). unknown: it may or may not have happened (no answer in
+ * time, the connection reset mid-request, a 5xx from a server that may have committed).
+ */
+export type OpOutcome = 'ok' | 'fail' | 'unknown';
+
+export interface HistoryOp {
+  /** Position in the history, in invocation order. */
+  index: number;
+  /** The client that issued it (a connection or a journey); one client has one operation in flight. */
+  process: number;
+  /** The server instance it went to (0-based). */
+  instance: number;
+  op: OpKind;
+  /** Milliseconds since the load phase began (the `t0` of the history's meta). */
+  invokeMs: number;
+  completeMs: number;
+  outcome: OpOutcome;
+  /** HTTP status, when an answer came. */
+  status?: number;
+  /** The answer's error code (SEAT_TAKEN, …) or what went wrong on the wire (timeout, ECONNRESET, …). */
+  error?: string;
+  userId?: number;
+  scheduleId?: number;
+  seatNo?: number | null;
+  /** The reservation an acknowledged hold created, or the one a payment was for. */
+  reservationId?: number;
+  paymentId?: number;
+}
+
+/** What an attempt is, so the driver can record it without parsing request bodies. */
+export interface OpMeta {
+  op: OpKind;
+  userId?: number;
+  scheduleId?: number;
+  seatNo?: number | null;
+  reservationId?: number;
+}
+
+export interface HistoryMeta {
+  /** Wall-clock time (epoch ms) of invokeMs = 0. */
+  t0EpochMs: number;
+  ops: number;
+  file?: string;
+}
+
+/** One JSON line per operation. */
+export async function writeHistory(file: string, ops: readonly HistoryOp[]): Promise<void> {
+  const out = createWriteStream(file);
+  for (const op of [...ops].sort((a, b) => a.index - b.index)) {
+    if (!out.write(`${JSON.stringify(op)}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+export async function readHistory(file: string): Promise<HistoryOp[]> {
+  const ops: HistoryOp[] = [];
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim()) ops.push(JSON.parse(line) as HistoryOp);
+  return ops;
+}
+
+/** Classifies an HTTP answer for the history (not for the outcome table, which keeps its own words). */
+export function historyOutcome(status: number | undefined): OpOutcome {
+  if (status === undefined) return 'unknown';
+  if (status >= 200 && status < 300) return 'ok';
+  if (status >= 500) return 'unknown';
+  return 'fail';
+}
