@@ -1,9 +1,10 @@
 import type { Lock } from 'redlock';
-import { fenceAndSelectInventory, fenceAndSelectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
-import type { HoldCommand, HoldOutcome, SeatLockStrategy, StrategyDeps, StrategyRuntime, TicketCommand } from '../src/core/ports.js';
-import { held, run, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
-import { fenceAndSelectBalance, type BalanceRow } from '../src/db/sql/balance.js';
-import { SeatLocker, balanceResource, fencingOption, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
+import type { Knex } from 'knex';
+import { fenceAndSelectInventory, fenceAndSelectSeat, selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
+import type { DebitOutcome, HoldCommand, HoldOutcome, SeatLockStrategy, SpendCommand, StrategyDeps, StrategyRuntime, TicketCommand } from '../src/core/ports.js';
+import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { fenceAndSelectBalance, selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
+import { SeatLocker, balanceResource, fencingOption, inventoryResource, lockOptions, seatResource, workUnderLockOption } from './lib/redis-lock.js';
 import { lockThenRowCeiling } from './lib/ceilings.js';
 
 /** A claim in progress: the lock is held and a fencing token taken; `write` and `release` finish it. */
@@ -14,87 +15,145 @@ export interface SeatClaim {
   release(): Promise<void>;
 }
 
+/** The same for one general-admission ticket (the lock is the schedule's inventory lock). */
+export type TicketClaim = SeatClaim;
+
+/** A debit in progress inside the caller's payment transaction (the balance lock is `aroundSpend`'s). */
+export interface DebitClaim {
+  token: number;
+  write(): Promise<DebitOutcome>;
+}
+
 export interface RedlockRuntime extends StrategyRuntime {
-  /** The steps of `hold` one by one (the fencing test pauses a holder between them). */
+  /** The steps of `hold` one by one (the fencing tests pause a holder between them). */
   claimSeat(cmd: HoldCommand): Promise<SeatClaim | HoldOutcome>;
+  /** The steps of `holdTicket` one by one. */
+  claimTicket(cmd: TicketCommand): Promise<TicketClaim | HoldOutcome>;
+  /** The steps of `debit` one by one: read and token now, the write later in the same transaction. */
+  claimDebit(trx: Knex.Transaction, cmd: SpendCommand): Promise<DebitClaim | DebitOutcome>;
 }
 
 /**
  * A Redis distributed lock around the database write. After acquiring, the holder takes a
  * strictly increasing token from a PostgreSQL sequence (in the same round trip as reading the
  * row); with fencing on, the write only lands if the row's stored fence is lower than the token,
- * so a holder whose lease expired cannot overwrite a newer holder.
+ * so a holder whose lease expired cannot overwrite a newer holder. The fence alone does not stop
+ * the stale holder writing FIRST (both read the same state; the newer token still passes after
+ * it), so fenced writes are also conditional on what was read: seat still AVAILABLE, remaining > 0,
+ * balance >= amount (issue 8). With fencing off the lock alone is trusted: the control variant.
  */
 export function createRedlock({ db, redis }: StrategyDeps, options: Record<string, string>): RedlockRuntime {
   const locker = new SeatLocker(redis, options);
   const fencing = options.fencing !== 'off';
-  const counters = { fenceRejections: 0, takenUnderLock: 0, soldOutUnderLock: 0 };
+  const workMs = Number(options.workUnderLockMs ?? 0);
+  const counters = { fenceRejections: 0, changedUnderLock: 0, takenUnderLock: 0, soldOutUnderLock: 0 };
 
-  async function claimSeat(cmd: HoldCommand): Promise<SeatClaim | HoldOutcome> {
-    const lock = await locker.acquire(seatResource(cmd.scheduleId, cmd.seatNo), 'seat');
-    if (!lock) return { kind: 'busy', reason: 'the seat lock is held by another request' };
+  // A fenced write was refused. A stored fence at or above our token: a newer holder wrote (our lease
+  // lapsed). Below it: a holder whose lease lapsed wrote between our read and our write.
+  function staleToken(fence: number | undefined, token: number): boolean {
+    if (fence !== undefined && fence >= token) {
+      counters.fenceRejections++;
+      return true;
+    }
+    counters.changedUnderLock++;
+    return false;
+  }
+
+  // Lock, then read the row with a fresh token: `readAndCheck` answers at once (the lock is then
+  // released) or returns the write to run while the lock is held.
+  async function claim(resource: string, kind: 'seat' | 'inventory', busy: string,
+    readAndCheck: () => Promise<HoldOutcome | { token: number; write(): Promise<HoldOutcome> }>): Promise<SeatClaim | HoldOutcome> {
+    const lock = await locker.acquire(resource, kind);
+    if (!lock) return { kind: 'busy', reason: busy };
     const release = () => locker.release(lock);
     try {
-      const [row] = await run<SeatRow & { token: number }>(db, fenceAndSelectSeat(cmd.scheduleId, cmd.seatNo));
-      const token = row!.token;
-      if (row!.id === null) return release().then(() => ({ kind: 'not-found' }) as const);
-      if (row!.status !== 'AVAILABLE') {
-        counters.takenUnderLock++;
-        return release().then(() => ({ kind: 'taken', reason: `seat is ${row!.status}` }) as const);
+      const step = await readAndCheck();
+      if ('kind' in step) {
+        await release();
+        return step;
       }
-      const write = async (): Promise<HoldOutcome> => {
-        const h = await writeHold(db, row!.id, cmd, fencing ? { fenceToken: token } : {});
-        if (h) return held(h);
-        counters.fenceRejections++;
-        return { kind: 'taken', reason: `fencing token ${token} is stale: a newer lock holder wrote this seat` };
-      };
-      return { lock, token, write, release };
+      return { lock, token: step.token, write: step.write, release };
     } catch (err) {
       await release();
       throw err;
     }
   }
 
+  async function finish(c: SeatClaim | HoldOutcome): Promise<HoldOutcome> {
+    if ('kind' in c) return c;
+    try {
+      if (workMs > 0) await sleep(workMs);
+      return await c.write();
+    } finally {
+      await c.release();
+    }
+  }
+
+  const claimSeat = (cmd: HoldCommand) => claim(seatResource(cmd.scheduleId, cmd.seatNo), 'seat', 'the seat lock is held by another request', async () => {
+    const [row] = await run<SeatRow & { token: number }>(db, fenceAndSelectSeat(cmd.scheduleId, cmd.seatNo));
+    const token = row!.token;
+    if (row!.id === null) return { kind: 'not-found' };
+    if (row!.status !== 'AVAILABLE') {
+      counters.takenUnderLock++;
+      return { kind: 'taken', reason: `seat is ${row!.status}` };
+    }
+    const write = async (): Promise<HoldOutcome> => {
+      const h = await writeHold(db, row!.id, cmd, fencing ? { fenceToken: token, expectAvailable: true } : {});
+      if (h) return held(h);
+      const [now] = await run<SeatRow>(db, selectSeat(cmd.scheduleId, cmd.seatNo));
+      if (staleToken(now?.fence, token)) return { kind: 'taken', reason: `fencing token ${token} is stale: a newer lock holder wrote this seat` };
+      return { kind: 'taken', reason: `seat is ${now?.status}: a holder whose lock lease lapsed took it after it was read` };
+    };
+    return { token, write };
+  });
+
+  const claimTicket = (cmd: TicketCommand) => claim(inventoryResource(cmd.scheduleId), 'inventory', 'the inventory lock is held by another request', async () => {
+    const [row] = await run<InventoryRow & { token: number }>(db, fenceAndSelectInventory(cmd.scheduleId));
+    const token = row!.token;
+    if (row!.total === null) return { kind: 'not-found' };
+    if (row!.remaining <= 0) {
+      counters.soldOutUnderLock++;
+      return soldOut(row!.total);
+    }
+    const write = async (): Promise<HoldOutcome> => {
+      const h = await writeTicket(db, cmd, fencing ? { mode: 'decrement', fenceToken: token } : { mode: { setFrom: row!.remaining } });
+      if (h) return held(h);
+      const [now] = await run<InventoryRow>(db, selectInventory(cmd.scheduleId));
+      if (staleToken(now?.fence, token)) return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote the inventory' };
+      return soldOut(row!.total);
+    };
+    return { token, write };
+  });
+
+  async function claimDebit(trx: Knex.Transaction, cmd: SpendCommand): Promise<DebitClaim | DebitOutcome> {
+    const [row] = await run<BalanceRow & { token: number }>(trx, fenceAndSelectBalance(cmd.userId));
+    const token = row!.token;
+    if (row!.balance === null) return { kind: 'not-found' };
+    if (row!.balance < cmd.amount) return { kind: 'insufficient' };
+    const write = async (): Promise<DebitOutcome> => {
+      const d = await writeDebit(trx, cmd, fencing ? { mode: 'conditional', fenceToken: token } : { mode: { setFrom: row!.balance } });
+      if (d) return d;
+      const [now] = await run<BalanceRow>(trx, selectBalance(cmd.userId));
+      if (staleToken(now?.fence, token)) return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote this balance' };
+      return { kind: 'insufficient' };
+    };
+    return { token, write };
+  }
+
   return {
     claimSeat,
-    async hold(cmd) {
-      const claim = await claimSeat(cmd);
-      if ('kind' in claim) return claim;
-      try {
-        return await claim.write();
-      } finally {
-        await claim.release();
-      }
-    },
-    async holdTicket(cmd: TicketCommand) {
-      const lock = await locker.acquire(inventoryResource(cmd.scheduleId), 'inventory');
-      if (!lock) return { kind: 'busy', reason: 'the inventory lock is held by another request' };
-      try {
-        const [row] = await run<InventoryRow & { token: number }>(db, fenceAndSelectInventory(cmd.scheduleId));
-        if (row!.total === null) return { kind: 'not-found' };
-        if (row!.remaining <= 0) {
-          counters.soldOutUnderLock++;
-          return soldOut(row!.total);
-        }
-        const h = await writeTicket(db, cmd, { mode: { setFrom: row!.remaining }, ...(fencing ? { fenceToken: row!.token } : {}) });
-        if (h) return held(h);
-        counters.fenceRejections++;
-        return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote the inventory' };
-      } finally {
-        await locker.release(lock);
-      }
-    },
+    claimTicket,
+    claimDebit,
+    hold: async (cmd) => finish(await claimSeat(cmd)),
+    holdTicket: async (cmd) => finish(await claimTicket(cmd)),
     // The balance lock is held around the whole payment transaction (it must outlive the commit);
     // inside, the debit is fenced like a seat write.
     aroundSpend: (userId, fn) => locker.with(balanceResource(userId), 'balance', fn),
     async debit(trx, cmd) {
-      const [row] = await run<BalanceRow & { token: number }>(trx, fenceAndSelectBalance(cmd.userId));
-      if (row!.balance === null) return { kind: 'not-found' };
-      if (row!.balance < cmd.amount) return { kind: 'insufficient' };
-      const d = await writeDebit(trx, cmd, { mode: { setFrom: row!.balance }, ...(fencing ? { fenceToken: row!.token } : {}) });
-      if (d) return d;
-      counters.fenceRejections++;
-      return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote this balance' };
+      const c = await claimDebit(trx, cmd);
+      if ('kind' in c) return c;
+      if (workMs > 0) await sleep(workMs);
+      return c.write();
     },
     counters: () => ({ ...locker.counters, ...counters }),
     close: async () => {},
@@ -105,8 +164,11 @@ export const redlock = {
   name: 'redlock',
   description: 'Redis distributed lock (redlock, 1 or N nodes) around the write, fencing token checked by the database',
   safe: true,
+  unsafeWith: (o) => (o.fencing === 'off'
+    ? 'fencing off: the lock alone guards a read-then-write, so a holder whose lease lapsed still writes (the control variant that shows why fencing matters)'
+    : null),
   requires: { redis: true },
   ceiling: lockThenRowCeiling(false),
-  options: [...lockOptions, fencingOption],
+  options: [...lockOptions, fencingOption, workUnderLockOption],
   create: createRedlock,
 } satisfies SeatLockStrategy;

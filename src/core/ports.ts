@@ -102,6 +102,8 @@ export interface SeatLockStrategy {
   readonly description: string;
   /** False only for control groups that are expected to oversell. */
   readonly safe: boolean;
+  /** Why this configuration is unsafe by design (a control variant such as fencing off), or null when it claims to be safe. */
+  unsafeWith?(options: Record<string, string>): string | null;
   readonly requires: { redis: boolean };
   readonly options: readonly StrategyOptionSpec[];
   /**

@@ -15,7 +15,9 @@ export const lockOptions = [
   intOption('retryDelayMs', 'delay between lock retries', 20, 0, 60_000),
   intOption('retryJitterMs', 'random jitter added to each retry delay', 10, 0, 60_000),
 ];
-export const fencingOption = enumOption('fencing', 'check a fencing token in the database write', 'on', ['on', 'off']);
+export const fencingOption = enumOption('fencing', 'check a fencing token and the state read in the database write (off: trust the lock alone, unsafe by design)', 'on', ['on', 'off']);
+// Widens the window a paused process (SIGSTOP, a GC pause) must land in for the nemesis experiments.
+export const workUnderLockOption = intOption('workUnderLockMs', 'simulated work under the lock between read and write; 0 = none', 0, 0, 600_000);
 
 /** The lock could not be decided because too many Redis servers failed: infrastructure, not contention. */
 export class QuorumUnavailableError extends Error {
