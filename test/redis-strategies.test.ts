@@ -104,17 +104,19 @@ describe('redis-decr', () => {
     const r = new Redis(inject('redisUrl'));
     onTestFinished(() => void r.disconnect());
     const key = (k: string) => `${name}:seatlab:{s${schedule.scheduleId}}:${k}`;
-    expect(await r.get(key('remaining'))).toBe('5');
+    // Seats left = seat-count minus the claims hash (seatNo → claim time).
+    expect(await r.get(key('seat-count'))).toBe('5');
+    expect(await r.hlen(key('claims'))).toBe(0);
 
     const failed = await call(api.url, 'POST', '/api/reservations', { token: unlucky!.token, body: { scheduleId: schedule.scheduleId, seatNo: 1 } });
     expect(failed.status).toBe(500);
-    expect(await r.sismember(key('claimed'), '1')).toBe(0);
-    expect(await r.get(key('remaining'))).toBe('5');
+    expect(await r.hexists(key('claims'), '1')).toBe(0);
+    expect(await r.hlen(key('claims'))).toBe(0);
     expect((await db('seats').where({ schedule_id: schedule.scheduleId, seat_no: 1 }).first()).status).toBe('AVAILABLE');
 
     const sold = await call(api.url, 'POST', '/api/reservations', { token: next!.token, body: { scheduleId: schedule.scheduleId, seatNo: 1 } });
     expect(sold.status).toBe(201);
-    expect(await r.get(key('remaining'))).toBe('4');
+    expect(await r.hlen(key('claims'))).toBe(1);
 
     const failedTicket = await call(api.url, 'POST', '/api/reservations/general', { token: unlucky!.token, body: { scheduleId: schedule.scheduleId } });
     expect(failedTicket.status).toBe(500);

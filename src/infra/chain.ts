@@ -13,6 +13,10 @@ export interface Provisioned {
   pid?: number;
   port?: number;
   stop(): Promise<void>;
+  /** Kill -9 the server process (ephemeral servers only); resolves when it has exited. */
+  crash?(): Promise<void>;
+  /** Start the server again on the same port, empty; resolves when it answers PING. */
+  revive?(): Promise<void>;
 }
 
 /**

@@ -44,39 +44,69 @@ async function startRedisServer(): Promise<ProvisionedRedis> {
   const port = await freePort();
   await removeStaleDirs(REDIS_DIR_PREFIX, 'server.pid', 'SIGTERM');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `${REDIS_DIR_PREFIX}${process.pid}-`));
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--daemonize', 'no', '--loglevel', 'warning'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d) => { stderr += String(d); });
-  // Lets a later run stop this server if our process is killed without a chance to clean up.
-  await writeFile(path.join(dataDir, 'server.pid'), `${child.pid}\n`);
-  const stop = async () => {
-    await stopChild(child, 3000);
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  const unregister = registerCleanup(`redis-server on port ${port}`, stop, () => child.kill('SIGTERM'));
   const url = `redis://127.0.0.1:${port}`;
-  try {
+  // The current server process. revive() replaces it, and everything below (stop, the exit-time
+  // kill, the pid) reads this variable, so they always follow the live child.
+  let child: ChildProcess | undefined;
+  let stopped = false;
+  const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
+
+  const launch = async (): Promise<void> => {
+    const c = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--daemonize', 'no', '--loglevel', 'warning'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child = c;
+    let stderr = '';
+    c.stderr?.on('data', (d) => { stderr += String(d); });
+    // Lets a later run stop this server if our process is killed without a chance to clean up.
+    await writeFile(path.join(dataDir, 'server.pid'), `${c.pid}\n`);
     const deadline = Date.now() + 10_000;
     while (!(await ping(url))) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited: ${stderr.trim() || `code ${child.exitCode}`}`);
+      if (exited(c)) throw new Error(`redis-server exited: ${stderr.trim() || `code ${c.exitCode}`}`);
       if (Date.now() > deadline) throw new Error('redis-server did not answer PING within 10 s');
       await new Promise((r) => setTimeout(r, 50));
     }
+  };
+  const stopCurrent = async () => {
+    if (child) await stopChild(child, 3000);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const unregister = registerCleanup(`redis-server on port ${port}`, stopCurrent, () => child?.kill('SIGTERM'));
+  try {
+    await launch();
   } catch (err) {
     unregister();
-    await stop();
+    await stopCurrent();
     throw err;
   }
   return {
-    url, kind: 'embedded', dataDir, pid: child.pid, port,
+    url, kind: 'embedded', dataDir, port,
+    get pid() { return child?.pid; },
     stop: async () => {
+      stopped = true;
       unregister();
-      await stop();
+      await stopCurrent();
       for (let i = 0; i < 100 && (await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    },
+    crash: async () => {
+      const c = child;
+      if (!c || exited(c)) return;
+      const gone = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      c.kill('SIGKILL');
+      await gone;
+    },
+    revive: async () => {
+      if (stopped) throw new Error(`redis-server on port ${port} was stopped; provision a new one instead of reviving it`);
+      if (child && !exited(child)) throw new Error(`redis-server on port ${port} is still running (pid ${child.pid}); crash() or stop() it before revive()`);
+      // A failed start leaves no server behind: stop() and the exit hook still see `child`.
+      try {
+        await launch();
+      } catch (err) {
+        if (child) await stopChild(child, 3000);
+        throw err;
+      }
     },
   };
 }

@@ -51,5 +51,5 @@ export const lockThenRowCeiling = (withRowLock: boolean) => (deps: StrategyDeps,
 /** The Redis pre-check alone (read-only equivalent of the claim script). */
 export const redisPrecheckCeiling = ({ redis }: StrategyDeps, f: CeilingFixture): CeilingOp => async () => {
   const tag = `seatlab:{s${f.scheduleId}}`;
-  await redis[0]!.eval(`return {redis.call('SISMEMBER', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}`, 2, `${tag}:claimed`, `${tag}:remaining`, pick(f));
+  await redis[0]!.eval(`return {redis.call('HEXISTS', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}`, 2, `${tag}:claims`, `${tag}:seat-count`, pick(f));
 };
