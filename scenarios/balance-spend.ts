@@ -1,6 +1,7 @@
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
+import { checkBalance } from '../src/check/balance.js';
 
 // One user, one balance, many payments at once: the balance is the contended resource. The user
 // holds `--users` one-point seats (seeded as held reservations) and pays for all of them at the
@@ -29,12 +30,13 @@ export const balanceSpend = {
       seatCount: p.seats,
       plan: {
         journeys: ids.map((id) => {
-          const attempt = { method: 'POST' as const, path: '/api/payments', body: JSON.stringify({ reservationId: id }), headers: { 'idempotency-key': `spend-${id}` } };
-          return { token: user!.token, attempts: Array.from({ length: RETRIES_PER_PAYMENT }, () => attempt) };
+          const attempt = { method: 'POST' as const, path: '/api/payments', body: JSON.stringify({ reservationId: id }), headers: { 'idempotency-key': `spend-${id}` }, meta: { op: 'pay' as const, reservationId: id } };
+          return { token: user!.token, userId: user!.id, attempts: Array.from({ length: RETRIES_PER_PAYMENT }, () => attempt) };
         }),
       },
     };
   },
+  check: (c) => checkBalance(c.db, c),
   expect(result, p) {
     const want = Math.min(p.users, p.seats);
     if (result.outcomes.ok === want || result.outcomes.timeout > 0) return [];

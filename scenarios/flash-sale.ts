@@ -1,6 +1,7 @@
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle, type Rng } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
+import { checkSeats } from '../src/check/seats.js';
 
 const ATTEMPTS_PER_USER = 3;
 
@@ -29,15 +30,18 @@ export const flashSale = {
       plan: {
         journeys: users.map((u) => ({
           token: u.token,
+          userId: u.id,
           attempts: pickSeats(rng, p.seats, ATTEMPTS_PER_USER).map((seatNo) => ({
             method: 'POST' as const,
             path: '/api/reservations',
             body: JSON.stringify({ scheduleId: schedule.scheduleId, seatNo }),
+            meta: { op: 'hold' as const, scheduleId: schedule.scheduleId, seatNo },
           })),
         })),
       },
     };
   },
+  check: (c) => checkSeats(c.db, c),
   expect(result, p) {
     if (result.outcomes.ok <= p.seats) return [];
     return [{ kind: 'more-holds-than-seats', detail: `${result.outcomes.ok} successful holds for ${p.seats} seats` }];

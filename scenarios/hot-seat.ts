@@ -1,6 +1,7 @@
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
+import { checkSeats } from '../src/check/seats.js';
 
 // Everybody wants seat 1 at the same moment. Exactly one may get it.
 export const hotSeat = {
@@ -17,9 +18,10 @@ export const hotSeat = {
     return {
       scheduleId: schedule.scheduleId,
       seatCount: schedule.seatCount,
-      plan: { journeys: users.map((u) => ({ token: u.token, attempts: [{ method: 'POST', path: '/api/reservations', body }] })) },
+      plan: { journeys: users.map((u) => ({ token: u.token, userId: u.id, attempts: [{ method: 'POST', path: '/api/reservations', body, meta: { op: 'hold', scheduleId: schedule.scheduleId, seatNo: 1 } }] })) },
     };
   },
+  check: (c) => checkSeats(c.db, c),
   expect(result) {
     if (result.outcomes.ok === 1) return [];
     if (result.outcomes.ok === 0 && result.outcomes.timeout > 0) return [];

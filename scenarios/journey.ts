@@ -1,6 +1,7 @@
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
+import { checkJourney } from '../src/check/journey.js';
 
 const PAY_FRACTION = 0.7;
 const PRICE = 50;
@@ -25,10 +26,14 @@ export const journey = {
       seatCount: schedule.seatCount,
       plan: { journeys: [] },
       journeys: users.map((u, i) => ({
-        token: u.token, scheduleId: schedule.scheduleId, pays: rng() < PAY_FRACTION,
+        token: u.token, userId: u.id, scheduleId: schedule.scheduleId, pays: rng() < PAY_FRACTION,
         seatPicks: [rng(), rng(), rng()], idempotencyKey: `journey-${p.seed}-${i}`,
       })),
     };
+  },
+  async check(c) {
+    const r = await checkJourney(c.db, { ...c, redisUrl: c.redisUrl! });
+    return { ...r, journey: { confirmed: r.confirmed, expired: r.expired, resold: r.resold, events: r.events } };
   },
   expect: () => [],
 } satisfies Scenario;

@@ -1,6 +1,7 @@
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
+import { checkQueue } from '../src/check/queue.js';
 
 // Everybody joins one schedule's waiting room at once. Join numbers must come out unique and
 // gap-free, and the admitter must respect its rate and active limit while the rush goes on.
@@ -19,9 +20,10 @@ export const queueRush = {
     return {
       scheduleId: schedule.scheduleId,
       seatCount: schedule.seatCount,
-      plan: { journeys: users.map((u) => ({ token: u.token, attempts: [{ method: 'POST' as const, path: '/api/queue/tokens', body }] })) },
+      plan: { journeys: users.map((u) => ({ token: u.token, userId: u.id, attempts: [{ method: 'POST' as const, path: '/api/queue/tokens', body, meta: { op: 'join' as const, scheduleId: schedule.scheduleId } }] })) },
     };
   },
+  check: (c) => checkQueue({ ...c, redisUrl: c.redisUrl!, queue: c.queue! }),
   expect(result, p) {
     if (result.outcomes.ok === p.users || result.outcomes.timeout > 0) return [];
     return [{ kind: 'joins-refused', detail: `${p.users - result.outcomes.ok} of ${p.users} joins were not answered 201` }];

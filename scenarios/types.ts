@@ -4,6 +4,7 @@ import type { RunResult } from '../src/load/driver.js';
 import type { Rng } from '../src/core/rng.js';
 import type { JourneySpec } from '../src/load/journey-driver.js';
 import type { QueueConfig } from '../src/queue/waiting-room.js';
+import type { CheckResult } from '../src/check/violations.js';
 
 export interface ScenarioParams {
   users: number;
@@ -26,6 +27,30 @@ export interface Violation {
   evidence?: unknown;
 }
 
+/** What a scenario's checker gets after the load. */
+export interface CheckContext {
+  db: Knex;
+  scheduleId: number;
+  params: ScenarioParams;
+  /** 201 answers the load generator saw, and answers whose outcome is unknown. */
+  okResponses: number;
+  unknownResponses: number;
+  /** The run's first Redis and key prefix, for checkers that read Redis (queue, events). */
+  redisUrl?: string;
+  keyPrefix: string;
+  queue?: QueueConfig;
+  /** Journeys only: holds that were walked away from. */
+  abandoned: number;
+  seatCount: number;
+}
+
+/** A checker's result: the common part, plus what this scenario's checker saw. */
+export type ScenarioCheck = CheckResult & {
+  seatsHeldOrSold?: number;
+  remaining?: number;
+  journey?: { confirmed: number; expired: number; resold: number; events: number };
+};
+
 export interface Scenario {
   /** kebab-case, equal to the file name. */
   readonly name: string;
@@ -43,6 +68,8 @@ export interface Scenario {
   validate(p: ScenarioParams): string[];
   /** Seeds the database (in bulk) and builds the load plan. Deterministic for a given seed. */
   prepare(db: Knex, p: ScenarioParams, ctx: { secret: string; rng: Rng }): Promise<Prepared>;
+  /** The database checker of this scenario (src/check/…), run after the load. */
+  check(ctx: CheckContext): Promise<ScenarioCheck>;
   /** Scenario-specific checks on the outcome counts (the database checks are in src/check). */
   expect(result: RunResult, p: ScenarioParams, prepared: Prepared): Violation[];
 }

@@ -8,6 +8,7 @@ import { parseRunOptions, type RawRunOptions } from './cli/options.js';
 import { runBench, type Io } from './cli/run.js';
 import { serve, type RawServeOptions } from './cli/serve.js';
 import { compare } from './cli/compare.js';
+import { faultNames } from './nemesis/index.js';
 
 const io: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
@@ -83,6 +84,11 @@ withQueueOptions(program.command('run'))
   .option('--runs <n>', 'repetitions per strategy, interleaved A B C A B C (default 3)')
   .option('--warmup <duration>', 'left out of every figure at the start of each run, e.g. 2s or 0 (default 2s)')
   .option('--keep-db', 'keep each run database for inspection')
+  .option('--instances <n>', 'booking server processes on the same stores; connections are spread over them round-robin (default 1)')
+  .option('--nemesis <faults>', `inject real faults during the load, one column of the fault matrix each: ${faultNames().join(', ')}`)
+  .option('--nemesis-every <duration>', 'a fault starts this often (default per fault, e.g. 6s for pause-instance)')
+  .option('--nemesis-for <duration>', 'a fault lasts this long (default per fault; pause-instance: the lock TTL + 1s)')
+  .option('--liveness-grace <duration>', 'after the faults end, how long a seat may stay refused before it counts as stuck (default 5s)')
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);
     if (!options) throw new UsageError(problems);
@@ -100,6 +106,7 @@ withQueueOptions(program.command('serve'))
   .option('--strategy-opt <key=value>', 'strategy option, repeatable', collect)
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
   .option('--pool-size <n>', 'PostgreSQL pool size', '20')
+  .option('--instances <n>', 'booking server processes on the same stores (ports --port, --port+1, …; default 1)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
     return EXIT.ok;

@@ -208,14 +208,16 @@ describe('bench run end to end', () => {
       expect(report.results.map((x: { strategy: string }) => x.strategy)).toEqual(strategyNames());
       for (const res of report.results) {
         expect(Object.keys(res.outcomes).sort()).toEqual(['conflict', 'error', 'ok', 'rejected', 'soldOut', 'timeout']);
-        // Two runs: counts are summed, each run is kept with its own figures.
-        expect(res.requests).toBe(80);
+        // Two runs: counts are one sale's (the median run's), totals are labelled; each run is kept.
+        expect(res.requests).toBe(40);
+        expect(res.totals).toMatchObject({ runs: 2, requests: 80 });
         expect(res.runs.map((x: { run: number }) => x.run)).toEqual([1, 2]);
         expect(res.stats.rps.n).toBe(2);
         if (res.safe) {
           expect(res.runs.map((x: { outcomes: { ok: number } }) => x.outcomes.ok)).toEqual([1, 1]);
-          expect(res.outcomes.ok).toBe(2);
-          expect(res.outcomes.conflict).toBe(78);
+          expect(res.outcomes.ok).toBe(1);
+          expect(res.outcomes.conflict).toBe(39);
+          expect(res.totals.outcomes.ok).toBe(2);
           expect(res.oversold).toBe(0);
           expect(res.verdict).toBe('pass');
         }

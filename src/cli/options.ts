@@ -6,6 +6,8 @@ import type { Scenario, ScenarioParams } from '../../scenarios/types.js';
 import { DEFAULT_HOLD_TTL_MS, DEFAULT_POOL_SIZE } from '../server/start.js';
 import type { QueueConfig } from '../queue/waiting-room.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
+import { faults, faultNames } from '../nemesis/index.js';
+import type { Fault } from '../nemesis/types.js';
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -46,6 +48,18 @@ export interface RawRunOptions {
   queueActive?: string;
   queueRate?: string;
   queueActiveTtl?: string;
+  instances?: string;
+  nemesis?: string;
+  nemesisEvery?: string;
+  nemesisFor?: string;
+  livenessGrace?: string;
+}
+
+/** The faults to inject (each one a column of the fault matrix) and their schedule, if overridden. */
+export interface NemesisOptions {
+  faults: Fault[];
+  everyMs?: number;
+  forMs?: number;
 }
 
 export interface RunOptions {
@@ -75,6 +89,36 @@ export interface RunOptions {
   rate?: number;
   /** http (default): the booking server over HTTP; direct: the booking core called in the lab's process. */
   transport: 'http' | 'direct';
+  /** Booking server processes on the same stores; the driver spreads connections over them. */
+  instances: number;
+  nemesis?: NemesisOptions;
+  /** After the faults end, how long a seat or ticket may stay refused before it counts as stuck. */
+  livenessGraceMs: number;
+}
+
+/** --instances N (1 … 16). */
+export function parseInstances(raw: string | undefined, problems: string[]): number {
+  return parseCount('--instances', raw, 1, problems, 16);
+}
+
+/** --nemesis a,b with --nemesis-every / --nemesis-for (durations; --nemesis-for may be 0 for instant faults). */
+export function parseNemesis(raw: Pick<RawRunOptions, 'nemesis' | 'nemesisEvery' | 'nemesisFor'>, problems: string[]): NemesisOptions | undefined {
+  if (raw.nemesis === undefined) {
+    if (raw.nemesisEvery !== undefined || raw.nemesisFor !== undefined) problems.push('--nemesis-every and --nemesis-for need --nemesis <fault>');
+    return undefined;
+  }
+  const valid = `valid: ${faultNames().join(', ')} (or a comma-separated list)`;
+  const picked: Fault[] = [];
+  for (const name of raw.nemesis.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const f = faults.get(name);
+    if (!f) problems.push(`--nemesis: unknown fault "${name}"; ${valid}`);
+    else if (!picked.includes(f)) picked.push(f);
+  }
+  if (picked.length === 0 && problems.length === 0) problems.push(`--nemesis is empty; ${valid}`);
+  const everyMs = raw.nemesisEvery === undefined ? undefined : parseDuration('--nemesis-every', raw.nemesisEvery, 0, problems);
+  const forMs = raw.nemesisFor === undefined ? undefined : raw.nemesisFor.trim() === '0' ? 0 : parseDuration('--nemesis-for', raw.nemesisFor, 0, problems);
+  if (everyMs !== undefined && forMs !== undefined && forMs >= everyMs) problems.push(`--nemesis-for (${forMs} ms) must be shorter than --nemesis-every (${everyMs} ms)`);
+  return { faults: picked, ...(everyMs !== undefined ? { everyMs } : {}), ...(forMs !== undefined ? { forMs } : {}) };
 }
 
 /** A count flag: a positive integer, or a problem that names the flag. */
@@ -198,6 +242,13 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (redisUrls.length > 0 && raw.redisNodes !== undefined && redisNodes !== redisUrls.length) {
     problems.push(`--redis-nodes ${redisNodes} does not match the ${redisUrls.length} --redis-url given; give one URL per node, or drop --redis-nodes`);
   }
+  const instances = parseInstances(raw.instances, problems);
+  const nemesis = parseNemesis(raw, problems);
+  const livenessGraceMs = parseDuration('--liveness-grace', raw.livenessGrace, 5000, problems);
+  if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');
+  if (rate !== undefined && (instances > 1 || nemesis)) {
+    problems.push('--rate: the open model runs on autocannon against one server and records no per-operation history; with --instances or --nemesis use the closed model (drop --rate)');
+  }
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
   if (problems.length > 0 || !scenario) return { problems };
   return {
@@ -207,6 +258,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
       holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, transport,
+      instances, nemesis, livenessGraceMs,
     },
   };
 }

@@ -7,7 +7,8 @@ import { provisionPostgres } from '../infra/postgres.js';
 import { registerCleanup } from '../infra/cleanup.js';
 import { startServer } from '../server/start.js';
 import { UsageError } from './errors.js';
-import { parseCount, parseDuration, parseQueue, strategyOptionsFor } from './options.js';
+import { parseCount, parseDuration, parseInstances, parseQueue, strategyOptionsFor } from './options.js';
+import { startInstances } from '../load/instances.js';
 import { provisionRedisNodes } from '../infra/redis.js';
 import type { Io } from './run.js';
 
@@ -24,6 +25,7 @@ export interface RawServeOptions {
   queueActive?: string;
   queueRate?: string;
   queueActiveTtl?: string;
+  instances?: string;
 }
 
 /** Starts the API on provisioned servers with one concert and one schedule; runs until SIGINT/SIGTERM. */
@@ -42,6 +44,8 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   const poolSize = parseCount('--pool-size', raw.poolSize, 20, problems, 1000);
   const { perStrategy } = strategyOptionsFor(strategy ? [strategy] : [], raw.strategyOpt ?? [], problems);
   const queue = parseQueue(raw, false, problems);
+  const instances = parseInstances(raw.instances, problems);
+  if (instances > 1 && port !== 0 && port + instances - 1 > 65535) problems.push(`--port ${port} with --instances ${instances}: the ports ${port}…${port + instances - 1} do not all exist`);
   if (problems.length > 0 || !strategy) throw new UsageError(problems);
 
   const pg = await provisionPostgres({ url: raw.databaseUrl });
@@ -61,9 +65,23 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     redisUrls.push(...nodes.map((n) => n.url));
   }
   const secret = process.env.SEATLAB_TOKEN_SECRET ?? randomBytes(32).toString('hex');
-  const server = await startServer({ databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, poolSize, redisUrls, redisKeyPrefix: `${dbName}:`, queue }, io.err);
-  registerCleanup('booking server', () => server.close());
-  io.out(`${JSON.stringify({ url: server.url, concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
-  io.err(`seatlab serving ${strategy.name} on ${server.url} (PostgreSQL: ${pg.kind}); Ctrl-C stops it and everything it started`);
+  const cfg = { databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, poolSize, redisUrls, redisKeyPrefix: `${dbName}:`, queue };
+  let urls: string[];
+  if (instances === 1) {
+    const server = await startServer(cfg, io.err);
+    registerCleanup('booking server', () => server.close());
+    urls = [server.url];
+  } else {
+    // N processes, as N pods would be: each with its own pool, Redis clients, sweeper and relay.
+    const started = [];
+    for (let i = 0; i < instances; i++) {
+      const [inst] = await startInstances(1, { ...cfg, port: port === 0 ? 0 : port + i }, { onLog: (_, l) => io.err(`instance ${i}: ${l.trimEnd()}`) });
+      registerCleanup(`booking server instance ${i}`, () => inst!.stop());
+      started.push(inst!);
+    }
+    urls = started.map((s) => s.url);
+  }
+  io.out(`${JSON.stringify({ url: urls[0], ...(instances > 1 ? { urls } : {}), concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
+  io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (PostgreSQL: ${pg.kind}); Ctrl-C stops it and everything it started`);
   await new Promise<void>(() => undefined); // until a signal; the exit hook cleans up
 }

@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { classify, OUTCOMES, type Journey, type LoadPlan, type Outcome } from './plan.js';
 import { createLatencyHistogram, encode, summarize, type LatencySummaryMs } from './histogram.js';
+import type { InstanceStats } from './recorder.js';
 
 export interface DriveOptions {
   url: string;
@@ -38,6 +39,10 @@ export interface RunResult {
   histogram: string;
   perSecond: { ok: number[]; requests: number[] };
   transportErrors: number;
+  /** Per server instance: requests, successes, errors and unknowns (drivers that spread over instances). */
+  instances?: InstanceStats[];
+  /** Wall-clock time of the load phase's start (epoch ms), the origin of the history's times. */
+  t0EpochMs?: number;
 }
 
 interface Work { journey: Journey; attempt: number }

@@ -2,10 +2,13 @@ import { performance } from 'node:perf_hooks';
 import { createLatencyHistogram, encode, summarize, type Histogram, type LatencySummaryMs } from './histogram.js';
 import { classify, OUTCOMES, type Outcome } from './plan.js';
 import type { RunResult } from './driver.js';
+import { historyOutcome, type HistoryOp } from './history.js';
+import type { InstanceStats } from './recorder.js';
 
 /** One user's journey, decided before the clock starts (seeded). */
 export interface JourneySpec {
   token: string;
+  userId?: number;
   scheduleId: number;
   /** Pay for the hold, or walk away and let it expire. */
   pays: boolean;
@@ -15,7 +18,8 @@ export interface JourneySpec {
 }
 
 export interface JourneyOptions {
-  url: string;
+  /** One URL per server instance; journey i goes to instance i mod N. */
+  urls: string[];
   /** Concurrent users in flight (closed model). */
   concurrency: number;
   /** How often a waiting user asks for its place (default 500 ms). */
@@ -31,6 +35,8 @@ type Step = (typeof STEPS)[number];
 export interface JourneyResult extends RunResult {
   steps: Record<Step, LatencySummaryMs>;
   journeyOutcomes: { holds: number; paid: number; abandoned: number; noSeat: number; failed: number; gaveUpWaiting: number };
+  /** The contended writes (holds and payments) as a history. */
+  history: HistoryOp[];
 }
 
 /**
@@ -50,13 +56,16 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
   let requests = 0;
   let transportErrors = 0;
   const t0 = performance.now();
+  const t0EpochMs = Date.now();
+  const history: HistoryOp[] = [];
+  const instances: InstanceStats[] = o.urls.map((_, instance) => ({ instance, requests: 0, ok: 0, errors: 0, unknown: 0 }));
 
-  async function req(step: Step, method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
+  async function req(w: Who, step: Step, method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
     const start = performance.now();
     let status = 0;
     let json: any;
     try {
-      const res = await fetch(`${o.url}${path}`, {
+      const res = await fetch(`${o.urls[w.instance]}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
         body: body ? JSON.stringify(body) : undefined,
@@ -66,9 +75,27 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     } catch {
       transportErrors++;
     }
-    const us = Math.max(1, Math.round((performance.now() - start) * 1000));
+    const end = performance.now();
+    const us = Math.max(1, Math.round((end - start) * 1000));
     hist[step].recordValue(us);
     requests++;
+    const inst = instances[w.instance]!;
+    inst.requests++;
+    if (status === 0) inst.unknown++;
+    else if (status >= 500) inst.errors++;
+    else if (status < 300) inst.ok++;
+    if (step === 'hold' || step === 'pay') {
+      const b = body as { scheduleId?: number; seatNo?: number; reservationId?: number };
+      history.push({
+        index: history.length, process: w.process, instance: w.instance, op: step, invokeMs: start - t0, completeMs: end - t0,
+        outcome: historyOutcome(status === 0 ? undefined : status), ...(status ? { status } : {}),
+        ...(status >= 400 && json?.error ? { error: json.error as string } : status === 0 ? { error: 'NO_ANSWER' } : {}),
+        ...(w.userId !== undefined ? { userId: w.userId } : {}),
+        ...(step === 'hold' ? { scheduleId: b.scheduleId, seatNo: b.seatNo ?? null } : {}),
+        ...(step === 'hold' && status === 201 ? { reservationId: json.reservationId as number } : step === 'pay' ? { reservationId: b.reservationId } : {}),
+        ...(step === 'pay' && status === 201 ? { paymentId: json.paymentId as number } : {}),
+      });
+    }
     const sec = Math.floor((performance.now() - t0) / 1000);
     perSecond.requests[sec] = (perSecond.requests[sec] ?? 0) + 1;
     if (step === 'hold' || step === 'pay') {
@@ -86,8 +113,8 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     return { status, json };
   }
 
-  async function journey(s: JourneySpec): Promise<void> {
-    const joined = await req('join', 'POST', '/api/queue/tokens', s.token, { scheduleId: s.scheduleId });
+  async function journey(s: JourneySpec, w: Who): Promise<void> {
+    const joined = await req(w, 'join', 'POST', '/api/queue/tokens', s.token, { scheduleId: s.scheduleId });
     if (joined.status !== 201) return void jo.failed++;
     const q = { 'x-queue-token': joined.json.queueToken as string };
     let status = joined.json.status as string;
@@ -95,25 +122,25 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     while (status !== 'ACTIVE') {
       if (performance.now() > waitUntil) return void jo.gaveUpWaiting++;
       await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
-      const st = await req('status', 'GET', '/api/queue/status', s.token, undefined, q);
+      const st = await req(w, 'status', 'GET', '/api/queue/status', s.token, undefined, q);
       if (st.status !== 200) return void jo.failed++;
       status = st.json.status;
     }
     let reservationId: number | undefined;
     for (const pick of s.seatPicks) {
-      const map = await req('seats', 'GET', `/api/schedules/${s.scheduleId}/seats`, s.token, undefined, q);
+      const map = await req(w, 'seats', 'GET', `/api/schedules/${s.scheduleId}/seats`, s.token, undefined, q);
       if (map.status !== 200) return void jo.failed++;
       const free = (map.json.seats as { seatNo: number; status: string }[]).filter((x) => x.status === 'AVAILABLE');
       if (free.length === 0) break;
       const seatNo = free[Math.floor(pick * free.length)]!.seatNo;
-      const held = await req('hold', 'POST', '/api/reservations', s.token, { scheduleId: s.scheduleId, seatNo }, q);
+      const held = await req(w, 'hold', 'POST', '/api/reservations', s.token, { scheduleId: s.scheduleId, seatNo }, q);
       if (held.status === 201) { jo.holds++; reservationId = held.json.reservationId; break; }
       if (held.status !== 409) return void jo.failed++;
     }
     if (reservationId === undefined) return void jo.noSeat++;
     if (!s.pays) return void jo.abandoned++;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const paid = await req('pay', 'POST', '/api/payments', s.token, { reservationId }, { ...q, 'idempotency-key': s.idempotencyKey });
+      const paid = await req(w, 'pay', 'POST', '/api/payments', s.token, { reservationId }, { ...q, 'idempotency-key': s.idempotencyKey });
       if (paid.status === 201) return void jo.paid++;
       if (paid.status !== 409 || paid.json?.error !== 'BALANCE_BUSY') return void jo.failed++;
     }
@@ -122,8 +149,11 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
 
   let next = 0;
   const ticker = setInterval(() => o.onProgress?.({ elapsedMs: performance.now() - t0, requests, ok: outcomes.ok, errors: outcomes.error + transportErrors }), 1000);
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, specs.length) }, async () => {
-    while (next < specs.length) await journey(specs[next++]!);
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, specs.length) }, async (_, process) => {
+    while (next < specs.length) {
+      const i = next++;
+      await journey(specs[i]!, { process, instance: i % o.urls.length, userId: specs[i]!.userId });
+    }
   }));
   clearInterval(ticker);
   const durationMs = Math.max(1, Math.round(performance.now() - t0));
@@ -137,5 +167,8 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     latencyMs: summarize(writes), okLatencyMs: summarize(okHist), histogram: encode(writes), perSecond, transportErrors,
     steps: Object.fromEntries(STEPS.map((s) => [s, summarize(hist[s])])) as Record<Step, LatencySummaryMs>,
     journeyOutcomes: jo,
+    history, instances, t0EpochMs,
   };
 }
+
+interface Who { process: number; instance: number; userId?: number }

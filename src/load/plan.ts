@@ -1,4 +1,5 @@
 // What a scenario asks the load driver to do: plain data, built before the clock starts.
+import type { OpMeta } from './history.js';
 
 export interface AttemptRequest {
   method: 'GET' | 'POST';
@@ -7,11 +8,14 @@ export interface AttemptRequest {
   body?: string;
   /** Extra headers (e.g. Idempotency-Key). */
   headers?: Record<string, string>;
+  /** What the attempt is, for the history (the driver records it without parsing the body). */
+  meta?: OpMeta;
 }
 
 /** One user's attempts, tried in order; the journey moves on only after a 409 (conflict). */
 export interface Journey {
   token: string;
+  userId?: number;
   attempts: AttemptRequest[];
 }
 

@@ -8,8 +8,13 @@ import type { ServerConfig } from '../server/start.js';
 
 export interface ServerProcess {
   url: string;
+  port: number;
   pid: number;
   stop(): Promise<void>;
+  /** Sends a signal (SIGSTOP, SIGCONT, SIGKILL …) to the server process. */
+  signal(sig: NodeJS.Signals): void;
+  /** Resolves when the process has exited, for whatever reason. */
+  exited: Promise<void>;
 }
 
 /** The compiled server entry; under vitest this file is .ts, so fall back to dist/. */
@@ -30,15 +35,23 @@ export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (lin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
   child.stderr!.on('data', (d) => {
     stderr += String(d);
     if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
     opts.onLog?.(String(d));
   });
-  const stop = () => stopChild(child, 5000);
+  const stop = () => {
+    // A stopped (SIGSTOP) process cannot act on SIGTERM until it runs again.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
+    return stopChild(child, 5000);
+  };
   const unregister = registerCleanup(`booking server pid ${child.pid}`, stop, () => child.kill('SIGKILL'));
   try {
-    const ready = await new Promise<{ url: string }>((resolve, reject) => {
+    const ready = await new Promise<{ url: string; port: number }>((resolve, reject) => {
       let buf = '';
       const timer = setTimeout(() => reject(new Error(`server did not start within ${opts.readyTimeoutMs ?? 20_000} ms`)), opts.readyTimeoutMs ?? 20_000);
       child.stdout!.on('data', (d) => {
@@ -46,7 +59,7 @@ export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (lin
         const nl = buf.indexOf('\n');
         if (nl >= 0) {
           clearTimeout(timer);
-          try { resolve(JSON.parse(buf.slice(0, nl)) as { url: string }); } catch (e) { reject(e as Error); }
+          try { resolve(JSON.parse(buf.slice(0, nl)) as { url: string; port: number }); } catch (e) { reject(e as Error); }
         }
       });
       child.once('exit', (code) => {
@@ -54,7 +67,11 @@ export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (lin
         reject(new Error(`server exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
       });
     });
-    return { url: ready.url, pid: child.pid!, stop: async () => { unregister(); await stop(); } };
+    return {
+      url: ready.url, port: ready.port ?? Number(new URL(ready.url).port), pid: child.pid!, exited,
+      stop: async () => { unregister(); await stop(); },
+      signal: (sig) => { if (child.exitCode === null && child.signalCode === null) child.kill(sig); },
+    };
   } catch (err) {
     unregister();
     await stop();

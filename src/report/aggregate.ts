@@ -9,6 +9,19 @@ const sumRecords = (xs: Record<string, number>[]) => {
   return out;
 };
 
+/** The median run's count: with an even number of runs the lower middle one, so it is a count some run had. */
+export const medianCount = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
+
+/** Per key, the median run's count (keys missing from a run count as 0 there). */
+const medianRecords = (xs: Record<string, number>[]) => {
+  const keys = new Set(xs.flatMap((x) => Object.keys(x)));
+  return Object.fromEntries([...keys].map((k) => [k, medianCount(xs.map((x) => x[k] ?? 0))]));
+};
+const rangeRecords = (xs: Record<string, number>[]) => {
+  const keys = new Set(xs.flatMap((x) => Object.keys(x)));
+  return Object.fromEntries([...keys].map((k) => { const v = xs.map((x) => x[k] ?? 0); return [k, [Math.min(...v), Math.max(...v)] as [number, number]]; }));
+};
+
 /** Merges the compressed histograms of several runs into one (for the headline percentiles). */
 function mergeHistograms(encoded: string[]): string {
   const merged = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
@@ -20,12 +33,15 @@ export function runFigures(r: StrategyResult, run: number): RunFigures {
   return {
     run, durationMs: r.durationMs, requests: r.requests, rps: r.rps, okPerSec: r.okPerSec, latencyMs: r.latencyMs,
     outcomes: r.outcomes, oversold: r.oversold, verdict: r.verdict, histogram: r.histogram, perSecond: r.perSecond, warmup: r.warmup,
+    ...(r.unknown !== undefined ? { unknown: r.unknown } : {}), ...(r.stuck !== undefined ? { stuck: r.stuck } : {}),
+    ...(r.nemesis ? { faults: r.nemesis.events } : {}),
   };
 }
 
 /**
  * One strategy over N runs: rates and latencies are the median run (with min, max and a 95%
- * interval in `stats`), counts are summed, oversold is the worst run, every run's raw figures and
+ * interval in `stats`), counts are the median run's (one sale's count, with min–max in
+ * `countRanges`; sums over runs only under `totals`), oversold is the worst run, every run's raw figures and
  * histogram are kept so the report can be re-aggregated later.
  */
 export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
@@ -39,21 +55,27 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
   return {
     ...first,
     durationMs: median(runs.map((r) => r.durationMs)),
-    requests: runs.reduce((a, r) => a + r.requests, 0),
+    requests: medianCount(runs.map((r) => r.requests)),
     rps: median(runs.map((r) => r.rps)),
     okPerSec: median(runs.map((r) => r.okPerSec)),
     latencyMs: Object.fromEntries(keys.map((k) => [k, k === 'count' ? runs.reduce((a, r) => a + r.latencyMs.count, 0) : lat(k)])) as unknown as StrategyResult['latencyMs'],
     okLatencyMs: Object.fromEntries(keys.map((k) => [k, k === 'count' ? runs.reduce((a, r) => a + r.okLatencyMs.count, 0) : okLat(k)])) as unknown as StrategyResult['okLatencyMs'],
-    outcomes: sumRecords(runs.map((r) => r.outcomes)) as StrategyResult['outcomes'],
-    statusCodes: sumRecords(runs.map((r) => r.statusCodes)),
-    errorCodes: sumRecords(runs.map((r) => r.errorCodes)),
-    journeys: sumRecords(runs.map((r) => r.journeys)) as StrategyResult['journeys'],
+    outcomes: medianRecords(runs.map((r) => r.outcomes)) as StrategyResult['outcomes'],
+    countRanges: rangeRecords(runs.map((r) => r.outcomes)),
+    totals: { runs: runs.length, requests: runs.reduce((a, r) => a + r.requests, 0), outcomes: sumRecords(runs.map((r) => r.outcomes)) as StrategyResult['outcomes'] },
+    statusCodes: medianRecords(runs.map((r) => r.statusCodes)),
+    errorCodes: medianRecords(runs.map((r) => r.errorCodes)),
+    journeys: medianRecords(runs.map((r) => r.journeys)) as StrategyResult['journeys'],
     oversold: Math.max(...runs.map((r) => r.oversold)),
-    retries: runs.reduce((a, r) => a + r.retries, 0),
-    lockFailures: runs.reduce((a, r) => a + r.lockFailures, 0),
-    dbAvoided: runs.reduce((a, r) => a + r.dbAvoided, 0),
-    counters: sumRecords(runs.map((r) => r.counters)),
+    // Safety figures are the worst run's; the unknowns are the median run's (the runs are in runs[]).
+    ...(first.stuck !== undefined ? { stuck: Math.max(...runs.map((r) => r.stuck ?? 0)) } : {}),
+    ...(first.unknown !== undefined ? { unknown: median(runs.map((r) => r.unknown ?? 0)) } : {}),
+    retries: medianCount(runs.map((r) => r.retries)),
+    lockFailures: medianCount(runs.map((r) => r.lockFailures)),
+    dbAvoided: medianCount(runs.map((r) => r.dbAvoided)),
+    counters: medianRecords(runs.map((r) => r.counters)),
     violations: runs.flatMap((r, i) => r.violations.map((v) => ({ ...v, detail: `run ${i + 1}: ${v.detail}` }))).slice(0, 40),
+    // Violations over all runs: every one is evidence, whichever run it came from.
     violationCounts: sumRecords(runs.map((r) => r.violationCounts)),
     verdict,
     notes: [...new Set(runs.flatMap((r) => r.notes))],

@@ -1,6 +1,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Report, StrategyResult } from './schema.js';
 import { machineLine, tableRow, markdownTable } from './render-md.js';
+import { renderFaultsMarkdown, resultLabel } from './render-faults.js';
 
 // A self-contained report: inline SVG, no script, no network. Every chart draws one series per
 // strategy, marked with data-strategy so a browser test can count them.
@@ -17,11 +18,14 @@ function percentileCurve(s: StrategyResult): { p: number; ms: number }[] {
 
 interface Series { name: string; color: string; points: [number, number][] }
 
-function lineChart(title: string, series: Series[], o: { xLabel: string; yLabel: string; logY?: boolean; xTicks?: [number, string][] }): string {
+/** A shaded stretch of the x axis: a fault in force. */
+interface Band { x0: number; x1: number; color: string; label: string }
+
+function lineChart(title: string, series: Series[], o: { xLabel: string; yLabel: string; logY?: boolean; xTicks?: [number, string][]; bands?: Band[] }): string {
   const W = 640, H = 300, L = 60, R = 150, T = 30, B = 40;
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return `<p>${esc(title)}: no data</p>`;
-  const xs = all.map((p) => p[0]);
+  const xs = [...all.map((p) => p[0]), ...(o.bands ?? []).flatMap((b) => [b.x0, b.x1])];
   const ys = all.map((p) => (o.logY ? Math.log10(p[1]) : p[1]));
   const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1];
   let [y0, y1] = [Math.min(...ys, o.logY ? Infinity : 0), Math.max(...ys)];
@@ -32,11 +36,12 @@ function lineChart(title: string, series: Series[], o: { xLabel: string; yLabel:
   const yTicks: string[] = [];
   if (o.logY) for (let e = y0; e <= y1; e++) yTicks.push(`<text x="${L - 6}" y="${sy(10 ** e) + 4}" text-anchor="end">${10 ** e}</text><line x1="${L}" x2="${W - R}" y1="${sy(10 ** e)}" y2="${sy(10 ** e)}" class="grid"/>`);
   else for (let i = 0; i <= 4; i++) { const v = y0 + ((y1 - y0) * i) / 4; yTicks.push(`<text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${Math.round(v)}</text><line x1="${L}" x2="${W - R}" y1="${sy(v)}" y2="${sy(v)}" class="grid"/>`); }
+  const bands = (o.bands ?? []).map((b) => `<rect class="fault-band" x="${sx(b.x0).toFixed(1)}" y="${T}" width="${Math.max(2, sx(b.x1) - sx(b.x0)).toFixed(1)}" height="${H - T - B}" fill="${b.color}" fill-opacity="0.15"><title>${esc(b.label)}</title></rect>`);
   const xTicks = (o.xTicks ?? []).map(([x, label]) => `<text x="${sx(x)}" y="${H - B + 16}" text-anchor="middle">${esc(label)}</text>`);
   const lines = series.map((s, i) => `<polyline class="series" data-strategy="${esc(s.name)}" fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>` +
     `<text x="${W - R + 10}" y="${T + 14 + i * 16}" style="fill:${s.color};font-weight:600">${esc(s.name)}</text>`);
   return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">
-<g class="axes">${yTicks.join('')}${xTicks.join('')}<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>
+${bands.join('')}<g class="axes">${yTicks.join('')}${xTicks.join('')}<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>
 <text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle">${esc(o.xLabel)}</text><text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">${esc(o.yLabel)}</text></g>
 ${lines.join('\n')}</svg></figure>`;
 }
@@ -65,9 +70,14 @@ export function renderHtml(r: Report): string {
   const latency = lineChart('Latency by percentile (all requests, all runs; log scale)', r.results.map((s, i) => ({
     name: s.strategy, color: color(i), points: percentileCurve(s).map(({ p, ms }) => [-Math.log10(1 - p / 100), ms] as [number, number]),
   })), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [-Math.log10(1 - p / 100), `p${p}`] as [number, string]) });
-  const throughput = lineChart('Throughput over time (requests per second, first run)', r.results.map((s, i) => ({
-    name: s.strategy, color: color(i), points: (s.runs?.[0]?.perSecond ?? s.perSecond).requests.map((v, sec) => [sec, v] as [number, number]),
-  })), { xLabel: 'second of the run', yLabel: 'req/s' });
+  const faults = [...new Set(r.results.map((s) => s.fault))];
+  // One throughput chart per fault, with every injection of the first run shaded in its strategy's colour.
+  const throughput = faults.map((f) => {
+    const rs = r.results.filter((s) => s.fault === f);
+    const series = rs.map((s) => ({ name: resultLabel(s), color: color(r.results.indexOf(s)), points: (s.runs?.[0]?.perSecond ?? s.perSecond).requests.map((v, sec) => [sec, v] as [number, number]) }));
+    const bands = rs.flatMap((s) => (s.runs?.[0]?.faults ?? s.nemesis?.events ?? []).map((e) => ({ x0: e.startMs / 1000, x1: Math.max(e.endMs, e.startMs + 100) / 1000, color: color(r.results.indexOf(s)), label: `${resultLabel(s)}: ${e.target}: ${e.detail}` })));
+    return lineChart(`Throughput over time (requests per second, first run)${f ? ` under ${f}; shaded: the fault in force` : ''}`, series, { xLabel: 'second of the run', yLabel: 'req/s', bands });
+  }).join('\n');
   const oversold = r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>${esc(s.strategy)}</td><td class="${s.oversold > 0 ? 'bad' : 'good'}">${s.oversold}</td><td>${esc(s.verdict)}</td></tr>`).join('');
   const table = markdownTable(['strategy', 'safe', 'req/s', 'ok/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'efficiency', 'verdict'],
     r.results.map(tableRow)).split('\n').filter((_, i) => i !== 1).map((line, i) => {
@@ -90,6 +100,7 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figur
 ${latency}
 ${throughput}
 ${outcomeBars(r.results)}
+${faultsHtml(r)}
 <h2>Ceilings (measured in this run)</h2>
 <table class="ceilings"><tr><th>what</th><th>per second</th><th>p99 ms</th><th>efficiency</th></tr>
 <tr><td>HTTP: GET /lab/noop, same load model</td><td>${r.ceilings?.http?.perSec ?? '–'}</td><td>${r.ceilings?.http?.p99Ms ?? '–'}</td><td></td></tr>
@@ -97,4 +108,26 @@ ${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>store: ${esc(
 </table>
 </body></html>
 `;
+}
+
+/** The fault matrix and the injections, from the markdown renderer's lines (tables and lists only). */
+function faultsHtml(r: Report): string {
+  const md = renderFaultsMarkdown(r);
+  if (md.length === 0) return '';
+  const html: string[] = [];
+  let inTable = false;
+  for (const line of md) {
+    if (line.startsWith('| ---')) continue;
+    if (line.startsWith('|')) {
+      const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+      html.push(`${inTable ? '' : '<table class="faults">'}<tr>${cells.map((c) => (inTable ? `<td>${c.startsWith('**') || c.includes('**') ? `<span class="bad">${esc(c.replace(/\*\*/g, ''))}</span>` : esc(c)}</td>` : `<th>${esc(c)}</th>`)).join('')}</tr>`);
+      inTable = true;
+      continue;
+    }
+    if (inTable) { html.push('</table>'); inTable = false; }
+    if (line.startsWith('## ')) html.push(`<h2>${esc(line.slice(3))}</h2>`);
+    else if (line.trim()) html.push(`<p>${esc(line.replace(/\*\*/g, ''))}</p>`);
+  }
+  if (inTable) html.push('</table>');
+  return html.join('\n');
 }

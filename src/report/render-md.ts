@@ -1,4 +1,5 @@
 import type { Report, StrategyResult } from './schema.js';
+import { renderFaultsMarkdown, renderInstancesMarkdown, resultLabel } from './render-faults.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -19,14 +20,19 @@ function withCi(value: string, ci: [number, number] | undefined, fmt: (x: number
   return ci && ci[0] !== ci[1] ? `${value} [${fmt(ci[0])}–${fmt(ci[1])}]` : value;
 }
 
+/** A count of one sale, with the min–max over runs when they differ. */
+function withRange(v: number, range: [number, number] | undefined): string {
+  return range && range[0] !== range[1] ? `${v} (${range[0]}–${range[1]})` : String(v);
+}
+
 export function tableRow(s: StrategyResult): string[] {
   const o = s.outcomes;
   const l = s.latencyMs;
   const st = s.stats && s.stats.rps.n > 1 ? s.stats : undefined;
   const r0 = (x: number) => x.toFixed(0);
-  return [s.strategy, s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
+  return [resultLabel(s), s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
     withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max),
-    String(o.ok), String(o.conflict), String(o.soldOut), String(o.rejected), String(o.error), String(o.timeout),
+    ...(['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const).map((k) => withRange(o[k], s.countRanges?.[k])),
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? '–' : s.efficiency.toFixed(2), s.verdict];
 }
 
@@ -47,7 +53,7 @@ export function renderMarkdown(r: Report): string {
   out.push(`**Scenario:** ${r.scenario.name} — ${r.scenario.description}. ` +
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ') + `. Must hold afterwards: ${r.scenario.expectation}.`, '');
   out.push(`**Runs:** ${r.config.runs} per strategy, interleaved; rates and latencies are the median run with a 95% interval ` +
-    `of the mean in brackets, counts are summed over the runs, oversold is the worst run. Before each run a ${r.config.warmupMs} ms ` +
+    `of the mean in brackets, counts are one sale's: the median run's, with the min–max over runs in parentheses (never a sum over runs); oversold and stuck are the worst run's. Before each run a ${r.config.warmupMs} ms ` +
     'warm-up holds seats on a schedule of its own: left out of the figures, not out of the checks.', '');
   const open = r.results.find((x) => x.load.model === 'open');
   if (open) out.push(`**Load:** open model over HTTP at ${open.load.rate!.requested} requests/s on ${open.load.connections} connections (latency from the intended send time, coordinated omission corrected); ` +
@@ -56,6 +62,7 @@ export function renderMarkdown(r: Report): string {
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
 
+  out.push(...renderFaultsMarkdown(r), ...renderInstancesMarkdown(r));
   out.push('## Ceilings (measured in this run)', '');
   const http = r.ceilings?.http;
   out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
@@ -74,17 +81,22 @@ export function renderMarkdown(r: Report): string {
   out.push('## Invariants', '');
   for (const s of r.results) {
     if (s.violations.length === 0) {
-      out.push(`- **${s.strategy}**: all invariants hold (active reservations ${s.check.activeReservations} of ${s.check.capacity}` +
+      out.push(`- **${resultLabel(s)}**: all invariants hold (active reservations ${s.check.activeReservations} of ${s.check.capacity}` +
         `${s.check.remaining !== undefined ? `, remaining ${s.check.remaining}` : ''}).`);
       continue;
     }
     const counts = Object.entries(s.violationCounts).map(([k, v]) => `${k} × ${v}`).join(', ');
-    out.push(`- **${s.strategy}** (${s.verdict}): ${counts}`);
+    out.push(`- **${resultLabel(s)}** (${s.verdict}): ${counts}`);
     for (const v of s.violations.slice(0, 5)) out.push(`  - ${v.kind}: ${v.detail}`);
     const total = Object.values(s.violationCounts).reduce((a, b) => a + b, 0);
     if (total > 5) out.push(`  - … ${total - 5} more in report.json`);
   }
-  for (const s of r.results) for (const note of s.notes) out.push(`- ${s.strategy}: ${note}`);
+  for (const s of r.results) for (const note of s.notes) out.push(`- ${resultLabel(s)}: ${note}`);
+  for (const s of r.results.filter((x) => x.history)) {
+    const h = s.history!;
+    out.push(`- ${resultLabel(s)}: history of ${h.ops} operations in \`${h.file}\`; ${h.unknown} with unknown outcome` +
+      `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${h.lostAcks} lost acknowledgements; ${h.unexplainedWrites} unexplained writes.`);
+  }
   out.push('');
 
   const journeys = r.results.filter((s) => s.stepLatencyMs);
@@ -101,7 +113,7 @@ export function renderMarkdown(r: Report): string {
   for (const s of r.results) {
     const opts = Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(', ');
     const counters = Object.entries(s.counters).map(([k, v]) => `${k}=${v}`).join(', ');
-    out.push(`- **${s.strategy}**${opts ? ` (${opts})` : ''}: ${counters || 'none'}; journeys ${s.journeys.succeeded} succeeded, ` +
+    out.push(`- **${resultLabel(s)}**${opts ? ` (${opts})` : ''}: ${counters || 'none'}; journeys ${s.journeys.succeeded} succeeded, ` +
       `${s.journeys.exhausted} ran out of seats to try, ${s.journeys.stopped} stopped on another answer, ${s.journeys.unknown} unknown; seeding took ${s.seedMs} ms.`);
   }
   out.push('');

@@ -4,6 +4,8 @@ import type { Violation } from '../../scenarios/types.js';
 import type { MachineInfo } from './metadata.js';
 import type { Spread } from './stats.js';
 import type { ThresholdResult } from './thresholds.js';
+import type { InstanceStats } from '../load/recorder.js';
+import type { FaultEvent } from '../nemesis/types.js';
 
 /** One run's raw figures, kept so a report can be re-aggregated later. */
 export interface RunFigures {
@@ -19,12 +21,35 @@ export interface RunFigures {
   histogram: string;
   perSecond: { ok: number[]; requests: number[] };
   warmup: { ms: number; applied: boolean; excludedRequests: number };
+  /** Operations whose outcome is unknown (no answer, reset, 5xx), from the history. */
+  unknown?: number;
+  /** Seats or tickets still refused after the faults, while PostgreSQL had them on sale. */
+  stuck?: number;
+  faults?: FaultEvent[];
 }
+
+/** What the history checker found (see src/check/history.ts) and where the history is. */
+export interface HistorySummary {
+  /** report-relative path of the JSON-lines history, one operation a line. */
+  file: string;
+  ops: number;
+  unknown: number;
+  unknownByError: Record<string, number>;
+  lostAcks: number;
+  unexplainedWrites: number;
+  explainedByUnknown: number;
+}
+
+export interface LivenessSummary { graceMs: number; available: number; probed: number; stuck: number; unanswered: number; stuckItems: (number | null)[] }
 
 export const SCHEMA_VERSION = 1;
 
 export interface StrategyResult {
   strategy: string;
+  /** The fault injected during this result's runs (a column of the fault matrix); absent when healthy. */
+  fault?: string;
+  /** Why this configuration is unsafe by design (e.g. fencing off); it is then judged as a control group. */
+  unsafeReason?: string;
   description: string;
   /** Whether the strategy claims to be safe; an unsafe control group is expected to oversell. */
   safe: boolean;
@@ -38,7 +63,12 @@ export interface StrategyResult {
   okPerSec: number;
   latencyMs: LatencySummaryMs;
   okLatencyMs: LatencySummaryMs;
+  /** One sale's counts: with several runs, the median run's (see countRanges and totals). */
   outcomes: Record<Outcome, number>;
+  /** Several runs: each outcome's [min, max] over the runs. */
+  countRanges?: Record<string, [number, number]>;
+  /** Several runs: sums over all runs, labelled as such (never shown as one sale). */
+  totals?: { runs: number; requests: number; outcomes: Record<Outcome, number> };
   statusCodes: Record<string, number>;
   errorCodes: Record<string, number>;
   journeys: { total: number; succeeded: number; exhausted: number; stopped: number; unknown: number };
@@ -73,6 +103,16 @@ export interface StrategyResult {
   stepLatencyMs?: Record<string, LatencySummaryMs>;
   journeyOutcomes?: { holds: number; paid: number; abandoned: number; noSeat: number; failed: number; gaveUpWaiting: number };
   journeyCheck?: { confirmed: number; expired: number; resold: number; events: number };
+  /** Booking server processes and what each one served (the history's instance field). */
+  instances?: { count: number; restarts: number; perInstance: InstanceStats[] };
+  /** The fault's schedule and every injection, with times relative to the load phase's start. */
+  nemesis?: { fault: string; everyMs: number; forMs: number; firstMs: number; events: FaultEvent[] };
+  history?: HistorySummary;
+  liveness?: LivenessSummary;
+  /** Operations whose outcome is unknown (no answer, a reset, a 5xx that may have committed). */
+  unknown?: number;
+  /** Seats or tickets still refused after the faults while PostgreSQL had them on sale. */
+  stuck?: number;
 }
 
 export interface Report {
@@ -94,6 +134,11 @@ export interface Report {
     runs: number;
     warmupMs: number;
     command: string[];
+    /** Booking server processes per run. */
+    instances?: number;
+    /** The faults injected (one column of the fault matrix each), when --nemesis was given. */
+    nemesis?: { faults: string[]; everyMs?: number; forMs?: number };
+    livenessGraceMs?: number;
   };
   machine: MachineInfo;
   servers: {

@@ -1,0 +1,139 @@
+import type { Knex } from 'knex';
+import type { SeatLockStrategy } from '../core/ports.js';
+import type { Prepared } from '../../scenarios/types.js';
+import type { Provisioned } from '../infra/chain.js';
+import type { RunResult } from '../load/driver.js';
+import type { LoadPlan } from '../load/plan.js';
+import type { HistoryOp } from '../load/history.js';
+import type { ServerConfig } from '../server/start.js';
+import type { Fault, FaultEvent } from '../nemesis/types.js';
+import type { RunOptions } from './options.js';
+import type { Io } from './run.js';
+import { drive } from '../load/driver.js';
+import { driveClosed } from '../load/closed-driver.js';
+import { driveJourneys, type JourneyResult } from '../load/journey-driver.js';
+import { startInstances, sumCounters, type Instance } from '../load/instances.js';
+import { Recorder } from '../load/recorder.js';
+import { startNemesis } from '../nemesis/schedule.js';
+import { probeLiveness, type LivenessResult } from '../check/liveness.js';
+import { Progress } from './progress.js';
+
+// The HTTP load phase of one run: N server instances, a warm-up, the measured load with the fault
+// schedule running beside it, the faults healed, then the liveness probe while the servers are
+// still up. Returns plain data; checking and reporting happen elsewhere.
+
+/** The first fault starts this far into the load, once the rush is under way. */
+export const FIRST_FAULT_MS = 1000;
+
+export interface LoadInput {
+  o: RunOptions;
+  strategy: SeatLockStrategy;
+  fault?: Fault;
+  server: ServerConfig;
+  db: Knex;
+  prepared: Prepared;
+  warmup?: { scheduleId: number; plan: LoadPlan };
+  probe?: { token: string; userId: number };
+  redis: Provisioned[];
+  adminUrl: string;
+  dbName: string;
+  label: string;
+  io: Io;
+  /** Runs the scenario's database checks while the servers are still up, before the liveness probe writes. */
+  checkBeforeProbe: (result: RunResult) => Promise<void>;
+}
+
+export interface LoadOutput {
+  result: RunResult | JourneyResult;
+  history: HistoryOp[];
+  counters: Record<string, number>;
+  warmup?: { ok: number; unknown: number };
+  nemesis?: { fault: string; everyMs: number; forMs: number; firstMs: number; events: FaultEvent[] };
+  liveness?: Omit<LivenessResult, 'ops'>;
+  restarts: number;
+}
+
+export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
+  const { o, io, label } = x;
+  const instances = await startInstances(o.instances, x.server, { onLog: (i, l) => io.err(`${label} server${o.instances > 1 ? ` ${i}` : ''}: ${l.trimEnd()}`) });
+  const urls = instances.map((i) => i.url);
+  const progress = new Progress((t) => process.stderr.write(t), process.stderr.isTTY === true);
+  try {
+    let warm: LoadOutput['warmup'];
+    let before: Record<string, number> = {};
+    if (x.warmup) {
+      // The same hold path on a schedule of its own, so the sale is measured whole on a warm server;
+      // left out of the figures, not out of the checks.
+      const w = await driveClosed(x.warmup.plan, { urls, connections: o.params.connections, timeoutSec: o.timeoutSec, maxDurationSec: o.warmupMs / 1000, history: false });
+      warm = { ok: w.outcomes.ok, unknown: w.outcomes.timeout };
+      io.err(`${label} warm-up: ${w.requests} requests in ${(w.durationMs / 1000).toFixed(1)} s (not measured)`);
+      before = await sumCounters(instances);
+    }
+
+    const rec = new Recorder(instances.length);
+    const now = () => rec.now();
+    const schedule = x.fault ? { fault: x.fault, ...x.fault.defaults({ instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x) }), ...pick(o), firstMs: FIRST_FAULT_MS } : undefined;
+    const nemesis = schedule
+      ? startNemesis(schedule, { instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x) }, now,
+        (e) => io.err(`${label} nemesis ${e.fault} at ${(e.startMs / 1000).toFixed(1)}–${(e.endMs / 1000).toFixed(1)} s: ${e.target}: ${e.detail}`))
+      : undefined;
+    const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);
+    let result: RunResult | JourneyResult;
+    let history: HistoryOp[];
+    try {
+      if (x.prepared.journeys) {
+        const j = await driveJourneys(x.prepared.journeys, { urls, concurrency: o.params.connections, onProgress });
+        result = j;
+        history = j.history;
+      } else if (o.rate) {
+        // The open model (autocannon) drives one server and keeps no per-operation history.
+        result = await drive(x.prepared.plan, { url: urls[0]!, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, rate: o.rate });
+        history = [];
+      } else {
+        const r = await driveClosed(x.prepared.plan, { urls, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
+        result = r;
+        history = r.recorder.history;
+      }
+    } finally {
+      progress.done();
+    }
+    const events = nemesis ? await nemesis.stop() : undefined;
+    if (x.prepared.journeys) {
+      // Abandoned holds must expire (TTL, then a sweep) and their events be relayed before checking.
+      io.err(`${label} waiting ${((o.holdTtlMs + 2500) / 1000).toFixed(1)} s for abandoned holds to expire`);
+      await new Promise((r) => setTimeout(r, o.holdTtlMs + 2500));
+    }
+    await x.checkBeforeProbe(result);
+    let liveness: LoadOutput['liveness'];
+    const kind = x.o.scenario.kind;
+    if (x.probe && (kind === 'seats' || kind === 'tickets') && !o.queue) {
+      const l = await probeLiveness({ db: x.db, urls, scheduleId: x.prepared.scheduleId, kind, probe: x.probe, graceMs: o.livenessGraceMs, now });
+      history = [...history, ...l.ops.map((op, i) => ({ ...op, index: history.length + i }))];
+      const { ops: _ops, ...rest } = l;
+      liveness = rest;
+      if (l.stuck > 0 || l.unanswered > 0) io.err(`${label} liveness: ${l.stuck} stuck, ${l.unanswered} never obtained of ${l.probed} probed after ${o.livenessGraceMs} ms`);
+    }
+    const after = await sumCounters(instances);
+    const counters = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+    return {
+      result, history, counters, warmup: warm, liveness,
+      restarts: instances.reduce((a, i) => a + i.restarts, 0),
+      ...(schedule && events ? { nemesis: { fault: schedule.fault.name, everyMs: schedule.everyMs, forMs: schedule.forMs, firstMs: schedule.firstMs, events } } : {}),
+    };
+  } finally {
+    await stopAll(instances);
+  }
+}
+
+async function stopAll(instances: Instance[]): Promise<void> {
+  await Promise.all(instances.map((i) => i.stop().catch(() => undefined)));
+}
+
+function lockTtl(x: LoadInput): number | undefined {
+  const ttl = x.server.strategyOptions?.lockTtlMs;
+  return ttl ? Number(ttl) : undefined;
+}
+
+function pick(o: RunOptions): { everyMs?: number; forMs?: number } {
+  return { ...(o.nemesis?.everyMs !== undefined ? { everyMs: o.nemesis.everyMs } : {}), ...(o.nemesis?.forMs !== undefined ? { forMs: o.nemesis.forMs } : {}) };
+}

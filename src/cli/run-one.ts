@@ -1,0 +1,188 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { SeatLockStrategy } from '../core/ports.js';
+import type { Violation, ScenarioCheck } from '../../scenarios/types.js';
+import { createRng } from '../core/rng.js';
+import { createDb, withDatabase } from '../db/knex.js';
+import { createDatabaseFromTemplate, dropDatabase } from '../db/databases.js';
+import { seedSchedule, seedUsers } from '../db/seed.js';
+import { pickSeats } from '../../scenarios/flash-sale.js';
+import type { Provisioned } from '../infra/chain.js';
+import type { RunResult } from '../load/driver.js';
+import type { LoadPlan } from '../load/plan.js';
+import { writeHistory, type HistoryOp } from '../load/history.js';
+import { driveDirect } from '../load/direct-driver.js';
+import { startCore } from '../server/start.js';
+import { measureStoreCeiling, type Ceiling } from '../load/ceilings.js';
+import { connectAll, createRedisClient } from '../infra/redis-client.js';
+import { checkSeats } from '../check/seats.js';
+import { checkHistoryInDb, type HistoryCheckResult } from '../check/history.js';
+import type { Fault } from '../nemesis/types.js';
+import type { StrategyResult } from '../report/schema.js';
+import type { RunOptions } from './options.js';
+import type { Io } from './run.js';
+import { loadOverHttp, type LoadOutput } from './run-load.js';
+
+// One run of one strategy (under one fault, or none), as its phases: a fresh database and the
+// scenario's seed → the store ceiling → the load (HTTP over N instances with the nemesis, or the
+// core in-process) → the scenario's checker and the history checker → one plain result.
+
+export interface OneCtx {
+  adminUrl: string; template: string; dbName: string; secret: string; label: string; io: Io;
+  redisUrls: string[]; redis: Provisioned[]; measureStore: boolean;
+  /** Where this run's history goes (results/<run-id>/history/…), and its name relative to the report. */
+  historyFile: string; historyRel: string;
+}
+
+const CEILING_SECONDS = 3;
+
+export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, c: OneCtx): Promise<StrategyResult> {
+  const { io, label } = c;
+  const url = await createDatabaseFromTemplate(c.adminUrl, c.dbName, c.template);
+  const db = createDb({ url, poolMax: 4, applicationName: 'seatlab-lab' });
+  try {
+    // Phase 1: seed (deterministic for the seed), the warm-up schedule and a probe user.
+    const ts = performance.now();
+    const prepared = await o.scenario.prepare(db, o.params, { secret: c.secret, rng: createRng(o.params.seed) });
+    const seededMaxReservationId = Number((await db('reservations').max('id as m').first())?.m ?? 0);
+    const seedMs = Math.round(performance.now() - ts);
+    io.err(`${label} seeded ${o.params.users} users, ${prepared.seatCount} seats in ${seedMs} ms`);
+    const warmup = o.warmupMs > 0 && o.transport === 'http' && !prepared.journeys && !o.queue ? await warmupPlan(db, prepared.seatCount, o.params.seed, c.secret) : undefined;
+    const [probe] = await seedUsers(db, { count: 1, secret: c.secret, prefix: 'liveness-probe-' });
+
+    // Phase 2: the store ceiling, on the first run only.
+    const store = c.measureStore ? await storeCeiling(o, strategy, c, { scheduleId: prepared.scheduleId, seatCount: prepared.seatCount }) : undefined;
+    if (store) io.err(`${label} store ceiling: ${store.perSec} ops/s, p99 ${store.p99Ms} ms`);
+
+    // Phase 3: the load, and the scenario's checker while the servers are still up.
+    const options = o.strategyOptions.get(strategy.name) ?? {};
+    let check: ScenarioCheck | undefined;
+    let warmCheck: ScenarioCheck | undefined;
+    const runCheck = async (result: RunResult, w?: LoadOutput['warmup']) => {
+      const journeyOutcomes = 'journeyOutcomes' in result ? (result as { journeyOutcomes: { holds: number; abandoned: number } }).journeyOutcomes : undefined;
+      check = await o.scenario.check({
+        db, scheduleId: prepared.scheduleId, params: o.params, seatCount: prepared.seatCount, okResponses: journeyOutcomes ? journeyOutcomes.holds : result.outcomes.ok,
+        unknownResponses: result.outcomes.timeout + (result.outcomes.error ?? 0), redisUrl: c.redisUrls[0], keyPrefix: `${c.dbName}:`, queue: o.queue, abandoned: journeyOutcomes?.abandoned ?? 0,
+      });
+      if (warmup && w) warmCheck = await checkSeats(db, { scheduleId: warmup.scheduleId, okResponses: w.ok, unknownResponses: w.unknown });
+    };
+    let load: LoadOutput;
+    if (o.transport === 'direct') {
+      const core = await startCore({ databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:` });
+      try {
+        const result = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
+        load = { result, history: [], counters: core.runtime.counters(), restarts: 0 };
+      } finally {
+        await core.close();
+      }
+      await runCheck(load.result);
+    } else {
+      load = await loadOverHttp({
+        o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
+        server: { databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue },
+        checkBeforeProbe: (result) => runCheck(result, undefined),
+      });
+      if (warmup && load.warmup) warmCheck = await checkSeats(db, { scheduleId: warmup.scheduleId, okResponses: load.warmup.ok, unknownResponses: load.warmup.unknown });
+    }
+
+    // Phase 4: the history checker (intervals, acknowledgements, unknowns) and the verdict.
+    let hist: HistoryCheckResult | undefined;
+    if (load.history.length > 0 && o.scenario.kind !== 'queue') {
+      await mkdir(path.dirname(c.historyFile), { recursive: true });
+      await writeHistory(c.historyFile, load.history);
+      const userId = o.scenario.kind === 'balance' ? load.history.find((op) => op.userId !== undefined)?.userId : undefined;
+      hist = await checkHistoryInDb(db, load.history, { scheduleId: prepared.scheduleId, ...(userId !== undefined ? { userId } : {}), seededMaxReservationId });
+    }
+    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, historyRel: c.historyRel, prepared });
+  } finally {
+    await db.destroy();
+    if (!o.keepDb) await dropDatabase(c.adminUrl, c.dbName).catch(() => undefined);
+    else io.err(`${label} kept database ${c.dbName}`);
+  }
+}
+
+interface Parts {
+  check: ScenarioCheck; warmCheck?: ScenarioCheck; hist?: HistoryCheckResult; load: LoadOutput; store?: Ceiling; seedMs: number;
+  options: Record<string, string>; historyRel: string; prepared: { seatCount: number };
+}
+
+function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, p: Parts): StrategyResult {
+  const { check, hist, load } = p;
+  const result = load.result;
+  const warmViolations = (p.warmCheck?.violations ?? []).map((v) => ({ ...v, kind: `warmup-${v.kind}`, detail: `warm-up: ${v.detail}` }));
+  const expected = o.scenario.expect(result, o.params, { scheduleId: 0, seatCount: p.prepared.seatCount, plan: { journeys: [] } });
+  // The history checker's interval overlaps replace the count of currently active duplicates.
+  const histViolations: Violation[] = hist ? hist.violations.filter((v) => !check.violations.some((c) => c.kind === v.kind && c.detail === v.detail)) : [];
+  const stuck = load.liveness?.stuck ?? 0;
+  const liveViolations: Violation[] = stuck > 0
+    ? [{ kind: 'stuck', detail: `${stuck} item(s) available in PostgreSQL but still refused ${o.livenessGraceMs} ms after the faults ended`, evidence: { items: load.liveness!.stuckItems } }] : [];
+  const violations = [...check.violations, ...histViolations, ...warmViolations, ...expected, ...liveViolations];
+  const violationCounts: Record<string, number> = { ...check.violationCounts };
+  for (const [k, v] of Object.entries(hist?.violationCounts ?? {})) if (!check.violations.some((c) => c.kind === k)) violationCounts[k] = (violationCounts[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(p.warmCheck?.violationCounts ?? {})) violationCounts[`warmup-${k}`] = v;
+  for (const v of [...expected, ...liveViolations]) violationCounts[v.kind] = (violationCounts[v.kind] ?? 0) + 1;
+  const unsafeReason = strategy.unsafeWith?.(p.options) ?? undefined;
+  const safe = strategy.safe && !unsafeReason;
+  const verdict: StrategyResult['verdict'] = violations.length === 0 ? (safe ? 'pass' : 'race-not-observed') : safe ? 'fail' : 'unsafe-as-expected';
+  const notes: string[] = [];
+  if (unsafeReason) notes.push(`unsafe by configuration: ${unsafeReason}`);
+  if (verdict === 'race-not-observed') notes.push('the race did not occur in this run: no oversell observed, which does not make this strategy safe');
+  if (o.warmupMs > 0 && !load.warmup) notes.push('no warm-up phase (journeys, the waiting room, --rate and --transport direct run cold)');
+  if (result.rate?.shortfall) notes.push(`open model asked for ${result.rate.requested} req/s but achieved ${result.rate.achieved}: ${result.rate.missed} scheduled requests never started (the system could not sustain the rate)`);
+  if (result.outcomes.timeout > 0) notes.push(`${result.outcomes.timeout} requests got no answer within ${o.timeoutSec} s; their outcome is unknown`);
+  if (load.restarts > 0) notes.push(`${load.restarts} instance restart(s): counters of a killed process are lost with it`);
+  if (load.nemesis && load.nemesis.events.length === 0) notes.push(`the load ended before ${load.nemesis.fault} fired (first at ${load.nemesis.firstMs} ms)`);
+  if (!hist && o.scenario.kind !== 'queue' && o.transport === 'http') notes.push('no per-operation history (open model): oversold counts currently active duplicates only');
+  const oversold = hist ? Math.max(hist.oversold, o.scenario.kind === 'balance' ? check.oversold : 0) : check.oversold;
+  const unknown = hist?.unknown ?? result.outcomes.timeout;
+  const ex = check as ScenarioCheck;
+  return {
+    strategy: strategy.name, ...(fault ? { fault: fault.name } : {}), ...(unsafeReason ? { unsafeReason } : {}),
+    description: strategy.description, safe, options: p.options,
+    load: { model: result.model, connections: result.connections, transport: o.transport, ...(result.rate ? { rate: result.rate } : {}) },
+    seedMs: p.seedMs, durationMs: result.durationMs, requests: result.requests, rps: result.rps, okPerSec: result.okPerSec,
+    latencyMs: result.latencyMs, okLatencyMs: result.okLatencyMs, outcomes: result.outcomes, statusCodes: result.statusCodes,
+    errorCodes: result.errorCodes, journeys: result.journeys, oversold, retries: load.counters.retries ?? 0,
+    lockFailures: load.counters.lockFailures ?? 0, dbAvoided: load.counters.dbAvoided ?? 0, counters: load.counters,
+    check: { capacity: check.capacity, activeReservations: check.activeReservations, ...(ex.seatsHeldOrSold !== undefined ? { seatsHeldOrSold: ex.seatsHeldOrSold } : ex.remaining !== undefined ? { remaining: ex.remaining } : {}) },
+    violations, violationCounts, verdict, notes, perSecond: result.perSecond, histogram: result.histogram,
+    warmup: { ms: load.warmup ? o.warmupMs : 0, applied: Boolean(load.warmup), excludedRequests: 0 },
+    ...(p.store ? { storeCeiling: p.store } : {}),
+    ...('steps' in result ? { stepLatencyMs: (result as { steps: StrategyResult['stepLatencyMs'] }).steps, journeyOutcomes: (result as { journeyOutcomes: StrategyResult['journeyOutcomes'] }).journeyOutcomes } : {}),
+    ...(ex.journey ? { journeyCheck: ex.journey } : {}),
+    ...(result.instances ? { instances: { count: o.instances, restarts: load.restarts, perInstance: result.instances } } : {}),
+    ...(load.nemesis ? { nemesis: load.nemesis } : {}),
+    ...(hist ? { history: { file: p.historyRel, ops: load.history.length, unknown: hist.unknown, unknownByError: hist.unknownByError, lostAcks: hist.lostAcks, unexplainedWrites: hist.unexplainedWrites, explainedByUnknown: hist.explainedByUnknown } } : {}),
+    ...(load.liveness ? { liveness: load.liveness } : {}),
+    unknown, stuck,
+  };
+}
+
+/** A warm-up schedule of its own and a plan of seeded seat holds on it (every user, up to 3 tries). */
+async function warmupPlan(db: ReturnType<typeof createDb>, seats: number, seed: number, secret: string): Promise<{ scheduleId: number; plan: LoadPlan }> {
+  const schedule = await seedSchedule(db, { seats: Math.max(1, seats), name: 'warm-up' });
+  const users = await seedUsers(db, { count: 2000, secret, prefix: 'warmup-' });
+  const rng = createRng(seed ^ 0x5eed);
+  return {
+    scheduleId: schedule.scheduleId,
+    plan: { journeys: users.map((u) => ({ token: u.token, userId: u.id, attempts: pickSeats(rng, schedule.seatCount, 3).map((seatNo) => ({
+      method: 'POST' as const, path: '/api/reservations', body: JSON.stringify({ scheduleId: schedule.scheduleId, seatNo }) })) })) },
+  };
+}
+
+/** The strategy's core statements straight against the stores, same concurrency, state left as it was. */
+async function storeCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx, fixture: { scheduleId: number; seatCount: number }): Promise<Ceiling | undefined> {
+  if (!strategy.ceiling) return undefined;
+  const db = createDb({ url: withDatabase(c.adminUrl, c.dbName), poolMax: o.poolSize, applicationName: 'seatlab-ceiling' });
+  const redis = c.redisUrls.map((u) => createRedisClient(u, `${c.dbName}:`));
+  try {
+    await connectAll(redis, redis.length);
+    return await measureStoreCeiling(strategy.ceiling({ db, redis }, fixture), { concurrency: o.params.connections, durationMs: CEILING_SECONDS * 1000 });
+  } finally {
+    for (const r of redis) r.disconnect();
+    await db.destroy();
+  }
+}
+
+export type { HistoryOp };

@@ -1,0 +1,155 @@
+import { performance } from 'node:perf_hooks';
+import { classify, OUTCOMES, type Outcome } from './plan.js';
+import { historyOutcome, type HistoryOp, type OpMeta, type OpOutcome } from './history.js';
+import { createLatencyHistogram, encode, summarize, type LatencySummaryMs } from './histogram.js';
+
+// One place that counts: outcomes, status and error codes, HDR histograms, the per-second series,
+// per-instance counts and the history. Drivers only say "this operation started" and "this is
+// what came back"; nothing here formats text.
+
+/** What came back for one operation. No status means no HTTP answer (wireError says why). */
+export interface Answer {
+  status?: number;
+  errorCode?: string;
+  /** timeout, ECONNRESET, ECONNREFUSED, … */
+  wireError?: string;
+  reservationId?: number;
+  paymentId?: number;
+}
+
+export interface Invocation { index: number; process: number; instance: number; meta: OpMeta; startedAt: number }
+
+export interface InstanceStats {
+  instance: number;
+  requests: number;
+  ok: number;
+  /** Answered 5xx, or refused before anything was sent. */
+  errors: number;
+  /** No answer (timeout, reset): may or may not have happened. */
+  unknown: number;
+}
+
+export interface Recorded {
+  durationMs: number;
+  requests: number;
+  rps: number;
+  okPerSec: number;
+  outcomes: Record<Outcome, number>;
+  statusCodes: Record<string, number>;
+  errorCodes: Record<string, number>;
+  latencyMs: LatencySummaryMs;
+  okLatencyMs: LatencySummaryMs;
+  histogram: string;
+  perSecond: { ok: number[]; requests: number[] };
+  transportErrors: number;
+  instances: InstanceStats[];
+  t0EpochMs: number;
+}
+
+/** A connection refused before the request was written: it certainly did not happen. */
+export const REFUSED = 'ECONNREFUSED';
+
+export class Recorder {
+  readonly t0 = performance.now();
+  readonly t0EpochMs = Date.now();
+  readonly history: HistoryOp[] = [];
+  readonly outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+  private readonly statusCodes: Record<string, number> = {};
+  private readonly errorCodes: Record<string, number> = {};
+  private readonly all = createLatencyHistogram();
+  private readonly okHist = createLatencyHistogram();
+  private readonly perSecond = { ok: [] as number[], requests: [] as number[] };
+  private readonly instances: InstanceStats[];
+  private next = 0;
+  private first = Infinity;
+  private last = 0;
+  requests = 0;
+  transportErrors = 0;
+
+  constructor(instanceCount: number, private readonly keepHistory = true) {
+    this.instances = Array.from({ length: Math.max(1, instanceCount) }, (_, instance) => ({ instance, requests: 0, ok: 0, errors: 0, unknown: 0 }));
+  }
+
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  invoke(meta: OpMeta, process: number, instance: number): Invocation {
+    const startedAt = this.now();
+    if (startedAt < this.first) this.first = startedAt;
+    return { index: this.next++, process, instance, meta, startedAt };
+  }
+
+  /** Records the answer; returns the table's outcome and the history's. */
+  complete(inv: Invocation, a: Answer): { outcome: Outcome; history: OpOutcome } {
+    const end = this.now();
+    this.last = Math.max(this.last, end);
+    const refused = a.status === undefined && a.wireError === REFUSED;
+    const outcome: Outcome = a.status !== undefined ? classify(a.status, a.errorCode) : refused ? 'error' : 'timeout';
+    const history: OpOutcome = refused ? 'fail' : historyOutcome(a.status);
+    this.requests++;
+    this.outcomes[outcome]++;
+    if (a.status !== undefined) this.statusCodes[a.status] = (this.statusCodes[a.status] ?? 0) + 1;
+    else this.transportErrors++;
+    const code = a.status !== undefined && a.status >= 400 ? (a.errorCode ?? `HTTP_${a.status}`) : a.status === undefined ? a.wireError ?? 'NO_ANSWER' : undefined;
+    if (code) this.errorCodes[code] = (this.errorCodes[code] ?? 0) + 1;
+    // A request given up on enters the histogram at the time it was given up on.
+    const us = Math.max(1, Math.round((end - inv.startedAt) * 1000));
+    this.all.recordValue(us);
+    if (outcome === 'ok') this.okHist.recordValue(us);
+    const sec = Math.floor(end / 1000);
+    this.perSecond.requests[sec] = (this.perSecond.requests[sec] ?? 0) + 1;
+    if (outcome === 'ok') this.perSecond.ok[sec] = (this.perSecond.ok[sec] ?? 0) + 1;
+    const inst = this.instances[inv.instance];
+    if (inst) {
+      inst.requests++;
+      if (outcome === 'ok') inst.ok++;
+      else if (history === 'unknown' && a.status === undefined) inst.unknown++;
+      else if (outcome === 'error') inst.errors++;
+    }
+    if (this.keepHistory) {
+      const m = inv.meta;
+      this.history.push({
+        index: inv.index, process: inv.process, instance: inv.instance, op: m.op,
+        invokeMs: round3(inv.startedAt), completeMs: round3(end), outcome: history,
+        ...(a.status !== undefined ? { status: a.status } : {}),
+        ...(code ? { error: code } : {}),
+        ...(m.userId !== undefined ? { userId: m.userId } : {}),
+        ...(m.scheduleId !== undefined ? { scheduleId: m.scheduleId } : {}),
+        ...(m.seatNo !== undefined ? { seatNo: m.seatNo } : {}),
+        ...(a.reservationId !== undefined ? { reservationId: a.reservationId } : m.reservationId !== undefined ? { reservationId: m.reservationId } : {}),
+        ...(a.paymentId !== undefined ? { paymentId: a.paymentId } : {}),
+      });
+    }
+    return { outcome, history };
+  }
+
+  summary(): Recorded {
+    const durationMs = this.requests === 0 ? 0 : Math.max(1, Math.round(this.last - this.first));
+    const len = this.perSecond.requests.length;
+    for (let i = 0; i < len; i++) {
+      this.perSecond.requests[i] ??= 0;
+      this.perSecond.ok[i] ??= 0;
+    }
+    this.perSecond.ok.length = len;
+    return {
+      durationMs,
+      requests: this.requests,
+      rps: round1((this.requests / Math.max(1, durationMs)) * 1000),
+      okPerSec: round1((this.outcomes.ok / Math.max(1, durationMs)) * 1000),
+      outcomes: { ...this.outcomes },
+      statusCodes: { ...this.statusCodes },
+      errorCodes: { ...this.errorCodes },
+      latencyMs: summarize(this.all),
+      okLatencyMs: summarize(this.okHist),
+      histogram: encode(this.all),
+      perSecond: this.perSecond,
+      transportErrors: this.transportErrors,
+      instances: this.instances.map((i) => ({ ...i })),
+      t0EpochMs: this.t0EpochMs,
+    };
+  }
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
