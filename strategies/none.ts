@@ -3,7 +3,6 @@ import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { SeatLockStrategy } from '../src/core/ports.js';
 import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
-import { readWriteCeiling } from './lib/ceilings.js';
 
 // The control group: read, check, write, with nothing in between to stop a second writer.
 // Under contention two requests can both read AVAILABLE (or the same `remaining`) and both write:
@@ -14,7 +13,6 @@ export const none = {
   description: 'no lock: read, check, write (control group, expected to oversell)',
   safe: false,
   requires: { redis: false },
-  ceiling: readWriteCeiling,
   options: [intOption('raceWindowMs', 'sleep between the read and the write, to widen the race (tests)', 0, 0, 10_000)],
   create({ db }, options) {
     const raceWindowMs = Number(options.raceWindowMs ?? 0);

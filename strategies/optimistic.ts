@@ -3,7 +3,6 @@ import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { DebitOutcome, HeldReservation, HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
 import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
-import { readWriteCeiling } from './lib/ceilings.js';
 
 // Read the row's version without a lock, then write with `WHERE version = $v`. Zero rows means
 // somebody changed the row in between: back off (full jitter) and re-read, a bounded number of
@@ -14,7 +13,6 @@ export const optimistic = {
   description: 'version column: UPDATE … WHERE version = $v, bounded jittered retries',
   safe: true,
   requires: { redis: false },
-  ceiling: readWriteCeiling,
   options: [
     intOption('maxRetries', 'retries after a version conflict before giving up', 3, 0, 100),
     intOption('backoffBaseMs', 'base of the exponential backoff', 2, 0, 10_000),

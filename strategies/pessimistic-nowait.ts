@@ -1,6 +1,5 @@
 import type { SeatLockStrategy } from '../src/core/ports.js';
 import { createPessimistic } from './pessimistic.js';
-import { rowLockCeiling } from './lib/ceilings.js';
 
 // The fail-fast variant of `pessimistic`: a seat whose row is locked is a 409 at once.
 export const pessimisticNowait = {
@@ -8,7 +7,6 @@ export const pessimisticNowait = {
   description: 'SELECT … FOR UPDATE NOWAIT; a locked seat is refused at once',
   safe: true,
   requires: { redis: false },
-  ceiling: rowLockCeiling(true),
   options: [],
   create: (deps) => createPessimistic(deps, 'nowait'),
 } satisfies SeatLockStrategy;

@@ -6,7 +6,6 @@ import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { HoldOutcome, SeatLockStrategy, StrategyRuntime, StrategyDeps } from '../src/core/ports.js';
 import { held, run, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
-import { rowLockCeiling } from './lib/ceilings.js';
 
 export type PessimisticMode = 'wait' | 'nowait';
 
@@ -80,7 +79,6 @@ export const pessimistic = {
   description: 'SELECT … FOR UPDATE on the seat (or inventory) row; contenders wait for the lock',
   safe: true,
   requires: { redis: false },
-  ceiling: rowLockCeiling(false),
   options: [lockTimeoutOption],
   sessionSettings: (o) => ({ lock_timeout: `${o.lockTimeoutMs ?? lockTimeoutOption.default}ms` }),
   create: (deps) => createPessimistic(deps, 'wait'),

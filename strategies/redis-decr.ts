@@ -5,7 +5,6 @@ import type { HoldOutcome, ReleasedItem, SeatLockStrategy } from '../src/core/po
 import { intOption } from '../src/core/options.js';
 import { startPeriodic } from '../src/core/periodic.js';
 import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
-import { redisPrecheckCeiling } from './lib/ceilings.js';
 
 // An atomic Redis pre-check in front of PostgreSQL. One Lua script claims the seat (fails if
 // claimed) or takes a ticket off the count (fails at zero), so taken seats and sold-out schedules
@@ -163,7 +162,6 @@ export const redisDecr = {
   description: 'atomic Redis pre-check (Lua: seat claim + ticket DECR), then the database write, compensated if it fails; rebuilt and reconciled from the database',
   safe: true,
   requires: { redis: true },
-  ceiling: redisPrecheckCeiling,
   options: [
     intOption('reconcileAfterMs', 'a Redis claim older than this whose seat or ticket is not in PostgreSQL is given back', 3000, 100, 3_600_000),
     intOption('reconcileIntervalMs', 'how often Redis is compared with PostgreSQL (0 = never)', 1000, 0, 600_000),

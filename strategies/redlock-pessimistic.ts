@@ -3,7 +3,6 @@ import { intOption } from '../src/core/options.js';
 import { createPessimistic, lockTimeoutOption } from './pessimistic.js';
 import { SeatLocker, balanceResource, inventoryResource, lockOptions, seatResource } from './lib/redis-lock.js';
 import { sleep } from './lib/shared.js';
-import { lockThenRowCeiling } from './lib/ceilings.js';
 
 // The combination one published comparison found fastest: the distributed lock first (so only one
 // request per seat reaches PostgreSQL), then SELECT … FOR UPDATE inside the transaction (so the
@@ -17,7 +16,6 @@ export const redlockPessimistic = {
   description: 'redlock first, then SELECT … FOR UPDATE inside the transaction',
   safe: true,
   requires: { redis: true },
-  ceiling: lockThenRowCeiling(true),
   options: [...lockOptions, lockTimeoutOption, workUnderLockOption],
   sessionSettings: (o) => ({ lock_timeout: `${o.lockTimeoutMs ?? lockTimeoutOption.default}ms` }),
   create(deps, options) {

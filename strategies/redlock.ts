@@ -5,7 +5,6 @@ import type { DebitOutcome, HoldCommand, HoldOutcome, SeatLockStrategy, SpendCom
 import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 import { fenceAndSelectBalance, selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
 import { SeatLocker, balanceResource, fencingOption, inventoryResource, lockOptions, seatResource, workUnderLockOption } from './lib/redis-lock.js';
-import { lockThenRowCeiling } from './lib/ceilings.js';
 
 /** A claim in progress: the lock is held and a fencing token taken; `write` and `release` finish it. */
 export interface SeatClaim {
@@ -168,7 +167,6 @@ export const redlock = {
     ? 'fencing off: the lock alone guards a read-then-write, so a holder whose lease lapsed still writes (the control variant that shows why fencing matters)'
     : null),
   requires: { redis: true },
-  ceiling: lockThenRowCeiling(false),
   options: [...lockOptions, fencingOption, workUnderLockOption],
   create: createRedlock,
 } satisfies SeatLockStrategy;

@@ -37,8 +37,14 @@ describe('report.html in a real headless browser', () => {
           series: [...f.querySelectorAll('.series')].map((s) => s.getAttribute('data-strategy')),
         })));
         expect(figures.map((f) => f.caption)).toEqual([
+          expect.stringContaining('Seats sold over time'), expect.stringContaining('Winners (solid) and losers (dashed)'),
           expect.stringContaining('Latency by percentile'), expect.stringContaining('Throughput over time'), expect.stringContaining('Outcomes')]);
-        for (const f of figures) expect(f.series).toEqual(strategies);
+        const [sold, winnersLosers, ...rest] = figures;
+        // Every strategy sold its one seat; winners and (where there were any) losers each get a curve.
+        expect(sold!.series).toEqual(strategies);
+        expect([...new Set(winnersLosers!.series)]).toEqual(strategies);
+        expect(winnersLosers!.series.filter((x) => x === 'pessimistic')).toHaveLength(2);
+        for (const f of rest) expect(f.series).toEqual(strategies);
         const oversold = await page.$eval('tr[data-strategy="none"] td:nth-child(2)', (td) => ({ text: td.textContent, cls: td.className }));
         expect(Number(oversold.text)).toBeGreaterThan(0);
         expect(oversold.cls).toBe('bad');

@@ -51,6 +51,7 @@ export interface LoadOutput {
   nemesis?: { fault: string; everyMs: number; forMs: number; firstMs: number; events: FaultEvent[] };
   liveness?: Omit<LivenessResult, 'ops'>;
   restarts: number;
+  fairness?: { firstComeShare: number | null; rankCorrelation: number | null; winners: number };
 }
 
 export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
@@ -80,6 +81,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);
     let result: RunResult | JourneyResult;
     let history: HistoryOp[];
+    let fairness: LoadOutput['fairness'];
     try {
       if (x.prepared.journeys) {
         const j = await driveJourneys(x.prepared.journeys, { urls, concurrency: o.params.connections, onProgress });
@@ -93,6 +95,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
         const r = await driveClosed(x.prepared.plan, { urls, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
         result = r;
         history = r.recorder.history;
+        fairness = r.recorder.fairness(x.prepared.seatCount);
       }
     } finally {
       progress.done();
@@ -116,7 +119,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     const after = await sumCounters(instances);
     const counters = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
     return {
-      result, history, counters, warmup: warm, liveness,
+      result, history, counters, warmup: warm, liveness, fairness,
       restarts: instances.reduce((a, i) => a + i.restarts, 0),
       ...(schedule && events ? { nemesis: { fault: schedule.fault.name, everyMs: schedule.everyMs, forMs: schedule.forMs, firstMs: schedule.firstMs, events } } : {}),
     };

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { SeatLockStrategy } from '../core/ports.js';
 import type { Violation, ScenarioCheck } from '../../scenarios/types.js';
 import { createRng } from '../core/rng.js';
-import { createDb, withDatabase } from '../db/knex.js';
+import { createDb } from '../db/knex.js';
 import { createDatabaseFromTemplate, dropDatabase } from '../db/databases.js';
 import { seedSchedule, seedUsers } from '../db/seed.js';
 import { pickSeats } from '../../scenarios/flash-sale.js';
@@ -14,8 +14,7 @@ import type { LoadPlan } from '../load/plan.js';
 import { writeHistory, type HistoryOp } from '../load/history.js';
 import { driveDirect } from '../load/direct-driver.js';
 import { startCore } from '../server/start.js';
-import { measureStoreCeiling, type Ceiling } from '../load/ceilings.js';
-import { connectAll, createRedisClient } from '../infra/redis-client.js';
+import type { Ceiling } from '../load/ceilings.js';
 import { checkSeats } from '../check/seats.js';
 import { checkHistoryInDb, type HistoryCheckResult } from '../check/history.js';
 import type { Fault } from '../nemesis/types.js';
@@ -35,7 +34,6 @@ export interface OneCtx {
   historyFile: string; historyRel: string;
 }
 
-const CEILING_SECONDS = 3;
 
 export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, c: OneCtx): Promise<StrategyResult> {
   const { io, label } = c;
@@ -51,12 +49,12 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
     const warmup = o.warmupMs > 0 && o.transport === 'http' && !prepared.journeys && !o.queue ? await warmupPlan(db, prepared.seatCount, o.params.seed, c.secret) : undefined;
     const [probe] = await seedUsers(db, { count: 1, secret: c.secret, prefix: 'liveness-probe-' });
 
-    // Phase 2: the store ceiling, on the first run only.
-    const store = c.measureStore ? await storeCeiling(o, strategy, c, { scheduleId: prepared.scheduleId, seatCount: prepared.seatCount }) : undefined;
-    if (store) io.err(`${label} store ceiling: ${store.perSec} ops/s, p99 ${store.p99Ms} ms`);
+    // Phase 2: the store ceiling (the same plan replayed in-process, no HTTP), on the first run only.
+    const options = o.strategyOptions.get(strategy.name) ?? {};
+    const store = c.measureStore ? await replayCeiling(o, strategy, c, options) : undefined;
+    if (store) io.err(`${label} store ceiling (the same plan in-process, no HTTP): ${store.perSec} req/s, p99 ${store.p99Ms} ms`);
 
     // Phase 3: the load, and the scenario's checker while the servers are still up.
-    const options = o.strategyOptions.get(strategy.name) ?? {};
     let check: ScenarioCheck | undefined;
     let warmCheck: ScenarioCheck | undefined;
     const runCheck = async (result: RunResult, w?: LoadOutput['warmup']) => {
@@ -72,7 +70,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       const core = await startCore({ databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:` });
       try {
         const result = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
-        load = { result, history: [], counters: core.runtime.counters(), restarts: 0 };
+        load = { result, history: result.recorder.history, counters: core.runtime.counters(), restarts: 0, fairness: result.recorder.fairness(prepared.seatCount) };
       } finally {
         await core.close();
       }
@@ -156,6 +154,13 @@ function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | unde
     ...(hist ? { history: { file: p.historyRel, ops: load.history.length, unknown: hist.unknown, unknownByError: hist.unknownByError, lostAcks: hist.lostAcks, unexplainedWrites: hist.unexplainedWrites, explainedByUnknown: hist.explainedByUnknown } } : {}),
     ...(load.liveness ? { liveness: load.liveness } : {}),
     unknown, stuck,
+    ...(result.sellout ? {
+      sale: { timeToSelloutMs: result.sellout.timeToSelloutMs, holdsPerSecUntilSellout: result.sellout.holdsPerSecUntilSellout,
+        firstComeShare: load.fairness?.firstComeShare ?? null, rankCorrelation: load.fairness?.rankCorrelation ?? null },
+      selloutCurve: result.sellout.cumulativeOkPer100ms,
+    } : {}),
+    ...(result.latencyByOutcome ? { latencyByOutcome: result.latencyByOutcome } : {}),
+    ...(result.histograms ? { outcomeHistograms: result.histograms } : {}),
   };
 }
 
@@ -171,17 +176,29 @@ async function warmupPlan(db: ReturnType<typeof createDb>, seats: number, seed: 
   };
 }
 
-/** The strategy's core statements straight against the stores, same concurrency, state left as it was. */
-async function storeCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx, fixture: { scheduleId: number; seatCount: number }): Promise<Ceiling | undefined> {
-  if (!strategy.ceiling) return undefined;
-  const db = createDb({ url: withDatabase(c.adminUrl, c.dbName), poolMax: o.poolSize, applicationName: 'seatlab-ceiling' });
-  const redis = c.redisUrls.map((u) => createRedisClient(u, `${c.dbName}:`));
+/**
+ * The store ceiling: the same plan (same seed, same operations in the same proportions) replayed
+ * through the same strategy in this process at the same concurrency, with no HTTP, on a fresh
+ * database. What the HTTP run achieves can only be lower; if it is not, the ceiling is invalid.
+ */
+async function replayCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCtx, options: Record<string, string>): Promise<Ceiling | undefined> {
+  if (o.transport !== 'http' || o.scenario.kind === 'journey' || o.scenario.kind === 'queue') return undefined;
+  const dbName = `${c.dbName}_replay`;
+  const url = await createDatabaseFromTemplate(c.adminUrl, dbName, c.template);
+  const db = createDb({ url, poolMax: 4, applicationName: 'seatlab-lab' });
   try {
-    await connectAll(redis, redis.length);
-    return await measureStoreCeiling(strategy.ceiling({ db, redis }, fixture), { concurrency: o.params.connections, durationMs: CEILING_SECONDS * 1000 });
+    const prepared = await o.scenario.prepare(db, o.params, { secret: c.secret, rng: createRng(o.params.seed) });
+    const core = await startCore({ databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs,
+      poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${dbName}:` });
+    try {
+      const r = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
+      return { perSec: r.rps, p99Ms: r.latencyMs.p99, durationMs: r.durationMs };
+    } finally {
+      await core.close();
+    }
   } finally {
-    for (const r of redis) r.disconnect();
     await db.destroy();
+    await dropDatabase(c.adminUrl, dbName).catch(() => undefined);
   }
 }
 

@@ -116,7 +116,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     const results = cells.map((c) => {
       const agg = aggregateRuns(perCell.get(c.key)!);
       const lower = Math.min(httpCeiling?.perSec ?? Infinity, agg.storeCeiling?.perSec ?? Infinity);
-      return Number.isFinite(lower) && lower > 0 ? { ...agg, efficiency: Math.round((agg.rps / lower) * 100) / 100 } : agg;
+      return withEfficiency(agg, httpCeiling, lower);
     });
     const failed = results.filter((r) => r.verdict === 'fail').map((r) => r.strategy);
     const thresholds = evaluateThresholds(o.thresholds, results);
@@ -160,6 +160,24 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
 }
 
 const CEILING_SECONDS = 3;
+
+/** req/s ÷ the lower ceiling, unless the run beat it (then the ceiling measured other work and says so). */
+function withEfficiency(agg: StrategyResult, http: Ceiling | undefined, lower: number): StrategyResult {
+  const out: StrategyResult = { ...agg };
+  const store = agg.storeCeiling;
+  if (store && store.perSec > 0) {
+    const httpShare = Math.max(0, 1 - agg.rps / store.perSec);
+    const waits = (agg.counters.lockWaits ?? 0) + (agg.retries ?? 0);
+    out.whereTimeGoes = `in-process (no HTTP) the same plan ran at ${store.perSec} req/s, over HTTP at ${agg.rps}: HTTP and the server process take about ` +
+      `${Math.round(httpShare * 100)}% of a request's cost, the store and its locks the rest (${waits} lock waits and retries, ${agg.lockFailures} lock failures)` +
+      `${http ? `; the same server answers a no-op at ${http.perSec} req/s` : ''}`;
+  }
+  if (!Number.isFinite(lower) || lower <= 0) return out;
+  const e = agg.rps / lower;
+  if (e > 1.05) out.ceilingInvalid = `${agg.rps} req/s is ${Math.round((e - 1) * 100)}% above the lower ceiling (${lower}/s): that ceiling did not measure the same work, so no efficiency is given`;
+  else out.efficiency = Math.round(e * 100) / 100;
+  return out;
+}
 
 /** A result's key: the strategy, and the fault it ran under. */
 export function cellKey(strategy: string, fault?: string): string {

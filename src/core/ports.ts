@@ -106,11 +106,6 @@ export interface SeatLockStrategy {
   unsafeWith?(options: Record<string, string>): string | null;
   readonly requires: { redis: boolean };
   readonly options: readonly StrategyOptionSpec[];
-  /**
-   * One unit of this strategy's core store work (no HTTP, no booking core), for the store ceiling
-   * the lab measures next to it. Must leave the database as it found it.
-   */
-  ceiling?(deps: StrategyDeps, fixture: { scheduleId: number; seatCount: number }): () => Promise<void>;
   /** Session settings applied to every pooled connection (e.g. lock_timeout). */
   sessionSettings?(options: Record<string, string>): Record<string, string>;
   create(deps: StrategyDeps, options: Record<string, string>): StrategyRuntime;

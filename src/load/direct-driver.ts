@@ -1,11 +1,11 @@
-import { performance } from 'node:perf_hooks';
 import type { BookingService } from '../core/booking.js';
 import type { HoldOutcome } from '../core/ports.js';
 import { verifyUserToken } from '../core/tokens.js';
 import { requestHash } from '../core/payments.js';
-import { createLatencyHistogram, encode, summarize } from './histogram.js';
-import { classify, OUTCOMES, type AttemptRequest, type LoadPlan, type Outcome } from './plan.js';
+import type { AttemptRequest, LoadPlan } from './plan.js';
 import type { RunResult } from './driver.js';
+import { Recorder, type Answer } from './recorder.js';
+import { runJourneys } from './journey-loop.js';
 
 const STATUS: Record<HoldOutcome['kind'], [number, string | undefined]> = {
   held: [201, undefined], taken: [409, 'SEAT_TAKEN'], busy: [409, 'SEAT_BUSY'], 'sold-out': [409, 'SOLD_OUT'], 'not-found': [404, 'NOT_FOUND'],
@@ -14,74 +14,47 @@ const STATUS: Record<HoldOutcome['kind'], [number, string | undefined]> = {
 /** The paths --transport direct understands, mapped onto the booking core. */
 export const DIRECT_PATHS = ['/api/reservations', '/api/reservations/general', '/api/payments'];
 
-async function call(booking: BookingService, userId: number, a: AttemptRequest): Promise<[number, string | undefined]> {
+async function call(booking: BookingService, userId: number, a: AttemptRequest): Promise<Answer> {
   const body = JSON.parse(a.body ?? '{}') as { scheduleId: number; seatNo: number; reservationId: number };
+  let status: number;
+  let errorCode: string | undefined;
+  let reservationId: number | undefined;
   switch (a.path) {
-    case '/api/reservations': return STATUS[(await booking.hold(userId, body.scheduleId, body.seatNo)).kind];
-    case '/api/reservations/general': return STATUS[(await booking.holdTicket(userId, body.scheduleId)).kind];
+    case '/api/reservations':
+    case '/api/reservations/general': {
+      const r = a.path === '/api/reservations' ? await booking.hold(userId, body.scheduleId, body.seatNo) : await booking.holdTicket(userId, body.scheduleId);
+      [status, errorCode] = STATUS[r.kind];
+      if (r.kind === 'held') reservationId = r.reservation.reservationId;
+      break;
+    }
     case '/api/payments': {
       const r = await booking.pay({ userId, reservationId: body.reservationId, key: a.headers?.['idempotency-key'] ?? '', hash: requestHash({ reservationId: body.reservationId }) });
-      return [r.status, r.body.error as string | undefined];
+      [status, errorCode] = [r.status, r.body.error as string | undefined];
+      break;
     }
     default: throw new Error(`--transport direct cannot call ${a.method} ${a.path}`);
   }
+  return { status, ...(errorCode ? { errorCode } : {}), ...(reservationId !== undefined ? { reservationId } : {}) };
 }
 
 /**
- * The same plan and concurrency as the HTTP driver, calling the booking core in this process: no
- * HTTP parsing, no express, no sockets. Next to the HTTP run it shows what the framework costs.
+ * The same plan, concurrency and journey loop as the HTTP driver, calling the booking core in this
+ * process: no HTTP parsing, no express, no sockets. Next to the HTTP run it shows what the
+ * framework costs, and it doubles as the store ceiling (the same operations, no HTTP).
  */
-export async function driveDirect(plan: LoadPlan, booking: BookingService, o: { concurrency: number; secret: string }): Promise<RunResult> {
-  const outcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<Outcome, number>;
-  const statusCodes: Record<string, number> = {};
-  const errorCodes: Record<string, number> = {};
-  const journeys = { total: plan.journeys.length, succeeded: 0, exhausted: 0, stopped: 0, unknown: 0 };
-  const all = createLatencyHistogram();
-  const okHist = createLatencyHistogram();
-  const perSecond = { ok: [] as number[], requests: [] as number[] };
-  let requests = 0;
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, plan.journeys.length) }, async () => {
-    while (next < plan.journeys.length) {
-      const j = plan.journeys[next++]!;
+export async function driveDirect(plan: LoadPlan, booking: BookingService, o: { concurrency: number; secret: string }): Promise<RunResult & { recorder: Recorder }> {
+  const rec = new Recorder(1);
+  const journeys = await runJourneys(plan, {
+    clients: o.concurrency, rec,
+    send: async (_, j, a) => {
       const userId = verifyUserToken(o.secret, j.token);
       if (userId === null) throw new Error('a plan token does not verify with this run\'s secret');
-      for (let i = 0; i < j.attempts.length; i++) {
-        const s = performance.now();
-        let status: number;
-        let code: string | undefined;
-        try {
-          [status, code] = await call(booking, userId, j.attempts[i]!);
-        } catch {
-          [status, code] = [500, 'INTERNAL'];
-        }
-        const us = Math.max(1, Math.round((performance.now() - s) * 1000));
-        requests++;
-        all.recordValue(us);
-        const outcome = classify(status, code);
-        outcomes[outcome]++;
-        statusCodes[status] = (statusCodes[status] ?? 0) + 1;
-        if (code) errorCodes[code] = (errorCodes[code] ?? 0) + 1;
-        const sec = Math.floor((performance.now() - t0) / 1000);
-        perSecond.requests[sec] = (perSecond.requests[sec] ?? 0) + 1;
-        if (outcome === 'ok') {
-          okHist.recordValue(us);
-          perSecond.ok[sec] = (perSecond.ok[sec] ?? 0) + 1;
-          journeys.succeeded++;
-          break;
-        }
-        if (outcome !== 'conflict') { journeys.stopped++; break; }
-        if (i === j.attempts.length - 1) journeys.exhausted++;
+      try {
+        return await call(booking, userId, a);
+      } catch {
+        return { status: 500, errorCode: 'INTERNAL' };
       }
-    }
-  }));
-  const durationMs = Math.max(1, Math.round(performance.now() - t0));
-  for (let i = 0; i < perSecond.requests.length; i++) { perSecond.requests[i] ??= 0; perSecond.ok[i] ??= 0; }
-  return {
-    model: 'closed', connections: o.concurrency, durationMs, requests,
-    rps: Math.round((requests / durationMs) * 10_000) / 10, okPerSec: Math.round((outcomes.ok / durationMs) * 10_000) / 10,
-    outcomes, statusCodes, errorCodes, journeys, latencyMs: summarize(all), okLatencyMs: summarize(okHist), histogram: encode(all),
-    perSecond, transportErrors: 0,
-  };
+    },
+  });
+  return { model: 'closed', connections: Math.min(o.concurrency, plan.journeys.length), journeys, ...rec.summary(), recorder: rec };
 }

@@ -3,7 +3,7 @@ import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { classify, OUTCOMES, type Journey, type LoadPlan, type Outcome } from './plan.js';
 import { createLatencyHistogram, encode, summarize, type LatencySummaryMs } from './histogram.js';
-import type { InstanceStats } from './recorder.js';
+import type { InstanceStats, OutcomeClass, Sellout } from './recorder.js';
 
 export interface DriveOptions {
   url: string;
@@ -43,6 +43,12 @@ export interface RunResult {
   instances?: InstanceStats[];
   /** Wall-clock time of the load phase's start (epoch ms), the origin of the history's times. */
   t0EpochMs?: number;
+  /** Drivers on the Recorder: latency per outcome class, winners'/losers' histograms, the sellout. */
+  latencyByOutcome?: Record<OutcomeClass, LatencySummaryMs>;
+  histograms?: { ok: string; rejected: string };
+  sellout?: Sellout;
+  /** Share of holds that went to the first arrivals, and arrival/success rank correlation. */
+  fairness?: { firstComeShare: number | null; rankCorrelation: number | null; winners: number };
 }
 
 interface Work { journey: Journey; attempt: number }

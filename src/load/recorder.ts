@@ -29,6 +29,20 @@ export interface InstanceStats {
   unknown: number;
 }
 
+/** Latency by what became of the request: winners, losers (4xx), errors (5xx, refused), unknowns (at the time given up on). */
+export type OutcomeClass = 'ok' | 'rejected' | 'error' | 'unknown';
+export const OUTCOME_CLASSES: readonly OutcomeClass[] = ['ok', 'rejected', 'error', 'unknown'];
+
+/** How the sale went for the people in it. */
+export interface Sellout {
+  /** First request to the last successful hold (for one seat: to the winner); null without a success. */
+  timeToSelloutMs: number | null;
+  /** Successful holds per second until the last one. */
+  holdsPerSecUntilSellout: number | null;
+  /** Cumulative successful holds at the end of each 100 ms bucket since the first request. */
+  cumulativeOkPer100ms: number[];
+}
+
 export interface Recorded {
   durationMs: number;
   requests: number;
@@ -39,6 +53,11 @@ export interface Recorded {
   errorCodes: Record<string, number>;
   latencyMs: LatencySummaryMs;
   okLatencyMs: LatencySummaryMs;
+  /** Each outcome class from its own HDR histogram (p50/p99 of winners next to losers'). */
+  latencyByOutcome: Record<OutcomeClass, LatencySummaryMs>;
+  /** Encoded histograms of winners and losers, for the report's percentile curves. */
+  histograms: { ok: string; rejected: string };
+  sellout: Sellout;
   histogram: string;
   perSecond: { ok: number[]; requests: number[] };
   transportErrors: number;
@@ -58,6 +77,9 @@ export class Recorder {
   private readonly errorCodes: Record<string, number> = {};
   private readonly all = createLatencyHistogram();
   private readonly okHist = createLatencyHistogram();
+  private readonly byClass = Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, createLatencyHistogram()])) as Record<OutcomeClass, ReturnType<typeof createLatencyHistogram>>;
+  private readonly okTimes: number[] = [];
+  private readonly journeys: { arrivedAt: number; okAt?: number }[] = [];
   private readonly perSecond = { ok: [] as number[], requests: [] as number[] };
   private readonly instances: InstanceStats[];
   private next = 0;
@@ -96,7 +118,11 @@ export class Recorder {
     // A request given up on enters the histogram at the time it was given up on.
     const us = Math.max(1, Math.round((end - inv.startedAt) * 1000));
     this.all.recordValue(us);
-    if (outcome === 'ok') this.okHist.recordValue(us);
+    if (outcome === 'ok') {
+      this.okHist.recordValue(us);
+      this.okTimes.push(end);
+    }
+    this.byClass[outcome === 'ok' ? 'ok' : outcome === 'timeout' ? 'unknown' : outcome === 'error' ? 'error' : 'rejected'].recordValue(us);
     const sec = Math.floor(end / 1000);
     this.perSecond.requests[sec] = (this.perSecond.requests[sec] ?? 0) + 1;
     if (outcome === 'ok') this.perSecond.ok[sec] = (this.perSecond.ok[sec] ?? 0) + 1;
@@ -124,6 +150,26 @@ export class Recorder {
     return { outcome, history };
   }
 
+  /** A journey (one user) ended: when it first asked, and when it got a hold (undefined: it did not). */
+  journey(arrivedAt: number, okAt: number | undefined): void {
+    this.journeys.push(okAt === undefined ? { arrivedAt } : { arrivedAt, okAt });
+  }
+
+  /**
+   * Did the seats go to the people who asked first? The share of successful holds that went to the
+   * first `capacity` arrivals (1 = first come, first served), and Spearman's rank correlation
+   * between the order the winners arrived in and the order their holds succeeded (1 = in order).
+   */
+  fairness(capacity: number): { firstComeShare: number | null; rankCorrelation: number | null; winners: number } | undefined {
+    if (this.journeys.length === 0) return undefined;
+    const byArrival = [...this.journeys].sort((a, b) => a.arrivedAt - b.arrivedAt);
+    const winners = byArrival.filter((j) => j.okAt !== undefined);
+    if (winners.length === 0) return { firstComeShare: null, rankCorrelation: null, winners: 0 };
+    const first = new Set(byArrival.slice(0, Math.max(1, capacity)));
+    const share = winners.filter((w) => first.has(w)).length / Math.min(winners.length, Math.max(1, capacity));
+    return { firstComeShare: round3(Math.min(1, share)), rankCorrelation: winners.length > 1 ? round3(spearman(winners)) : null, winners: winners.length };
+  }
+
   summary(): Recorded {
     const durationMs = this.requests === 0 ? 0 : Math.max(1, Math.round(this.last - this.first));
     const len = this.perSecond.requests.length;
@@ -142,6 +188,9 @@ export class Recorder {
       errorCodes: { ...this.errorCodes },
       latencyMs: summarize(this.all),
       okLatencyMs: summarize(this.okHist),
+      latencyByOutcome: Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, summarize(this.byClass[c])])) as Record<OutcomeClass, LatencySummaryMs>,
+      histograms: { ok: encode(this.byClass.ok), rejected: encode(this.byClass.rejected) },
+      sellout: this.sellout(),
       histogram: encode(this.all),
       perSecond: this.perSecond,
       transportErrors: this.transportErrors,
@@ -149,6 +198,25 @@ export class Recorder {
       t0EpochMs: this.t0EpochMs,
     };
   }
+
+  private sellout(): Sellout {
+    if (this.okTimes.length === 0 || !Number.isFinite(this.first)) return { timeToSelloutMs: null, holdsPerSecUntilSellout: null, cumulativeOkPer100ms: [] };
+    const last = Math.max(...this.okTimes);
+    const buckets: number[] = new Array(Math.floor((last - this.first) / 100) + 1).fill(0);
+    for (const t of this.okTimes) buckets[Math.floor((t - this.first) / 100)]!++;
+    for (let i = 1; i < buckets.length; i++) buckets[i]! += buckets[i - 1]!;
+    const ms = Math.max(1, last - this.first);
+    return { timeToSelloutMs: Math.round(ms), holdsPerSecUntilSellout: round1((this.okTimes.length / ms) * 1000), cumulativeOkPer100ms: buckets };
+  }
+}
+
+/** Spearman's rho between arrival rank (the list's order) and success rank, without ties. */
+function spearman(winners: { arrivedAt: number; okAt?: number }[]): number {
+  const n = winners.length;
+  const successRank = new Map([...winners].sort((a, b) => a.okAt! - b.okAt!).map((w, i) => [w, i]));
+  let d2 = 0;
+  winners.forEach((w, i) => { const d = i - successRank.get(w)!; d2 += d * d; });
+  return 1 - (6 * d2) / (n * (n * n - 1));
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;

@@ -35,6 +35,8 @@ export function runFigures(r: StrategyResult, run: number): RunFigures {
     outcomes: r.outcomes, oversold: r.oversold, verdict: r.verdict, histogram: r.histogram, perSecond: r.perSecond, warmup: r.warmup,
     ...(r.unknown !== undefined ? { unknown: r.unknown } : {}), ...(r.stuck !== undefined ? { stuck: r.stuck } : {}),
     ...(r.nemesis ? { faults: r.nemesis.events } : {}),
+    ...(r.sale ? { sale: r.sale } : {}),
+    ...(r.latencyByOutcome ? { latencyByOutcome: r.latencyByOutcome } : {}),
   };
 }
 
@@ -70,6 +72,8 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     // Safety figures are the worst run's; the unknowns are the median run's (the runs are in runs[]).
     ...(first.stuck !== undefined ? { stuck: Math.max(...runs.map((r) => r.stuck ?? 0)) } : {}),
     ...(first.unknown !== undefined ? { unknown: median(runs.map((r) => r.unknown ?? 0)) } : {}),
+    ...(first.sale ? { sale: medianSale(runs) } : {}),
+    ...(first.latencyByOutcome ? { latencyByOutcome: medianByOutcome(runs) } : {}),
     retries: medianCount(runs.map((r) => r.retries)),
     lockFailures: medianCount(runs.map((r) => r.lockFailures)),
     dbAvoided: medianCount(runs.map((r) => r.dbAvoided)),
@@ -85,6 +89,26 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     runs: runs.map((r, i) => runFigures(r, i + 1)),
     stats: statsOf(runs),
   };
+}
+
+const medianOrNull = (xs: (number | null | undefined)[]) => {
+  const v = xs.filter((x): x is number => typeof x === 'number');
+  return v.length === 0 ? null : median(v);
+};
+
+function medianSale(runs: StrategyResult[]): NonNullable<StrategyResult['sale']> {
+  const s = runs.map((r) => r.sale);
+  return {
+    timeToSelloutMs: medianOrNull(s.map((x) => x?.timeToSelloutMs)), holdsPerSecUntilSellout: medianOrNull(s.map((x) => x?.holdsPerSecUntilSellout)),
+    firstComeShare: medianOrNull(s.map((x) => x?.firstComeShare)), rankCorrelation: medianOrNull(s.map((x) => x?.rankCorrelation)),
+  };
+}
+
+function medianByOutcome(runs: StrategyResult[]): NonNullable<StrategyResult['latencyByOutcome']> {
+  const first = runs[0]!.latencyByOutcome!;
+  const keys = ['count', 'p50', 'p90', 'p99', 'p999', 'max', 'mean'] as const;
+  return Object.fromEntries(Object.keys(first).map((c) => [c, Object.fromEntries(keys.map((k) =>
+    [k, (k === "count" ? medianCount : median)(runs.map((r) => r.latencyByOutcome?.[c as keyof typeof first]?.[k] ?? 0))]))])) as unknown as NonNullable<StrategyResult['latencyByOutcome']>;
 }
 
 function statsOf(runs: StrategyResult[]): NonNullable<StrategyResult['stats']> {

@@ -10,13 +10,13 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 99.99];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function percentileCurve(s: StrategyResult): { p: number; ms: number }[] {
-  const h = hdr.decodeFromCompressedBase64(s.histogram, 32, false);
+function percentileCurve(s: StrategyResult, encoded = s.histogram): { p: number; ms: number }[] {
+  const h = hdr.decodeFromCompressedBase64(encoded, 32, false);
   if (h.totalCount === 0) return [];
   return PERCENTILES.map((p) => ({ p, ms: Math.max(0.001, h.getValueAtPercentile(p) / 1000) }));
 }
 
-interface Series { name: string; color: string; points: [number, number][] }
+interface Series { name: string; color: string; points: [number, number][]; dashed?: boolean; strategy?: string }
 
 /** A shaded stretch of the x axis: a fault in force. */
 interface Band { x0: number; x1: number; color: string; label: string }
@@ -38,7 +38,7 @@ function lineChart(title: string, series: Series[], o: { xLabel: string; yLabel:
   else for (let i = 0; i <= 4; i++) { const v = y0 + ((y1 - y0) * i) / 4; yTicks.push(`<text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${Math.round(v)}</text><line x1="${L}" x2="${W - R}" y1="${sy(v)}" y2="${sy(v)}" class="grid"/>`); }
   const bands = (o.bands ?? []).map((b) => `<rect class="fault-band" x="${sx(b.x0).toFixed(1)}" y="${T}" width="${Math.max(2, sx(b.x1) - sx(b.x0)).toFixed(1)}" height="${H - T - B}" fill="${b.color}" fill-opacity="0.15"><title>${esc(b.label)}</title></rect>`);
   const xTicks = (o.xTicks ?? []).map(([x, label]) => `<text x="${sx(x)}" y="${H - B + 16}" text-anchor="middle">${esc(label)}</text>`);
-  const lines = series.map((s, i) => `<polyline class="series" data-strategy="${esc(s.name)}" fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>` +
+  const lines = series.map((s, i) => `<polyline class="series" data-strategy="${esc(s.strategy ?? s.name)}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>` +
     `<text x="${W - R + 10}" y="${T + 14 + i * 16}" style="fill:${s.color};font-weight:600">${esc(s.name)}</text>`);
   return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">
 ${bands.join('')}<g class="axes">${yTicks.join('')}${xTicks.join('')}<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>
@@ -70,6 +70,18 @@ export function renderHtml(r: Report): string {
   const latency = lineChart('Latency by percentile (all requests, all runs; log scale)', r.results.map((s, i) => ({
     name: s.strategy, color: color(i), points: percentileCurve(s).map(({ p, ms }) => [-Math.log10(1 - p / 100), ms] as [number, number]),
   })), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [-Math.log10(1 - p / 100), `p${p}`] as [number, string]) });
+  const sold = r.results.some((s) => s.selloutCurve?.length)
+    ? lineChart('Seats sold over time (cumulative successful holds, 100 ms buckets, first run): the sellout curve', r.results.filter((s) => s.selloutCurve?.length).map((s) => ({
+      name: resultLabel(s), strategy: s.strategy, color: color(r.results.indexOf(s)), points: s.selloutCurve!.map((v, i) => [(i + 1) / 10, v] as [number, number]),
+    })), { xLabel: 'seconds since the first request', yLabel: 'seats held' })
+    : '';
+  const pct = (p: number) => -Math.log10(1 - p / 100);
+  const winnersLosers = r.results.some((s) => s.outcomeHistograms)
+    ? lineChart('Winners (solid) and losers (dashed): latency by percentile, first run, log scale', r.results.filter((s) => s.outcomeHistograms).flatMap((s) => [
+      { name: `${resultLabel(s)} won`, strategy: s.strategy, color: color(r.results.indexOf(s)), points: percentileCurve(s, s.outcomeHistograms!.ok).map(({ p, ms }) => [pct(p), ms] as [number, number]) },
+      { name: `${resultLabel(s)} lost`, strategy: s.strategy, dashed: true, color: color(r.results.indexOf(s)), points: percentileCurve(s, s.outcomeHistograms!.rejected).map(({ p, ms }) => [pct(p), ms] as [number, number]) },
+    ].filter((x) => x.points.length > 0)), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [pct(p), `p${p}`] as [number, string]) })
+    : '';
   const faults = [...new Set(r.results.map((s) => s.fault))];
   // One throughput chart per fault, with every injection of the first run shaded in its strategy's colour.
   const throughput = faults.map((f) => {
@@ -97,6 +109,8 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figur
 <p class="machine">${esc(machineLine(r))}<br>${esc(r.machine.note)}. Run ${esc(r.runId)}, ${r.config.runs} run(s) per strategy, seed ${r.config.seed}.</p>
 <table class="comparison">${table}</table>
 <h2>Oversold</h2><table class="oversold"><tr><th>strategy</th><th>oversold</th><th>verdict</th></tr>${oversold}</table>
+${sold}
+${winnersLosers}
 ${latency}
 ${throughput}
 ${outcomeBars(r.results)}
@@ -104,7 +118,7 @@ ${faultsHtml(r)}
 <h2>Ceilings (measured in this run)</h2>
 <table class="ceilings"><tr><th>what</th><th>per second</th><th>p99 ms</th><th>efficiency</th></tr>
 <tr><td>HTTP: GET /lab/noop, same load model</td><td>${r.ceilings?.http?.perSec ?? '–'}</td><td>${r.ceilings?.http?.p99Ms ?? '–'}</td><td></td></tr>
-${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>store: ${esc(s.strategy)}'s core statements</td><td>${s.storeCeiling?.perSec ?? '–'}</td><td>${s.storeCeiling?.p99Ms ?? '–'}</td><td>${s.efficiency?.toFixed(2) ?? '–'}</td></tr>`).join('\n')}
+${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>store: ${esc(s.strategy)}, the same plan in-process (no HTTP)</td><td>${s.storeCeiling?.perSec ?? '–'}</td><td>${s.storeCeiling?.p99Ms ?? '–'}</td><td>${s.efficiency?.toFixed(2) ?? (s.ceilingInvalid ? 'invalid' : '–')}</td></tr>`).join('\n')}
 </table>
 </body></html>
 `;

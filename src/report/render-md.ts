@@ -33,7 +33,20 @@ export function tableRow(s: StrategyResult): string[] {
   return [resultLabel(s), s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
     withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max),
     ...(['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const).map((k) => withRange(o[k], s.countRanges?.[k])),
-    s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? '–' : s.efficiency.toFixed(2), s.verdict];
+    s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? (s.ceilingInvalid ? 'invalid' : '–') : s.efficiency.toFixed(2), s.verdict];
+}
+
+const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p50 / p99 ms', 'losers p50 / p99 ms', 'errors p99 ms', 'first come', 'order kept', 'oversold', 'verdict'];
+
+const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
+
+/** The sale as a ticketing engineer reads it first: when it sold out, who waited how long, who got in. */
+export function saleRow(s: StrategyResult): string[] {
+  const b = s.latencyByOutcome;
+  const pair = (l?: { count: number; p50: number; p99: number }) => (l && l.count > 0 ? `${ms(l.p50)} / ${ms(l.p99)}` : '–');
+  return [resultLabel(s), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
+    pair(b?.ok), pair(b?.rejected), b && b.error.count > 0 ? ms(b.error.p99) : '–',
+    opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), opt(s.sale?.rankCorrelation, (x) => x.toFixed(2)), s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
 }
 
 export function markdownTable(header: string[], rows: string[][]): string {
@@ -46,6 +59,15 @@ export function renderMarkdown(r: Report): string {
   const out: string[] = [];
   out.push(`# seatlab · ${r.scenario.name} · ${r.runId}`, '');
   out.push(`**Machine:** ${machineLine(r)}`, '');
+  if (r.results.some((s) => s.sale)) {
+    out.push('## The sale', '');
+    out.push(markdownTable(SALE_HEADER, r.results.map(saleRow)), '');
+    out.push('Sold out in: first request to the last successful hold. Winners: successful holds; losers: 409 and other 4xx answers; ' +
+      'each from its own HDR histogram, requests given up on included at the time they were given up on. First come: the share of ' +
+      'successful holds that went to the first `seats` users to ask (1 = first come, first served). Order kept: rank correlation ' +
+      'between the order winners asked and the order their holds succeeded (1 = in order). One sale: the median run.', '');
+    out.push('## Throughput and all requests', '');
+  }
   out.push(markdownTable(HEADER, r.results.map(tableRow)), '');
   for (const s of r.config.skipped) out.push(`- **${s.strategy}** was not run: ${s.reason}`);
   if (r.config.skipped.length > 0) out.push('');
@@ -67,9 +89,10 @@ export function renderMarkdown(r: Report): string {
   const http = r.ceilings?.http;
   out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
   for (const s of r.results) {
-    out.push(`- ${s.strategy}: store ceiling (its core statements straight against the stores, same concurrency, rolled back) ` +
-      `${s.storeCeiling ? `**${s.storeCeiling.perSec} ops/s**, p99 ${s.storeCeiling.p99Ms} ms` : 'not measured'}; ` +
-      `efficiency ${s.efficiency?.toFixed(2) ?? '–'} (req/s ÷ the lower ceiling).`);
+    out.push(`- ${resultLabel(s)}: store ceiling (the same plan, same seed and concurrency, through the same strategy in-process with no HTTP, on a fresh database) ` +
+      `${s.storeCeiling ? `**${s.storeCeiling.perSec} req/s**, p99 ${s.storeCeiling.p99Ms} ms` : 'not measured'}; ` +
+      `${s.ceilingInvalid ? `**ceiling invalid**: ${s.ceilingInvalid}` : `efficiency ${s.efficiency?.toFixed(2) ?? '–'} (req/s ÷ the lower ceiling)`}.` +
+      `${s.whereTimeGoes ? ` Where the time goes: ${s.whereTimeGoes}.` : ''}`);
   }
   out.push('');
 
@@ -124,7 +147,7 @@ export function renderMarkdown(r: Report): string {
     'is unknown, not a failure. oversold: active reservations beyond one per seat (or tickets beyond the inventory), counted in ' +
     "PostgreSQL after the run. retries: the strategy's own retry count. lock failures: requests turned away because the strategy " +
     'could not get a lock or a contended row. DB avoided: requests answered from Redis without opening a database connection. efficiency: req/s ÷ the lower of the HTTP ' +
-    'and store ceilings measured in the same run. ' +
+    'ceiling (a no-op route) and the store ceiling (the same plan in-process, no HTTP), both measured in the same run; never above 1.05, or the ceiling is marked invalid. ' +
     'verdict: pass, fail (a safe strategy broke an invariant), unsafe-as-expected or race-not-observed (the control group).', '');
   return out.join('\n');
 }

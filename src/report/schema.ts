@@ -6,6 +6,18 @@ import type { Spread } from './stats.js';
 import type { ThresholdResult } from './thresholds.js';
 import type { InstanceStats } from '../load/recorder.js';
 import type { FaultEvent } from '../nemesis/types.js';
+import type { OutcomeClass } from '../load/recorder.js';
+
+/** What a ticketing engineer asks first: how long until the last seat went, and who got them. */
+export interface SaleFigures {
+  /** First request to the last successful hold (hot seat: to the winner); null without a success. */
+  timeToSelloutMs: number | null;
+  holdsPerSecUntilSellout: number | null;
+  /** Share of successful holds that went to the first `seats` arrivals (1 = first come, first served). */
+  firstComeShare: number | null;
+  /** Spearman's rank correlation between arrival order and the order holds succeeded (winners only). */
+  rankCorrelation: number | null;
+}
 
 /** One run's raw figures, kept so a report can be re-aggregated later. */
 export interface RunFigures {
@@ -21,6 +33,8 @@ export interface RunFigures {
   histogram: string;
   perSecond: { ok: number[]; requests: number[] };
   warmup: { ms: number; applied: boolean; excludedRequests: number };
+  sale?: SaleFigures;
+  latencyByOutcome?: Record<OutcomeClass, LatencySummaryMs>;
   /** Operations whose outcome is unknown (no answer, reset, 5xx), from the history. */
   unknown?: number;
   /** Seats or tickets still refused after the faults, while PostgreSQL had them on sale. */
@@ -89,10 +103,14 @@ export interface StrategyResult {
   perSecond: { ok: number[]; requests: number[] };
   /** HDR histogram of all request latencies (µs), compressed base64 (journeys: holds and payments). */
   histogram: string;
-  /** The store ceiling of this strategy (its core statements run directly, same concurrency). */
+  /** The store ceiling: the same plan replayed through the strategy in-process, no HTTP, same concurrency. */
   storeCeiling?: { perSec: number; p99Ms: number; durationMs: number };
-  /** rps ÷ the lower of the HTTP and store ceilings. */
+  /** rps ÷ the lower of the HTTP and store ceilings; absent when that came out above 1.05 (see ceilingInvalid). */
   efficiency?: number;
+  /** Why no efficiency is printed: the run beat its own ceiling, so the ceiling measured other work. */
+  ceilingInvalid?: string;
+  /** One line: where a request's time goes (HTTP and the server process, the store and its locks). */
+  whereTimeGoes?: string;
   /** Warm-up of this run (a single run) — see runs[] for each run's. */
   warmup: { ms: number; applied: boolean; excludedRequests: number };
   /** Every run, in the order they ran (strategies interleaved: A B C A B C …). */
@@ -113,6 +131,14 @@ export interface StrategyResult {
   unknown?: number;
   /** Seats or tickets still refused after the faults while PostgreSQL had them on sale. */
   stuck?: number;
+  /** The median run's sale figures (each run's are in runs[]). */
+  sale?: SaleFigures;
+  /** Latency of each outcome class, from its own HDR histogram (median run): winners, losers, errors, unknowns. */
+  latencyByOutcome?: Record<OutcomeClass, LatencySummaryMs>;
+  /** Encoded HDR histograms of winners (2xx) and losers (4xx), for the percentile curves (first run). */
+  outcomeHistograms?: { ok: string; rejected: string };
+  /** Cumulative successful holds per 100 ms since the first request (first run): the sellout curve. */
+  selloutCurve?: number[];
 }
 
 export interface Report {
