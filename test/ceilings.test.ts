@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { strategyNames } from '../strategies/index.js';
+
+function bench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.resolve('bin/bench.js'), ...args], { env: { ...process.env, DATABASE_URL: '', REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out; stderr: ${stderr}`)); }, timeoutMs);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+describe('ceilings are ceilings', () => {
+  it('every strategy on a flash sale: one sale\'s counts, a sellout time, winners\' latency, and an efficiency of at most 1.05', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-ceil-'));
+    try {
+      const r = await bench(['run', '--strategy', 'all', '--scenario', 'flash-sale', '--users', '1500', '--seats', '150', '--runs', '1', '--warmup', '0',
+        '--json', '--out', out, '--database-url', inject('pgUrl')], 280_000);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.results.map((x: { strategy: string }) => x.strategy)).toEqual(strategyNames());
+      expect(report.ceilings.http.perSec).toBeGreaterThan(0);
+      for (const res of report.results) {
+        expect(res.storeCeiling.perSec, res.strategy).toBeGreaterThan(0);
+        expect(res.ceilingInvalid, `${res.strategy}: ${res.ceilingInvalid}`).toBeUndefined();
+        expect(res.efficiency, res.strategy).toBeGreaterThan(0);
+        expect(res.efficiency, res.strategy).toBeLessThanOrEqual(1.05);
+        expect(res.whereTimeGoes).toContain('in-process (no HTTP)');
+        expect(res.sale.timeToSelloutMs).toBeGreaterThan(0);
+        expect(res.latencyByOutcome.ok.count).toBe(res.outcomes.ok);
+        if (res.safe) expect(res.outcomes.ok).toBe(150);
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
