@@ -11,7 +11,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 describe('report.html in a real headless browser', () => {
   it('renders without console errors and draws one series per strategy in every chart', async () => {
     // No skipping: without a browser this test fails and says how to get one.
-    expect(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`).toBe(true);
+    expect(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: run \`npm test\` (scripts/test-deps.sh installs Debian's chromium when root with apt-get), or \`sudo apt-get update && sudo apt-get install chromium\`, or set CHROMIUM_PATH to a Chromium binary`).toBe(true);
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-html-'));
     try {
       const strategies = ['pessimistic', 'optimistic', 'none'];
