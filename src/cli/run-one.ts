@@ -154,7 +154,8 @@ function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | unde
     ...(hist ? { history: { file: p.historyRel, ops: load.history.length, unknown: hist.unknown, unknownByError: hist.unknownByError, lostAcks: hist.lostAcks, unexplainedWrites: hist.unexplainedWrites, explainedByUnknown: hist.explainedByUnknown } } : {}),
     ...(load.liveness ? { liveness: load.liveness } : {}),
     unknown, stuck,
-    ...(result.sellout ? {
+    // A sale has a sellout; a waiting room's joins and a journey's steps do not.
+    ...(result.sellout && (o.scenario.kind === 'seats' || o.scenario.kind === 'tickets' || o.scenario.kind === 'balance') ? {
       sale: { timeToSelloutMs: result.sellout.timeToSelloutMs, holdsPerSecUntilSellout: result.sellout.holdsPerSecUntilSellout,
         firstComeShare: load.fairness?.firstComeShare ?? null, rankCorrelation: load.fairness?.rankCorrelation ?? null },
       selloutCurve: result.sellout.cumulativeOkPer100ms,
