@@ -103,10 +103,17 @@ describe('thresholds', () => {
       expect(report.summary.exitCode).toBe(99);
       const pass = await bench([...base, '--threshold', 'pessimistic:ok==1'], { timeoutMs: 60_000 });
       expect(pass.code, pass.stderr).toBe(0);
+      // The none control group oversells by design: safe: leaves it out, so the gate CI uses can pass.
+      const withControl = base.map((a) => (a === 'pessimistic' ? 'none,pessimistic' : a));
+      const safeOnly = await bench([...withControl, '--strategy-opt', 'raceWindowMs=50', '--threshold', 'safe:oversold==0'], { timeoutMs: 90_000 });
+      expect(safeOnly.code, safeOnly.stderr).toBe(0);
+      const safeReport = JSON.parse(safeOnly.stdout);
+      expect(safeReport.results.find((x: { strategy: string }) => x.strategy === 'none').oversold).toBeGreaterThan(0);
+      expect(safeReport.thresholds.map((t: { strategyName: string; pass: boolean }) => [t.strategyName, t.pass])).toEqual([['pessimistic', true]]);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
 
 describe('open model', () => {
