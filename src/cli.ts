@@ -117,7 +117,8 @@ program
   .description('compare two report.json files result by result (strategy × fault); exit 0 (no regression), 4 (regression), ' +
     '3 (a safe strategy oversold), 5 (a result of the baseline is missing from the current report, e.g. skipped for want of Redis), ' +
     '1 (not comparable: scenario, params, rate, transport, instances or faults differ)')
-  .option('--max-regression <pct>', 'a change of the mean worse than this that a one-sided Welch t-test over the runs calls worse (p < 0.05) is a regression', '10%')
+  .option('--max-regression <pct>', 'a change of the mean worse than this that a one-sided Welch t-test over the runs calls worse (p < --alpha) is a regression', '10%')
+  .option('--alpha <p>', 'significance level of each Welch test; lower it (e.g. 0.01) for fewer chance findings among many strategies × metrics', '0.05')
   .option('--allow-different-params', 'compare reports of different scenarios or parameters anyway (warns on stderr)')
   .action((baseline: string, current: string, raw: RawCompareOptions) => guarded(() => compare(baseline, current, raw, io)));
 

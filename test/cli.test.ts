@@ -190,6 +190,9 @@ describe('bench compare', () => {
       const badPct = await bench(['compare', base, base, '--max-regression', 'lots']);
       expect(badPct.code).toBe(1);
       expect(badPct.stderr).toContain('--max-regression must be a percentage');
+      const badAlpha = await bench(['compare', base, base, '--alpha', '5%']);
+      expect(badAlpha.code).toBe(1);
+      expect(badAlpha.stderr).toContain('--alpha must be a p-value');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

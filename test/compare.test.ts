@@ -73,6 +73,14 @@ describe('bench compare decisions (Welch at 3 runs)', () => {
     expect(rps.regression).toBe(true);
   });
 
+  it('a lower alpha asks for stronger evidence', () => {
+    const [b, cur] = [one([1000, 1060, 940]), one([850, 900, 800])];
+    expect(compareReports(b, cur, 10, 0.05).exitCode).toBe(4);
+    const strict = compareReports(b, cur, 10, 0.01);
+    expect(strict.exitCode).toBe(0);
+    expect(renderComparison(strict, b, cur, 10)).toContain('calls worse at p < 0.01');
+  });
+
   it('a big change inside huge noise is not called', () => {
     const c = compareReports(base, one([400, 1100, 600]), 10);
     const rps = c.metrics.find((m) => m.metric === 'rps')!;

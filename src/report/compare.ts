@@ -4,9 +4,11 @@ import { EXIT } from '../cli/errors.js';
 
 // Compares two reports result by result, a result being one (strategy, fault) cell. With at least
 // 2 runs on each side a regression is a change of the means worse than the limit AND a one-sided
-// Welch t-test that says "worse" at p < ALPHA: the limit says what matters, the test says it is
-// not noise. With 3 runs the 95% intervals of the two sides overlap for changes far beyond the
-// noise, so the interval rule (kept for single runs, where no test is possible) has little power.
+// Welch t-test that says "worse" at p < alpha (default 0.05): the limit says what matters, the
+// test says it is not noise. With 3 runs the 95% intervals of the two sides overlap for changes far
+// beyond the noise, so the interval rule (kept for single runs, where no test is possible) has
+// little power. Every result × metric is one test: among 7 strategies × 5 metrics some p < 0.05
+// happen by chance, which the limit filters only in part; a CI gate can ask for --alpha 0.01.
 
 export const ALPHA = 0.05;
 
@@ -50,6 +52,8 @@ export interface Comparison {
   added: string[];
   /** Some result had a single run on a side: the interval rule was used for it. */
   singleRun: boolean;
+  /** The significance level each Welch test was held to. */
+  alpha: number;
   exitCode: 0 | 3 | 4 | 5;
 }
 
@@ -61,7 +65,7 @@ const perRun = (r: StrategyResult, m: (typeof METRICS)[number]) => (r.runs?.leng
 
 const round = (x: number, k = 10) => Math.round(x * k) / k;
 
-function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof METRICS)[number], limit: number): MetricComparison {
+function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof METRICS)[number], limit: number, alpha: number): MetricComparison {
   const [bs, cs] = [perRun(base, m), perRun(cur, m)];
   const [sb, sc] = [spread(bs), spread(cs)];
   const worsePct = sb.mean === 0 ? 0 : ((m.higherIsBetter ? sb.mean - sc.mean : sc.mean - sb.mean) / sb.mean) * 100;
@@ -75,8 +79,8 @@ function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof MET
   if (bs.length > 1 && cs.length > 1) {
     // "Worse" is a higher latency or a lower rate.
     p = m.higherIsBetter ? welch(bs, cs).pGreater : welch(cs, bs).pGreater;
-    regression = worsePct > limit && p < ALPHA;
-    verdict = regression ? 'regression' : p < ALPHA ? 'worse, within limit' : 1 - p < ALPHA ? 'better' : 'within noise';
+    regression = worsePct > limit && p < alpha;
+    verdict = regression ? 'regression' : p < alpha ? 'worse, within limit' : 1 - p < alpha ? 'better' : 'within noise';
   } else {
     regression = !overlap && worsePct > limit;
     verdict = regression ? 'regression' : overlap ? 'within noise' : worsePct > 0 ? 'worse, within limit' : 'better';
@@ -88,13 +92,13 @@ function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof MET
   };
 }
 
-export function compareReports(baseline: Report, current: Report, maxRegressionPct: number): Comparison {
+export function compareReports(baseline: Report, current: Report, maxRegressionPct: number, alpha = ALPHA): Comparison {
   const metrics: MetricComparison[] = [];
   const added: string[] = [];
   for (const cur of current.results) {
     const base = baseline.results.find((b) => sameCell(b, cur));
     if (!base) { added.push(resultLabel(cur)); continue; }
-    for (const m of METRICS) metrics.push(compareMetric(base, cur, m, maxRegressionPct));
+    for (const m of METRICS) metrics.push(compareMetric(base, cur, m, maxRegressionPct, alpha));
   }
   const missing = baseline.results.filter((b) => !current.results.some((c) => sameCell(b, c))).map((b) => ({
     label: resultLabel(b), reason: current.config?.skipped?.find((s) => s.strategy === b.strategy)?.reason,
@@ -103,7 +107,7 @@ export function compareReports(baseline: Report, current: Report, maxRegressionP
   const oversold = current.results.filter((r) => r.safe && r.oversold > 0).map((r) => ({ label: resultLabel(r), oversold: r.oversold }));
   // Precedence: an oversell, then a regression found, then a result that could not be checked.
   const exitCode = oversold.length > 0 ? EXIT.invariantViolated : metrics.some((m) => m.regression) ? EXIT.regression : missing.length > 0 ? EXIT.missingStrategy : EXIT.ok;
-  return { metrics, oversold, missing, added, singleRun: metrics.some((m) => m.p === undefined), exitCode };
+  return { metrics, oversold, missing, added, singleRun: metrics.some((m) => m.p === undefined), alpha, exitCode };
 }
 
 const VERDICTS: Record<Comparison['exitCode'], string> = {
@@ -117,7 +121,7 @@ export function renderComparison(c: Comparison, baseline: Report, current: Repor
     `## seatlab compare: ${current.scenario.name}`,
     '',
     `Baseline ${baseline.runId} (${baseline.git?.commit?.slice(0, 10) ?? 'no commit'}) → current ${current.runId} (${current.git?.commit?.slice(0, 10) ?? 'no commit'}); ` +
-      `a regression is a change of the mean worse than ${maxRegressionPct}% that a one-sided Welch t-test over the runs calls worse at p < ${ALPHA}.`,
+      `a regression is a change of the mean worse than ${maxRegressionPct}% that a one-sided Welch t-test over the runs calls worse at p < ${c.alpha}.`,
     '',
     ...notes.map((n) => `> ${n}`),
     ...(notes.length ? [''] : []),
