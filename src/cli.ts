@@ -7,7 +7,7 @@ import { UsageError, EXIT } from './cli/errors.js';
 import { parseRunOptions, type RawRunOptions } from './cli/options.js';
 import { runBench, type Io } from './cli/run.js';
 import { serve, type RawServeOptions } from './cli/serve.js';
-import { compare } from './cli/compare.js';
+import { compare, type RawCompareOptions } from './cli/compare.js';
 import { faultNames } from './nemesis/index.js';
 
 const io: Io = {
@@ -114,9 +114,13 @@ withQueueOptions(program.command('serve'))
 
 program
   .command('compare <baseline> <current>')
-  .description('compare two report.json files; exit 0 (no regression), 4 (regression), 3 (a safe strategy oversold)')
-  .option('--max-regression <pct>', 'a change worse than this, outside the noise, is a regression', '10%')
-  .action((baseline: string, current: string, raw: { maxRegression?: string }) => guarded(() => compare(baseline, current, raw, io)));
+  .description('compare two report.json files result by result (strategy × fault); exit 0 (no regression), 4 (regression), ' +
+    '3 (a safe strategy oversold), 5 (a result of the baseline is missing from the current report, e.g. skipped for want of Redis), ' +
+    '1 (not comparable: scenario, params, rate, transport, instances or faults differ)')
+  .option('--max-regression <pct>', 'a change of the mean worse than this that a one-sided Welch t-test over the runs calls worse (p < --alpha) is a regression', '10%')
+  .option('--alpha <p>', 'significance level of each Welch test; lower it (e.g. 0.01) for fewer chance findings among many strategies × metrics', '0.05')
+  .option('--allow-different-params', 'compare reports of different scenarios or parameters anyway (warns on stderr)')
+  .action((baseline: string, current: string, raw: RawCompareOptions) => guarded(() => compare(baseline, current, raw, io)));
 
 program
   .command('list')

@@ -103,10 +103,17 @@ describe('thresholds', () => {
       expect(report.summary.exitCode).toBe(99);
       const pass = await bench([...base, '--threshold', 'pessimistic:ok==1'], { timeoutMs: 60_000 });
       expect(pass.code, pass.stderr).toBe(0);
+      // The none control group oversells by design: safe: leaves it out, so the gate CI uses can pass.
+      const withControl = base.map((a) => (a === 'pessimistic' ? 'none,pessimistic' : a));
+      const safeOnly = await bench([...withControl, '--strategy-opt', 'raceWindowMs=50', '--threshold', 'safe:oversold==0'], { timeoutMs: 90_000 });
+      expect(safeOnly.code, safeOnly.stderr).toBe(0);
+      const safeReport = JSON.parse(safeOnly.stdout);
+      expect(safeReport.results.find((x: { strategy: string }) => x.strategy === 'none').oversold).toBeGreaterThan(0);
+      expect(safeReport.thresholds.map((t: { strategyName: string; pass: boolean }) => [t.strategyName, t.pass])).toEqual([['pessimistic', true]]);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
 
 describe('open model', () => {
@@ -141,19 +148,24 @@ describe('--transport direct', () => {
 });
 
 describe('bench compare', () => {
-  const crafted = (rps: number[], oversold = 0) => {
+  const crafted = (rps: number[], o: { oversold?: number; strategies?: string[]; users?: number; transport?: string; skipped?: { strategy: string; reason: string }[] } = {}) => {
     const mean = rps.reduce((a, b) => a + b, 0) / rps.length;
-    const sd = Math.sqrt(rps.reduce((a, x) => a + (x - mean) ** 2, 0) / (rps.length - 1));
-    const half = 4.303 * sd / Math.sqrt(rps.length);
-    const flat = (v: number) => ({ n: 3, median: v, min: v, max: v, mean: v, ci95: [v, v] });
+    const flat = (v: number) => ({ n: rps.length, median: v, min: v, max: v, mean: v, ci95: [v, v] });
+    const latencyMs = { p50: 10, p90: 20, p99: 100, p999: 300, max: 400, mean: 12, count: 1 };
     return {
-      schemaVersion: 1, runId: `r-${rps[0]}`, scenario: { name: 'flash-sale' }, git: { commit: 'abcdef1234567' },
-      results: [{ strategy: 'pessimistic', safe: true, rps: mean, okPerSec: 40, oversold, latencyMs: { p50: 10, p90: 20, p99: 100, p999: 300, max: 400, mean: 12, count: 1 },
-        stats: { rps: { n: 3, median: mean, min: Math.min(...rps), max: Math.max(...rps), mean, ci95: [mean - half, mean + half] }, okPerSec: flat(40), p50: flat(10), p99: flat(100), p999: flat(300) } }],
+      schemaVersion: 1, runId: `r-${rps[0]}`, git: { commit: 'abcdef1234567' },
+      scenario: { name: 'flash-sale', params: { users: o.users ?? 2000, seats: 200, connections: 64, seed: 42 } },
+      config: { skipped: o.skipped ?? [], poolSize: 20, runs: rps.length },
+      results: (o.strategies ?? ['pessimistic']).map((strategy) => ({
+        strategy, safe: true, rps: mean, okPerSec: 40, oversold: o.oversold ?? 0, latencyMs,
+        load: { model: 'closed', connections: 64, transport: o.transport ?? 'http' },
+        runs: rps.map((x, i) => ({ run: i + 1, rps: x, okPerSec: 40, latencyMs })),
+        stats: { rps: { ...flat(mean), min: Math.min(...rps), max: Math.max(...rps) }, okPerSec: flat(40), p50: flat(10), p99: flat(100), p999: flat(300) },
+      })),
     };
   };
 
-  it('prints markdown and exits 0 / 4 / 3; a file that is not a report is exit 1', async () => {
+  it('prints markdown with p-values and exits 0 / 4 / 3 / 5; a file that is not a report is exit 1', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cmp-'));
     try {
       const { writeFile } = await import('node:fs/promises');
@@ -162,13 +174,14 @@ describe('bench compare', () => {
       const same = await bench(['compare', base, await file('same.json', crafted([1004, 996, 1000]))]);
       expect(same.code, same.stderr).toBe(0);
       expect(same.stdout).toContain('| pessimistic | rps |');
+      expect(same.stdout).toContain('p (worse)');
       expect(same.stdout).toContain('no regression (exit 0)');
       const slower = await bench(['compare', base, await file('slow.json', crafted([700, 705, 695]))]);
       expect(slower.code).toBe(4);
-      expect(slower.stdout).toContain('**REGRESSION**');
+      expect(slower.stdout).toMatch(/\| <0\.001 \| \*\*REGRESSION\*\* \|/);
       const loose = await bench(['compare', base, await file('slow2.json', crafted([700, 705, 695])), '--max-regression', '50%']);
       expect(loose.code).toBe(0);
-      const oversold = await bench(['compare', base, await file('over.json', crafted([1200, 1210, 1190], 2))]);
+      const oversold = await bench(['compare', base, await file('over.json', crafted([1200, 1210, 1190], { oversold: 2 }))]);
       expect(oversold.code).toBe(3);
       expect(oversold.stdout).toContain('OVERSOLD 2');
       const bad = await bench(['compare', base, await file('bad.json', 'not json')]);
@@ -177,6 +190,50 @@ describe('bench compare', () => {
       const badPct = await bench(['compare', base, base, '--max-regression', 'lots']);
       expect(badPct.code).toBe(1);
       expect(badPct.stderr).toContain('--max-regression must be a percentage');
+      const badAlpha = await bench(['compare', base, base, '--alpha', '5%']);
+      expect(badAlpha.code).toBe(1);
+      expect(badAlpha.stderr).toContain('--alpha must be a p-value');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a strategy of the baseline missing from the current report (Redis skipped) exits 5, not 0', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cmp-'));
+    try {
+      const { writeFile } = await import('node:fs/promises');
+      const file = async (name: string, body: unknown) => { const f = path.join(dir, name); await writeFile(f, JSON.stringify(body)); return f; };
+      const base = await file('base.json', crafted([1000, 1010, 990], { strategies: ['pessimistic', 'redis-decr'] }));
+      const cur = await file('cur.json', crafted([1000, 1010, 990], { skipped: [{ strategy: 'redis-decr', reason: 'no Redis found' }] }));
+      const r = await bench(['compare', base, cur]);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stdout).toContain('redis-decr is in the baseline but missing from the current report');
+      expect(r.stdout).toContain('no Redis found');
+      const help = await bench(['compare', '--help']);
+      expect(help.stdout.replace(/\s+/g, ' ')).toContain('5 (a result of the baseline is missing from the current report');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports of different parameters: exit 1 naming each field with both values; --allow-different-params warns and compares', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cmp-'));
+    try {
+      const { writeFile } = await import('node:fs/promises');
+      const file = async (name: string, body: unknown) => { const f = path.join(dir, name); await writeFile(f, JSON.stringify(body)); return f; };
+      const base = await file('base.json', crafted([1000, 1010, 990]));
+      const cur = await file('cur.json', crafted([1000, 1010, 990], { users: 500, transport: 'direct' }));
+      const refused = await bench(['compare', base, cur]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('scenario.params.users differs: baseline 2000, current 500');
+      expect(refused.stderr).toContain('transport (results[].load.transport) differs: baseline http, current direct');
+      expect(refused.stderr).toContain('--allow-different-params');
+      expect(refused.stdout).toBe('');
+      noStack(refused.stderr);
+      const allowed = await bench(['compare', base, cur, '--allow-different-params']);
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(allowed.stderr).toContain('warning: scenario.params.users differs: baseline 2000, current 500');
+      expect(allowed.stdout).toContain('Compared despite different parameters');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -13,5 +13,7 @@ export const EXIT = {
   infra: 2,
   invariantViolated: 3,
   regression: 4,
+  /** bench compare: a (strategy, fault) in the baseline is missing from the current report, so it went unchecked. */
+  missingStrategy: 5,
   thresholdBreached: 99,
 } as const;

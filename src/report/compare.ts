@@ -1,11 +1,19 @@
-import type { Report, StrategyResult } from './schema.js';
-import { overlaps } from './stats.js';
+import type { Report, RunFigures, StrategyResult } from './schema.js';
+import { overlaps, spread, welch } from './stats.js';
+import { EXIT } from '../cli/errors.js';
 
-// Compares two reports. A regression is only called when the change is worse than the limit AND
-// the 95% intervals do not overlap: a difference inside the noise is not a regression.
+// Compares two reports result by result, a result being one (strategy, fault) cell. With at least
+// 2 runs on each side a regression is a change of the means worse than the limit AND a one-sided
+// Welch t-test that says "worse" at p < alpha (default 0.05): the limit says what matters, the
+// test says it is not noise. With 3 runs the 95% intervals of the two sides overlap for changes far
+// beyond the noise, so the interval rule (kept for single runs, where no test is possible) has
+// little power. Every result × metric is one test: among 7 strategies × 5 metrics some p < 0.05
+// happen by chance, which the limit filters only in part; a CI gate can ask for --alpha 0.01.
+
+export const ALPHA = 0.05;
 
 type Metric = 'rps' | 'okPerSec' | 'p50' | 'p99' | 'p999';
-const METRICS: { name: Metric; higherIsBetter: boolean; value: (r: StrategyResult) => number }[] = [
+const METRICS: { name: Metric; higherIsBetter: boolean; value: (r: StrategyResult | RunFigures) => number }[] = [
   { name: 'rps', higherIsBetter: true, value: (r) => r.rps },
   { name: 'okPerSec', higherIsBetter: true, value: (r) => r.okPerSec },
   { name: 'p50', higherIsBetter: false, value: (r) => r.latencyMs.p50 },
@@ -14,67 +22,161 @@ const METRICS: { name: Metric; higherIsBetter: boolean; value: (r: StrategyResul
 ];
 
 export interface MetricComparison {
+  /** "strategy" or "strategy × fault". */
+  label: string;
   strategy: string;
+  fault?: string;
   metric: Metric;
+  /** Mean over the runs (the single run's figure with one run). */
   baseline: number;
   current: number;
-  /** Relative change, positive = worse. */
+  baselineN: number;
+  currentN: number;
+  /** Relative change of the means, positive = worse. */
   worsePct: number;
   baselineCi: [number, number];
   currentCi: [number, number];
   overlap: boolean;
+  /** One-sided Welch p-value for "current is worse"; absent when a side has a single run. */
+  p?: number;
   regression: boolean;
+  verdict: 'regression' | 'worse, within limit' | 'within noise' | 'better';
 }
 
 export interface Comparison {
   metrics: MetricComparison[];
-  oversold: { strategy: string; oversold: number }[];
-  missing: string[];
-  exitCode: 0 | 3 | 4;
+  oversold: { label: string; oversold: number }[];
+  /** In the baseline, absent from the current report: the gate could not check them. */
+  missing: { label: string; reason?: string }[];
+  /** In the current report only: not compared. */
+  added: string[];
+  /** Some result had a single run on a side: the interval rule was used for it. */
+  singleRun: boolean;
+  /** The significance level each Welch test was held to. */
+  alpha: number;
+  exitCode: 0 | 3 | 4 | 5;
 }
 
-const ci = (r: StrategyResult, m: Metric, v: number): [number, number] => r.stats?.[m]?.ci95 ?? [v, v];
+export const resultLabel = (r: { strategy: string; fault?: string }) => (r.fault ? `${r.strategy} × ${r.fault}` : r.strategy);
+const sameCell = (a: StrategyResult, b: StrategyResult) => a.strategy === b.strategy && (a.fault ?? '') === (b.fault ?? '');
 
-export function compareReports(baseline: Report, current: Report, maxRegressionPct: number): Comparison {
-  const metrics: MetricComparison[] = [];
-  const missing: string[] = [];
-  for (const cur of current.results) {
-    const base = baseline.results.find((b) => b.strategy === cur.strategy);
-    if (!base) { missing.push(cur.strategy); continue; }
-    for (const m of METRICS) {
-      const b = m.value(base);
-      const c = m.value(cur);
-      const worsePct = b === 0 ? 0 : ((m.higherIsBetter ? b - c : c - b) / b) * 100;
-      const baselineCi = ci(base, m.name, b);
-      const currentCi = ci(cur, m.name, c);
-      const overlap = overlaps(baselineCi, currentCi);
-      metrics.push({ strategy: cur.strategy, metric: m.name, baseline: b, current: c, worsePct: Math.round(worsePct * 10) / 10, baselineCi, currentCi, overlap,
-        regression: !overlap && worsePct > maxRegressionPct });
-    }
+/** Each run's figure for a metric; a report without runs[] counts as one run of its headline figure. */
+const perRun = (r: StrategyResult, m: (typeof METRICS)[number]) => (r.runs?.length ? r.runs.map(m.value) : [m.value(r)]);
+
+const round = (x: number, k = 10) => Math.round(x * k) / k;
+
+function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof METRICS)[number], limit: number, alpha: number): MetricComparison {
+  const [bs, cs] = [perRun(base, m), perRun(cur, m)];
+  const [sb, sc] = [spread(bs), spread(cs)];
+  const worsePct = sb.mean === 0 ? 0 : ((m.higherIsBetter ? sb.mean - sc.mean : sc.mean - sb.mean) / sb.mean) * 100;
+  // A single run has no spread of its own: fall back to whatever interval the report carries.
+  const baselineCi = bs.length > 1 ? sb.ci95 : (base.stats?.[m.name]?.ci95 ?? sb.ci95);
+  const currentCi = cs.length > 1 ? sc.ci95 : (cur.stats?.[m.name]?.ci95 ?? sc.ci95);
+  const overlap = overlaps(baselineCi, currentCi);
+  let p: number | undefined;
+  let regression: boolean;
+  let verdict: MetricComparison['verdict'];
+  if (bs.length > 1 && cs.length > 1) {
+    // "Worse" is a higher latency or a lower rate.
+    p = m.higherIsBetter ? welch(bs, cs).pGreater : welch(cs, bs).pGreater;
+    regression = worsePct > limit && p < alpha;
+    verdict = regression ? 'regression' : p < alpha ? 'worse, within limit' : 1 - p < alpha ? 'better' : 'within noise';
+  } else {
+    regression = !overlap && worsePct > limit;
+    verdict = regression ? 'regression' : overlap ? 'within noise' : worsePct > 0 ? 'worse, within limit' : 'better';
   }
-  // A strategy that claims to be safe and oversold is a failure whatever the speed.
-  const oversold = current.results.filter((r) => r.safe && r.oversold > 0).map((r) => ({ strategy: r.strategy, oversold: r.oversold }));
-  const exitCode = oversold.length > 0 ? 3 : metrics.some((m) => m.regression) ? 4 : 0;
-  return { metrics, oversold, missing, exitCode };
+  return {
+    label: resultLabel(cur), strategy: cur.strategy, ...(cur.fault ? { fault: cur.fault } : {}), metric: m.name,
+    baseline: sb.mean, current: sc.mean, baselineN: bs.length, currentN: cs.length, worsePct: round(worsePct),
+    baselineCi, currentCi, overlap, ...(p !== undefined ? { p } : {}), regression, verdict,
+  };
 }
 
-export function renderComparison(c: Comparison, baseline: Report, current: Report, maxRegressionPct: number): string {
+export function compareReports(baseline: Report, current: Report, maxRegressionPct: number, alpha = ALPHA): Comparison {
+  const metrics: MetricComparison[] = [];
+  const added: string[] = [];
+  for (const cur of current.results) {
+    const base = baseline.results.find((b) => sameCell(b, cur));
+    if (!base) { added.push(resultLabel(cur)); continue; }
+    for (const m of METRICS) metrics.push(compareMetric(base, cur, m, maxRegressionPct, alpha));
+  }
+  const missing = baseline.results.filter((b) => !current.results.some((c) => sameCell(b, c))).map((b) => ({
+    label: resultLabel(b), reason: current.config?.skipped?.find((s) => s.strategy === b.strategy)?.reason,
+  }));
+  // A strategy that claims to be safe and oversold is a failure whatever the speed.
+  const oversold = current.results.filter((r) => r.safe && r.oversold > 0).map((r) => ({ label: resultLabel(r), oversold: r.oversold }));
+  // Precedence: an oversell, then a regression found, then a result that could not be checked.
+  const exitCode = oversold.length > 0 ? EXIT.invariantViolated : metrics.some((m) => m.regression) ? EXIT.regression : missing.length > 0 ? EXIT.missingStrategy : EXIT.ok;
+  return { metrics, oversold, missing, added, singleRun: metrics.some((m) => m.p === undefined), alpha, exitCode };
+}
+
+const VERDICTS: Record<Comparison['exitCode'], string> = {
+  0: 'no regression (exit 0)', 3: 'oversell (exit 3)', 4: 'regression (exit 4)', 5: 'a baseline result is missing from the current report (exit 5)',
+};
+
+export function renderComparison(c: Comparison, baseline: Report, current: Report, maxRegressionPct: number, notes: string[] = []): string {
   const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
+  const fmtP = (p?: number) => (p === undefined ? 'n/a (1 run)' : p < 0.001 ? '<0.001' : p.toFixed(3));
   const lines = [
     `## seatlab compare: ${current.scenario.name}`,
     '',
-    `Baseline ${baseline.runId} (${baseline.git.commit?.slice(0, 10) ?? 'no commit'}) → current ${current.runId} (${current.git.commit?.slice(0, 10) ?? 'no commit'}); ` +
-      `a regression is a change worse than ${maxRegressionPct}% whose 95% intervals do not overlap.`,
+    `Baseline ${baseline.runId} (${baseline.git?.commit?.slice(0, 10) ?? 'no commit'}) → current ${current.runId} (${current.git?.commit?.slice(0, 10) ?? 'no commit'}); ` +
+      `a regression is a change of the mean worse than ${maxRegressionPct}% that a one-sided Welch t-test over the runs calls worse at p < ${c.alpha}.`,
     '',
-    '| strategy | metric | baseline [95% CI] | current [95% CI] | change | verdict |',
-    '| --- | --- | ---: | ---: | ---: | --- |',
-    ...c.metrics.map((m) => `| ${m.strategy} | ${m.metric} | ${fmt(m.baseline)} [${fmt(m.baselineCi[0])}–${fmt(m.baselineCi[1])}] | ` +
-      `${fmt(m.current)} [${fmt(m.currentCi[0])}–${fmt(m.currentCi[1])}] | ${m.worsePct > 0 ? '+' : ''}${m.worsePct}% worse | ` +
-      `${m.regression ? '**REGRESSION**' : m.overlap ? 'within noise' : m.worsePct > 0 ? 'worse, within limit' : 'better'} |`),
+    ...notes.map((n) => `> ${n}`),
+    ...(notes.length ? [''] : []),
+    '| result | metric | baseline mean [95% CI] | current mean [95% CI] | runs | change | p (worse) | verdict |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...c.metrics.map((m) => `| ${m.label} | ${m.metric} | ${fmt(m.baseline)} [${fmt(m.baselineCi[0])}–${fmt(m.baselineCi[1])}] | ` +
+      `${fmt(m.current)} [${fmt(m.currentCi[0])}–${fmt(m.currentCi[1])}] | ${m.baselineN}/${m.currentN} | ${m.worsePct > 0 ? '+' : ''}${m.worsePct}% worse | ` +
+      `${fmtP(m.p)} | ${m.regression ? '**REGRESSION**' : m.verdict} |`),
     '',
   ];
-  for (const o of c.oversold) lines.push(`- **${o.strategy} OVERSOLD ${o.oversold} seat(s)** in the current run: always a failure.`);
-  for (const s of c.missing) lines.push(`- ${s} is not in the baseline; not compared.`);
-  lines.push(`Verdict: ${c.exitCode === 3 ? 'oversell (exit 3)' : c.exitCode === 4 ? 'regression (exit 4)' : 'no regression (exit 0)'}`, '');
+  if (c.singleRun) {
+    lines.push(`- Some results have 1 run on a side: 1 run cannot tell noise from change, so for them a regression is a change worse than ${maxRegressionPct}% ` +
+      'whose 95% intervals do not overlap (no test possible). Use --runs 3 or more.');
+  }
+  for (const o of c.oversold) lines.push(`- **${o.label} OVERSOLD ${o.oversold} seat(s)** in the current run: always a failure.`);
+  for (const s of c.missing) lines.push(`- **${s.label} is in the baseline but missing from the current report**${s.reason ? ` (skipped: ${s.reason})` : ''}: not checked.`);
+  for (const s of c.added) lines.push(`- ${s} is not in the baseline; not compared.`);
+  lines.push(`Verdict: ${VERDICTS[c.exitCode]}`, '');
   return lines.join('\n');
 }
+
+/** One figure that must agree for two reports to be comparable, as text for both sides. */
+export interface ParamDifference { field: string; baseline: string; current: string }
+
+const distinct = (xs: string[]) => [...new Set(xs)].sort().join(', ') || 'none';
+const loadRate = (r: StrategyResult) => (r.load?.model === 'open' ? `open ${r.load.rate?.requested ?? '?'}/s` : 'closed');
+
+/** What defines the experiment: a change in any of these changes the numbers for a reason other than the code. */
+const DEFINING: { field: string; of: (r: Report) => string }[] = [
+  { field: 'rate (results[].load.model/rate.requested)', of: (r) => distinct(r.results.map(loadRate)) },
+  { field: 'transport (results[].load.transport)', of: (r) => distinct(r.results.map((x) => x.load?.transport ?? 'http')) },
+  { field: 'instances (config.instances)', of: (r) => String(r.config?.instances ?? 1) },
+  { field: 'nemesis faults (config.nemesis.faults)', of: (r) => distinct(r.config?.nemesis?.faults ?? []) },
+];
+
+/** What may differ and is compared anyway, but said, so that nobody reads it as the code's doing. */
+const NOTED: { field: string; of: (r: Report) => string }[] = [
+  { field: 'config.poolSize', of: (r) => String(r.config?.poolSize) },
+  { field: 'config.runs', of: (r) => String(r.config?.runs) },
+  { field: 'config.strategyOptions', of: (r) => JSON.stringify(r.config?.strategyOptions ?? {}) },
+  { field: 'config.holdTtlMs', of: (r) => String(r.config?.holdTtlMs) },
+  { field: 'machine', of: (r) => `${r.machine?.cpuModel} × ${r.machine?.cores} cores` },
+  { field: 'PostgreSQL', of: (r) => `${r.servers?.postgres?.kind} ${r.servers?.postgres?.version}` },
+];
+
+function differences(list: { field: string; of: (r: Report) => string }[], a: Report, b: Report): ParamDifference[] {
+  return list.map((d) => ({ field: d.field, baseline: d.of(a), current: d.of(b) })).filter((d) => d.baseline !== d.current);
+}
+
+/** The scenario, its params (users, seats, connections, seed …), rate, transport, instances and faults that differ. */
+export function paramDifferences(baseline: Report, current: Report): ParamDifference[] {
+  const [pa, pb] = [baseline.scenario.params ?? {}, current.scenario.params ?? {}];
+  const scenario = [{ field: 'scenario', baseline: baseline.scenario.name, current: current.scenario.name }];
+  const params = [...new Set([...Object.keys(pa), ...Object.keys(pb)])].map((k) => ({ field: `scenario.params.${k}`, baseline: String(pa[k] ?? 'absent'), current: String(pb[k] ?? 'absent') }));
+  return [...scenario, ...params].filter((d) => d.baseline !== d.current).concat(differences(DEFINING, baseline, current));
+}
+
+export const otherDifferences = (baseline: Report, current: Report) => differences(NOTED, baseline, current);
