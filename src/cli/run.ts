@@ -118,7 +118,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       const lower = Math.min(httpCeiling?.perSec ?? Infinity, agg.storeCeiling?.perSec ?? Infinity);
       return withEfficiency(agg, httpCeiling, lower);
     });
-    const failed = results.filter((r) => r.verdict === 'fail').map((r) => r.strategy);
+    const failed = results.filter((r) => r.verdict === 'fail').map((r) => (r.fault ? `${r.strategy} × ${r.fault}` : r.strategy));
     const thresholds = evaluateThresholds(o.thresholds, results);
     const breached = thresholds.filter((t) => !t.pass);
     // An invariant violated by a "safe" strategy outranks a threshold breach.
@@ -149,7 +149,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     io.err(`report: ${files.json}`);
     io.err(`        ${files.md}`);
     io.err(`        ${files.html}`);
-    for (const t of thresholds) io.err(`threshold ${t.pass ? 'pass' : 'FAIL'}  ${t.strategyName}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
+    for (const t of thresholds) io.err(`threshold ${t.pass ? "pass" : "FAIL"}  ${t.strategyName}${t.fault ? ` × ${t.fault}` : ""}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
     if (breached.length > 0) io.err(`${breached.length} threshold(s) breached: exit ${EXIT.thresholdBreached}`);
     if (failed.length > 0) io.err(`INVARIANT VIOLATED by ${failed.join(', ')} (claims to be safe): exit ${EXIT.invariantViolated}`);
     if (o.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
