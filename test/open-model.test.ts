@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { driveOpen } from '../src/load/open-driver.js';
+import { parseRunOptions } from '../src/cli/options.js';
 import type { LoadPlan } from '../src/load/plan.js';
 
 // The open model against a tiny server whose service time we know: latency from the intended send
@@ -117,3 +118,17 @@ describe('open model (driveOpen)', () => {
   });
 });
 
+describe('--rate and --max-connections', () => {
+  it('default 1000; names the flag when it is wrong or used without --rate; works with --instances', () => {
+    expect(parseRunOptions({ strategy: 'pessimistic', scenario: 'flash-sale', rate: '500' }).options!.maxConnections).toBe(1000);
+    expect(parseRunOptions({ strategy: 'pessimistic', scenario: 'flash-sale', rate: '500', maxConnections: '0' }).problems)
+      .toEqual([expect.stringContaining('--max-connections must be a positive integer')]);
+    expect(parseRunOptions({ strategy: 'pessimistic', scenario: 'flash-sale', maxConnections: '50' }).problems)
+      .toEqual([expect.stringContaining('--max-connections limits the open model; add --rate')]);
+    expect(parseRunOptions({ strategy: 'pessimistic', scenario: 'flash-sale', rate: '500', maxConnections: '2', instances: '3' }).problems)
+      .toEqual([expect.stringContaining('--max-connections 2 is fewer than --instances 3')]);
+    const { options, problems } = parseRunOptions({ strategy: 'pessimistic', scenario: 'flash-sale', rate: '500', instances: '2', nemesis: 'kill-instance' });
+    expect(problems).toEqual([]);
+    expect(options).toMatchObject({ rate: 500, instances: 2 });
+  });
+});

@@ -3,7 +3,7 @@ import type { LoadPlan } from './plan.js';
 import { Recorder } from './recorder.js';
 import { send } from './http-send.js';
 import { runJourneys } from './journey-loop.js';
-import type { RunResult } from './driver.js';
+import type { RunResult } from './result.js';
 
 export interface ClosedOptions {
   /** One URL per server instance; connection i talks to instance i mod N (round-robin, no balancer). */
