@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { LoadPlan } from '../src/load/plan.js';
-import type { RunResult } from '../src/load/driver.js';
+import type { RunResult } from '../src/load/result.js';
 import type { Rng } from '../src/core/rng.js';
 import type { JourneySpec } from '../src/load/journey-driver.js';
 import type { QueueConfig } from '../src/queue/waiting-room.js';
@@ -17,7 +17,7 @@ export interface Prepared {
   scheduleId: number;
   seatCount: number;
   plan: LoadPlan;
-  /** Stateful journeys, for scenarios driven by the journey driver instead of autocannon. */
+  /** Stateful journeys, for scenarios driven by the journey driver instead of a plan of attempts. */
   journeys?: JourneySpec[];
 }
 

@@ -117,16 +117,28 @@ describe('thresholds', () => {
 });
 
 describe('open model', () => {
-  it('a rate above capacity is reported as a shortfall, not quietly measured lower', async () => {
+  it('a rate above capacity is reported as a shortfall with drops, not quietly measured lower', async () => {
+    // 1,500 arrivals scheduled within 15 ms: more than the 1,000 connections can hold, so the rest are dropped.
     const r = await bench(['run', '--strategy', 'optimistic', '--scenario', 'flash-sale', '--users', '1500', '--seats', '100', '--rate', '100000',
       '--runs', '1', '--warmup', '0', '--json', '--out', os.tmpdir(), '--database-url', inject('pgUrl')], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
-    const res = JSON.parse(r.stdout).results[0];
+    const report = JSON.parse(r.stdout);
+    const res = report.results[0];
     expect(res.load.model).toBe('open');
     expect(res.load.rate).toMatchObject({ requested: 100000, shortfall: true });
     expect(res.load.rate.achieved).toBeLessThan(100000 * 0.95);
-    expect(res.load.rate.missed).toBeGreaterThan(0);
+    expect(res.load.rate.dropped).toBeGreaterThan(0);
+    expect(res.load.rate.missed).toBeGreaterThanOrEqual(res.load.rate.dropped);
+    expect(res.load.rate.maxConnections).toBe(1000);
+    expect(res.requests).toBeGreaterThanOrEqual(1500 - res.load.rate.missed);
     expect(res.notes.join(' ')).toContain('could not sustain the rate');
+    expect(res.notes.join(' ')).toContain('arrivals dropped: all 1000 connections were busy');
+    // The open model now keeps a history, so the history checker ran.
+    expect(res.history.ops).toBeGreaterThan(0);
+    const md = await readFile(path.join(os.tmpdir(), report.runId, 'report.md'), 'utf8');
+    expect(md).toMatch(/\*\*Load:\*\* open model over HTTP: 100000 users arrive per second on a fixed schedule/);
+    expect(md).toContain('on at most 1000 connections; latency counts from the intended send time');
+    expect(md).toContain(`${res.load.rate.dropped} dropped`);
   });
 });
 

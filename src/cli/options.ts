@@ -43,6 +43,7 @@ export interface RawRunOptions {
   warmup?: string;
   threshold?: string[];
   rate?: string;
+  maxConnections?: string;
   transport?: string;
   queue?: string;
   queueActive?: string;
@@ -85,8 +86,10 @@ export interface RunOptions {
   runs: number;
   warmupMs: number;
   thresholds: Threshold[];
-  /** Open model: requests per second; closed model (--connections only) when absent. */
+  /** Open model: arrivals (journeys started) per second; closed model (--connections only) when absent. */
   rate?: number;
+  /** Open model: the most journeys in flight at once; an arrival finding them all busy is dropped. */
+  maxConnections: number;
   /** http (default): the booking server over HTTP; direct: the booking core called in the lab's process. */
   transport: 'http' | 'direct';
   /** Booking server processes on the same stores; the driver spreads connections over them. */
@@ -222,6 +225,8 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const runs = parseCount('--runs', raw.runs, 3, problems, 100);
   const rate = raw.rate === undefined ? undefined : parseCount('--rate', raw.rate, 1, problems, 1_000_000);
+  const maxConnections = parseCount('--max-connections', raw.maxConnections, 1000, problems, 100_000);
+  if (raw.maxConnections !== undefined && rate === undefined) problems.push('--max-connections limits the open model; add --rate <n>, or use --connections for the closed model');
   const transport = (raw.transport ?? 'http') as 'http' | 'direct';
   if (transport !== 'http' && transport !== 'direct') problems.push(`--transport must be http or direct (got "${raw.transport}")`);
   if (transport === 'direct' && (scenario?.kind === 'journey' || scenario?.kind === 'queue')) {
@@ -246,9 +251,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const nemesis = parseNemesis(raw, problems);
   const livenessGraceMs = parseDuration('--liveness-grace', raw.livenessGrace, 5000, problems);
   if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');
-  if (rate !== undefined && (instances > 1 || nemesis)) {
-    problems.push('--rate: the open model runs on autocannon against one server and records no per-operation history; with --instances or --nemesis use the closed model (drop --rate)');
-  }
+  if (rate !== undefined && maxConnections < instances) problems.push(`--max-connections ${maxConnections} is fewer than --instances ${instances}: each instance needs at least one connection`);
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
   if (problems.length > 0 || !scenario) return { problems };
   return {
@@ -257,7 +260,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
-      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, transport,
+      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, maxConnections, transport,
       instances, nemesis, livenessGraceMs,
     },
   };

@@ -2,15 +2,15 @@ import type { Knex } from 'knex';
 import type { SeatLockStrategy } from '../core/ports.js';
 import type { Prepared } from '../../scenarios/types.js';
 import type { Provisioned } from '../infra/chain.js';
-import type { RunResult } from '../load/driver.js';
+import type { RunResult } from '../load/result.js';
 import type { LoadPlan } from '../load/plan.js';
 import type { HistoryOp } from '../load/history.js';
 import type { ServerConfig } from '../server/start.js';
 import type { Fault, FaultEvent } from '../nemesis/types.js';
 import type { RunOptions } from './options.js';
 import type { Io } from './run.js';
-import { drive } from '../load/driver.js';
 import { driveClosed } from '../load/closed-driver.js';
+import { driveOpen } from '../load/open-driver.js';
 import { driveJourneys, type JourneyResult } from '../load/journey-driver.js';
 import { startInstances, sumCounters, type Instance } from '../load/instances.js';
 import { Recorder } from '../load/recorder.js';
@@ -88,9 +88,12 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
         result = j;
         history = j.history;
       } else if (o.rate) {
-        // The open model (autocannon) drives one server and keeps no per-operation history.
-        result = await drive(x.prepared.plan, { url: urls[0]!, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, rate: o.rate });
-        history = [];
+        const r = await driveOpen(x.prepared.plan, { urls, rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
+        result = r;
+        history = r.recorder.history;
+        fairness = r.recorder.fairness(x.prepared.seatCount);
+        io.err(`${label} open model: ${r.rate.achieved}/s of ${r.rate.requested}/s started, ${r.rate.dropped} dropped (all ${o.maxConnections} connections busy), ` +
+          `peak ${r.rate.peakConnections} in flight, generator late by p99 ${r.rate.startLagMs.p99} ms`);
       } else {
         const r = await driveClosed(x.prepared.plan, { urls, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
         result = r;

@@ -3,7 +3,7 @@ import type { HoldOutcome } from '../core/ports.js';
 import { verifyUserToken } from '../core/tokens.js';
 import { requestHash } from '../core/payments.js';
 import type { AttemptRequest, LoadPlan } from './plan.js';
-import type { RunResult } from './driver.js';
+import type { RunResult } from './result.js';
 import { Recorder, type Answer } from './recorder.js';
 import { runJourneys } from './journey-loop.js';
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { createLatencyHistogram, encode, summarize, type Histogram, type LatencySummaryMs } from './histogram.js';
 import { classify, OUTCOMES, type Outcome } from './plan.js';
-import type { RunResult } from './driver.js';
+import type { RunResult } from './result.js';
 import { historyOutcome, type HistoryOp } from './history.js';
 import type { InstanceStats } from './recorder.js';
 

@@ -96,8 +96,11 @@ export class Recorder {
     return performance.now() - this.t0;
   }
 
-  invoke(meta: OpMeta, process: number, instance: number): Invocation {
-    const startedAt = this.now();
+  /**
+   * An operation starts. `startedAt` (on this recorder's clock) is for the open model, whose
+   * latency counts from the intended send time rather than from the moment this is called.
+   */
+  invoke(meta: OpMeta, process: number, instance: number, startedAt = this.now()): Invocation {
     if (startedAt < this.first) this.first = startedAt;
     return { index: this.next++, process, instance, meta, startedAt };
   }

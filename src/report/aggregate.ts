@@ -74,6 +74,7 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     ...(first.unknown !== undefined ? { unknown: median(runs.map((r) => r.unknown ?? 0)) } : {}),
     ...(first.sale ? { sale: medianSale(runs) } : {}),
     ...(first.latencyByOutcome ? { latencyByOutcome: medianByOutcome(runs) } : {}),
+    ...(first.load.rate ? { load: { ...first.load, rate: medianRate(runs) } } : {}),
     retries: medianCount(runs.map((r) => r.retries)),
     lockFailures: medianCount(runs.map((r) => r.lockFailures)),
     dbAvoided: medianCount(runs.map((r) => r.dbAvoided)),
@@ -101,6 +102,19 @@ function medianSale(runs: StrategyResult[]): NonNullable<StrategyResult['sale']>
   return {
     timeToSelloutMs: medianOrNull(s.map((x) => x?.timeToSelloutMs)), holdsPerSecUntilSellout: medianOrNull(s.map((x) => x?.holdsPerSecUntilSellout)),
     firstComeShare: medianOrNull(s.map((x) => x?.firstComeShare)), rankCorrelation: medianOrNull(s.map((x) => x?.rankCorrelation)),
+  };
+}
+
+/** The open model's schedule over runs: the median run's rate and counts, the worst generator lag. */
+function medianRate(runs: StrategyResult[]): NonNullable<StrategyResult['load']['rate']> {
+  const rates = runs.map((r) => r.load.rate!);
+  const achieved = median(rates.map((r) => r.achieved));
+  const lag = (k: 'p50' | 'p99' | 'max') => Math.max(...rates.map((r) => r.startLagMs?.[k] ?? 0));
+  return {
+    ...rates[0]!, achieved, shortfall: achieved < rates[0]!.requested * 0.95,
+    missed: medianCount(rates.map((r) => r.missed)), dropped: medianCount(rates.map((r) => r.dropped ?? 0)),
+    peakConnections: medianCount(rates.map((r) => r.peakConnections ?? 0)),
+    startLagMs: { p50: lag('p50'), p99: lag('p99'), max: lag('max') },
   };
 }
 

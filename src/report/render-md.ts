@@ -78,8 +78,12 @@ export function renderMarkdown(r: Report): string {
     `of the mean in brackets, counts are one sale's: the median run's, with the min–max over runs in parentheses (never a sum over runs); oversold and stuck are the worst run's. Before each run a ${r.config.warmupMs} ms ` +
     'warm-up holds seats on a schedule of its own: left out of the figures, not out of the checks.', '');
   const open = r.results.find((x) => x.load.model === 'open');
-  if (open) out.push(`**Load:** open model over HTTP at ${open.load.rate!.requested} requests/s on ${open.load.connections} connections (latency from the intended send time, coordinated omission corrected); ` +
-      r.results.map((x) => `${x.strategy} achieved ${x.load.rate?.achieved ?? '?'}/s${x.load.rate?.shortfall ? ' (SHORTFALL)' : ''}`).join(', ') + '.', '');
+  if (open) out.push(`**Load:** open model over HTTP: ${open.load.rate!.requested} users arrive per second on a fixed schedule (user k at k/${open.load.rate!.requested} s), ` +
+      `each sent at its intended time whether or not earlier ones were answered, on at most ${open.load.rate!.maxConnections ?? open.load.connections} connections; ` +
+      'latency counts from the intended send time (a follow-up after a 409 from its previous answer), so queueing in the server or in the load generator shows as latency. ' +
+      'An arrival that finds every connection busy is dropped: not sent, not in the latency figures, counted. ' +
+      r.results.map((x) => `${resultLabel(x)}: ${x.load.rate?.achieved ?? '?'}/s started${x.load.rate?.shortfall ? ' (SHORTFALL)' : ''}, ` +
+        `${x.load.rate?.dropped ?? '?'} dropped, peak ${x.load.rate?.peakConnections ?? '?'} in flight, generator late by p99 ${x.load.rate?.startLagMs?.p99 ?? '?'} ms`).join('; ') + '.', '');
   if (!open) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
@@ -142,7 +146,7 @@ export function renderMarkdown(r: Report): string {
   out.push('');
   out.push('## Columns', '');
   out.push('req/s: answered booking requests per second over the load phase. ok/s: successful holds (201) per second. ' +
-    'p50…max: latency of every request, in ms, from the load generator. ok: 201 holds. conflict: 409 (seat taken, or the strategy ' +
+    'p50…max: latency of every request, in ms, from the load generator (open model: from the intended send time). ok: 201 holds. conflict: 409 (seat taken, or the strategy ' +
     'gave up on a contended seat). sold out: 409 SOLD_OUT. rejected: other 4xx. error: 5xx. timeout: no answer in time — the outcome ' +
     'is unknown, not a failure. oversold: active reservations beyond one per seat (or tickets beyond the inventory), counted in ' +
     "PostgreSQL after the run. retries: the strategy's own retry count. lock failures: requests turned away because the strategy " +

@@ -7,6 +7,7 @@ import type { ThresholdResult } from './thresholds.js';
 import type { InstanceStats } from '../load/recorder.js';
 import type { FaultEvent } from '../nemesis/types.js';
 import type { OutcomeClass } from '../load/recorder.js';
+import type { OpenRate } from '../load/result.js';
 
 /** What a ticketing engineer asks first: how long until the last seat went, and who got them. */
 export interface SaleFigures {
@@ -69,7 +70,7 @@ export interface StrategyResult {
   safe: boolean;
   options: Record<string, string>;
   /** Which load model produced these numbers; the open model says whether the rate was sustained. */
-  load: { model: 'closed' | 'open'; connections: number; transport: 'http' | 'direct'; rate?: { requested: number; achieved: number; shortfall: boolean; missed: number } };
+  load: { model: 'closed' | 'open'; connections: number; transport: 'http' | 'direct'; rate?: OpenRate };
   seedMs: number;
   durationMs: number;
   requests: number;
