@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { readHistory } from '../src/load/history.js';
 
 const BIN = path.resolve('bin/bench.js');
 
@@ -44,9 +45,11 @@ describe('bench run --instances --nemesis: the fault matrix end to end', () => {
         }
         expect(res.history.lostAcks).toBe(0);
         expect(res.history.unexplainedWrites).toBe(0);
-        const lines = (await readFile(path.join(out, report.runId, res.history.file), 'utf8')).trim().split('\n');
-        expect(lines.length).toBe(res.history.ops);
-        const first = JSON.parse(lines[0]!);
+        expect(res.history.file).toMatch(/\.jsonl\.gz$/);
+        const ops = await readHistory(path.join(out, report.runId, res.history.file));
+        expect(ops.length).toBe(res.history.ops);
+        expect(ops.map((o) => o.index)).toEqual([...ops.map((o) => o.index)].sort((a, b) => a - b));
+        const first = ops[0]!;
         expect(Object.keys(first)).toEqual(expect.arrayContaining(['index', 'process', 'instance', 'op', 'invokeMs', 'completeMs', 'outcome']));
       }
       const killed = report.results.find((x: { fault: string }) => x.fault === 'kill-instance');

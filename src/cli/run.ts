@@ -102,7 +102,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
           const { strategy, fault } = cell;
           const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${cells.length} ${strategy.name}${fault ? ` × ${fault.name}` : ''}]`;
           const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
-          const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl`;
+          const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
           perCell.get(cell.key)!.push(await runOne(o, strategy, fault, {
             adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
             measureStore: run === 0 && !fault, historyRel, historyFile: path.join(o.out, runId, historyRel),

@@ -1,6 +1,9 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { createGunzip, createGzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 
 // The history of a run, in Jepsen's sense: every operation the load generator invoked, when it was
 // invoked and when it completed, and what became of it. Checkers read it together with the database.
@@ -55,19 +58,17 @@ export interface HistoryMeta {
   file?: string;
 }
 
-/** One JSON line per operation. */
+/** One JSON line per operation, in invocation order; gzipped when the name ends in .gz (a 10,000-user sale is ~5 MB of text). */
 export async function writeHistory(file: string, ops: readonly HistoryOp[]): Promise<void> {
-  const out = createWriteStream(file);
-  for (const op of [...ops].sort((a, b) => a.index - b.index)) {
-    if (!out.write(`${JSON.stringify(op)}\n`)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
+  const sorted = [...ops].sort((a, b) => a.index - b.index);
+  const lines = Readable.from((function* () { for (const op of sorted) yield `${JSON.stringify(op)}\n`; })());
+  await (file.endsWith('.gz') ? pipeline(lines, createGzip(), createWriteStream(file)) : pipeline(lines, createWriteStream(file)));
 }
 
 export async function readHistory(file: string): Promise<HistoryOp[]> {
   const ops: HistoryOp[] = [];
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  const raw = createReadStream(file);
+  const rl = createInterface({ input: file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw, crlfDelay: Infinity });
   for await (const line of rl) if (line.trim()) ops.push(JSON.parse(line) as HistoryOp);
   return ops;
 }
