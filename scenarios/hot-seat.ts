@@ -1,7 +1,13 @@
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
-import type { Scenario } from './types.js';
+import type { Scenario, ScenarioParams, Workload } from './types.js';
+import type { Rng } from '../src/core/rng.js';
 import { checkSeats } from '../src/check/seats.js';
+
+/** The asks, from the seeded RNG; prepare() and the black-box mode both use it. */
+function workload(p: ScenarioParams, rng: Rng): Workload {
+  return { op: 'hold', users: shuffle(Array.from({ length: p.users }, (_, i) => i), rng).map((user) => ({ user, seats: [1] })) };
+}
 
 // Everybody wants seat 1 at the same moment. Exactly one may get it.
 export const hotSeat = {
@@ -11,9 +17,11 @@ export const hotSeat = {
   defaults: { users: 100, seats: 1, connections: 100 },
   expectation: 'exactly 1 successful hold of seat 1',
   validate: () => [],
+  workload,
   async prepare(db, p, { secret, rng }) {
     const schedule = await seedSchedule(db, { seats: p.seats });
-    const users = shuffle(await seedUsers(db, { count: p.users, secret }), rng);
+    const seeded = await seedUsers(db, { count: p.users, secret });
+    const users = workload(p, rng).users.map((w) => seeded[w.user]!);
     const body = JSON.stringify({ scheduleId: schedule.scheduleId, seatNo: 1 });
     return {
       scheduleId: schedule.scheduleId,

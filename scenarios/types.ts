@@ -51,6 +51,16 @@ export type ScenarioCheck = CheckResult & {
   journey?: { confirmed: number; expired: number; resold: number; events: number };
 };
 
+/** One user's part of the workload: which user (an index into the seeded users) and what it asks for, in order. */
+export interface UserWork { user: number; seats: (number | null)[] }
+
+/**
+ * The workload as plain data, from the seeded RNG: `prepare` builds its plan from it, and the
+ * black-box mode (src/target) sends the same asks to somebody else's API, so both see the same
+ * sale byte for byte. `op` says what every ask is: a numbered seat, or an unnumbered ticket.
+ */
+export interface Workload { op: 'hold' | 'hold-ticket'; users: UserWork[] }
+
 export interface Scenario {
   /** kebab-case, equal to the file name. */
   readonly name: string;
@@ -66,6 +76,8 @@ export interface Scenario {
   readonly expectation: string;
   /** Cross-field problems with the parameters (each flag is already a positive integer). */
   validate(p: ScenarioParams): string[];
+  /** The scenario's asks as data (scenarios that a black-box target can run); consumes the RNG exactly as prepare does. */
+  workload?(p: ScenarioParams, rng: Rng): Workload;
   /** Seeds the database (in bulk) and builds the load plan. Deterministic for a given seed. */
   prepare(db: Knex, p: ScenarioParams, ctx: { secret: string; rng: Rng }): Promise<Prepared>;
   /** The database checker of this scenario (src/check/…), run after the load. */

@@ -9,6 +9,8 @@ import { runBench, type Io } from './cli/run.js';
 import { serve, type RawServeOptions } from './cli/serve.js';
 import { compare, type RawCompareOptions } from './cli/compare.js';
 import { faultNames } from './nemesis/index.js';
+import { runTargetBench } from './target/run-target.js';
+import { ProfileError } from './target/profile.js';
 
 const io: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
@@ -33,6 +35,10 @@ async function guarded(fn: () => Promise<number>): Promise<void> {
     if (err instanceof UsageError) {
       for (const p of err.problems) io.err(`error: ${p}`);
       io.err('(see bench <command> --help)');
+      return finish(EXIT.usage);
+    }
+    if (err instanceof ProfileError) {
+      io.err(`error: ${err.message}`);
       return finish(EXIT.usage);
     }
     if (err instanceof InfraUnavailableError) {
@@ -89,10 +95,14 @@ withQueueOptions(program.command('run'))
   .option('--nemesis <faults>', `inject real faults during the load, one column of the fault matrix each: ${faultNames().join(', ')}`)
   .option('--nemesis-every <duration>', 'a fault starts this often (default per fault, e.g. 6s for pause-instance)')
   .option('--nemesis-for <duration>', 'a fault lasts this long (default per fault; pause-instance: the lock TTL + 1s)')
+  .option('--target <url>', 'black-box mode: drive this booking API (through --profile) instead of seatlab\'s strategies')
+  .option('--profile <file>', 'black-box mode: the JSON or YAML profile that maps the lab\'s operations onto the target\'s API (see profiles/)')
+  .option('--target-db <url>', 'black-box mode: the target\'s own database, read with the profile\'s SQL to count oversold (postgres://…)')
   .option('--liveness-grace <duration>', 'after the faults end, how long a seat may stay refused before it counts as stuck (default 5s)')
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);
     if (!options) throw new UsageError(problems);
+    if (options.target) return runTargetBench(options, io, process.argv.slice(2));
     return runBench(options, io, process.argv.slice(2));
   }));
 

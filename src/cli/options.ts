@@ -8,6 +8,7 @@ import type { QueueConfig } from '../queue/waiting-room.js';
 import { parseThreshold, type Threshold } from '../report/thresholds.js';
 import { faults, faultNames } from '../nemesis/index.js';
 import type { Fault } from '../nemesis/types.js';
+import type { Profile } from '../target/profile.js';
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -54,7 +55,13 @@ export interface RawRunOptions {
   nemesisEvery?: string;
   nemesisFor?: string;
   livenessGrace?: string;
+  target?: string;
+  profile?: string;
+  targetDb?: string;
 }
+
+/** The black-box target before its profile is loaded. */
+export interface TargetSpec { url: string; profileFile: string; databaseUrl?: string; profile?: Profile }
 
 /** The faults to inject (each one a column of the fault matrix) and their schedule, if overridden. */
 export interface NemesisOptions {
@@ -97,6 +104,27 @@ export interface RunOptions {
   nemesis?: NemesisOptions;
   /** After the faults end, how long a seat or ticket may stay refused before it counts as stuck. */
   livenessGraceMs: number;
+  /** Black-box mode: somebody else's booking API instead of seatlab's strategies. */
+  target?: TargetSpec;
+}
+
+/** --target URL --profile FILE [--target-db URL]: the profile itself is loaded (async) by the caller. */
+function parseTarget(raw: RawRunOptions, problems: string[]): TargetSpec | undefined {
+  if (raw.target === undefined) {
+    if (raw.profile !== undefined || raw.targetDb !== undefined) problems.push('--profile and --target-db need --target <url of the booking API>');
+    return undefined;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(raw.target);
+  } catch {
+    problems.push(`--target must be an http(s) URL such as http://127.0.0.1:3000 (got "${raw.target}")`);
+  }
+  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`--target must be an http(s) URL (got "${raw.target}")`);
+  if (raw.profile === undefined) problems.push('--target needs --profile <file>: a JSON or YAML description of the API (see profiles/seatlab.json)');
+  if (raw.strategy !== undefined) problems.push('--target measures somebody else\'s API instead of a strategy: drop --strategy');
+  if (raw.targetDb !== undefined && !/^(postgres|postgresql):\/\//.test(raw.targetDb)) problems.push(`--target-db must be a postgres:// URL of the target's database (got "${raw.targetDb}")`);
+  return url ? { url: raw.target.replace(/\/+$/, ''), profileFile: raw.profile ?? '', ...(raw.targetDb ? { databaseUrl: raw.targetDb } : {}) } : undefined;
 }
 
 /** --instances N (1 … 16). */
@@ -203,7 +231,8 @@ export function strategyOptionsFor(selected: SeatLockStrategy[], pairs: string[]
 
 export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; problems: string[] } {
   const problems: string[] = [];
-  const selected = selectStrategies(raw.strategy, problems);
+  const target = parseTarget(raw, problems);
+  const selected = target ? [] : selectStrategies(raw.strategy, problems);
   const scenario = selectScenario(raw.scenario, problems);
   const d = scenario?.defaults ?? { users: 1, seats: 1, connections: 1 };
   const params: ScenarioParams = {
@@ -253,6 +282,12 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');
   if (rate !== undefined && maxConnections < instances) problems.push(`--max-connections ${maxConnections} is fewer than --instances ${instances}: each instance needs at least one connection`);
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
+  if (target && scenario && !scenario.workload) {
+    problems.push(`--scenario ${scenario.name} cannot run against a target yet; use ${[...scenarios.values()].filter((s) => s.workload).map((s) => s.name).join(', ')}`);
+  }
+  if (target && (instances > 1 || nemesis || transport === 'direct' || raw.queue === 'on')) {
+    problems.push('--target drives somebody else\'s API: --instances, --nemesis, --transport direct and --queue act on seatlab\'s own servers; drop them');
+  }
   if (problems.length > 0 || !scenario) return { problems };
   return {
     problems,
@@ -261,7 +296,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
       holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, maxConnections, transport,
-      instances, nemesis, livenessGraceMs,
+      instances, nemesis, livenessGraceMs, ...(target ? { target } : {}),
     },
   };
 }

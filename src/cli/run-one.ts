@@ -100,12 +100,12 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
   }
 }
 
-interface Parts {
+export interface Parts {
   check: ScenarioCheck; warmCheck?: ScenarioCheck; hist?: HistoryCheckResult; load: LoadOutput; store?: Ceiling; seedMs: number;
   options: Record<string, string>; historyRel: string; prepared: { seatCount: number };
 }
 
-function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, p: Parts): StrategyResult {
+export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, p: Parts): StrategyResult {
   const { check, hist, load } = p;
   const result = load.result;
   const warmViolations = (p.warmCheck?.violations ?? []).map((v) => ({ ...v, kind: `warmup-${v.kind}`, detail: `warm-up: ${v.detail}` }));
@@ -134,7 +134,7 @@ function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | unde
   if (load.nemesis && load.nemesis.events.length === 0) notes.push(`the load ended before ${load.nemesis.fault} fired (first at ${load.nemesis.firstMs} ms)`);
   if (!hist && o.scenario.kind !== 'queue' && o.transport === 'http') notes.push('no per-operation history: oversold counts currently active duplicates only');
   const oversold = hist ? Math.max(hist.oversold, o.scenario.kind === 'balance' ? check.oversold : 0) : check.oversold;
-  const unknown = hist?.unknown ?? result.outcomes.timeout;
+  const unknown = hist?.unknown ?? (load.history.length > 0 ? load.history.filter((op) => op.outcome === 'unknown').length : result.outcomes.timeout);
   const ex = check as ScenarioCheck;
   return {
     strategy: strategy.name, ...(fault ? { fault: fault.name } : {}), ...(unsafeReason ? { unsafeReason } : {}),

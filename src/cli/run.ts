@@ -118,42 +118,17 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       const lower = Math.min(httpCeiling?.perSec ?? Infinity, agg.storeCeiling?.perSec ?? Infinity);
       return withEfficiency(agg, httpCeiling, lower);
     });
-    const failed = results.filter((r) => r.verdict === 'fail').map((r) => (r.fault ? `${r.strategy} × ${r.fault}` : r.strategy));
-    const thresholds = evaluateThresholds(o.thresholds, results);
-    const breached = thresholds.filter((t) => !t.pass);
-    // An invariant violated by a "safe" strategy outranks a threshold breach.
-    const exitCode = failed.length > 0 ? EXIT.invariantViolated : breached.length > 0 ? EXIT.thresholdBreached : EXIT.ok;
-    const report: Report = {
-      schemaVersion: SCHEMA_VERSION,
-      runId,
-      createdAt: new Date().toISOString(),
-      tool: { name: 'seatlab', version: '0.1.0' },
-      scenario: { name: o.scenario.name, description: o.scenario.description, expectation: o.scenario.expectation, params: { ...o.params } },
+    return await finishReport(o, io, {
+      runId, results,
       config: {
         strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
         poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
         instances: o.instances, livenessGraceMs: o.livenessGraceMs,
         ...(o.nemesis ? { nemesis: { faults: o.nemesis.faults.map((f) => f.name), ...(o.nemesis.everyMs !== undefined ? { everyMs: o.nemesis.everyMs } : {}), ...(o.nemesis.forMs !== undefined ? { forMs: o.nemesis.forMs } : {}) } } : {}),
       },
-      machine: machineInfo(),
       servers: { postgres: pgInfo, ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}) },
-      git: gitInfo(ROOT),
       ceilings: { http: httpCeiling },
-      results,
-      thresholds,
-      summary: { exitCode, failedStrategies: failed },
-    };
-    const files = await writeReport(o.out, report);
-    io.err('');
-    io.err(renderConsoleTable(report));
-    io.err(`report: ${files.json}`);
-    io.err(`        ${files.md}`);
-    io.err(`        ${files.html}`);
-    for (const t of thresholds) io.err(`threshold ${t.pass ? "pass" : "FAIL"}  ${t.strategyName}${t.fault ? ` × ${t.fault}` : ""}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
-    if (breached.length > 0) io.err(`${breached.length} threshold(s) breached: exit ${EXIT.thresholdBreached}`);
-    if (failed.length > 0) io.err(`INVARIANT VIOLATED by ${failed.join(', ')} (claims to be safe): exit ${EXIT.invariantViolated}`);
-    if (o.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
-    return exitCode;
+    });
   } finally {
     for (const p of provisioned.reverse()) await p.stop().catch((e: Error) => io.err(`stopping ${p.kind} server failed: ${e.message}`));
   }
@@ -186,3 +161,40 @@ export function cellKey(strategy: string, fault?: string): string {
 
 /** Faults that act on Redis: with one of them, Redis is started even if no strategy needs it. */
 const REDIS_FAULTS = new Set(['restart-redis', 'stop-redis-minority']);
+
+/** Thresholds, the exit code, report.json/md/html and the console table: the end of every kind of run. */
+export async function finishReport(o: RunOptions, io: Io, p: Pick<Report, 'runId' | 'results' | 'config' | 'servers' | 'ceilings'> & { target?: Report['target'] }): Promise<number> {
+  const { results } = p;
+  const failed = results.filter((r) => r.verdict === 'fail').map((r) => (r.fault ? `${r.strategy} × ${r.fault}` : r.strategy));
+  const thresholds = evaluateThresholds(o.thresholds, results);
+  const breached = thresholds.filter((t) => !t.pass);
+  // An invariant violated by a "safe" strategy outranks a threshold breach.
+  const exitCode = failed.length > 0 ? EXIT.invariantViolated : breached.length > 0 ? EXIT.thresholdBreached : EXIT.ok;
+  const report: Report = {
+    schemaVersion: SCHEMA_VERSION,
+    runId: p.runId,
+    createdAt: new Date().toISOString(),
+    tool: { name: 'seatlab', version: '0.1.0' },
+    scenario: { name: o.scenario.name, description: o.scenario.description, expectation: o.scenario.expectation, params: { ...o.params } },
+    config: p.config,
+    machine: machineInfo(),
+    servers: p.servers,
+    ...(p.target ? { target: p.target } : {}),
+    git: gitInfo(ROOT),
+    ceilings: p.ceilings,
+    results,
+    thresholds,
+    summary: { exitCode, failedStrategies: failed },
+  };
+  const files = await writeReport(o.out, report);
+  io.err('');
+  io.err(renderConsoleTable(report));
+  io.err(`report: ${files.json}`);
+  io.err(`        ${files.md}`);
+  io.err(`        ${files.html}`);
+  for (const t of thresholds) io.err(`threshold ${t.pass ? 'pass' : 'FAIL'}  ${t.strategyName}${t.fault ? ` × ${t.fault}` : ''}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
+  if (breached.length > 0) io.err(`${breached.length} threshold(s) breached: exit ${EXIT.thresholdBreached}`);
+  if (failed.length > 0) io.err(`INVARIANT VIOLATED by ${failed.join(', ')} (claims to be safe): exit ${EXIT.invariantViolated}`);
+  if (o.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+  return exitCode;
+}

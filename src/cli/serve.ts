@@ -81,7 +81,7 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     }
     urls = started.map((s) => s.url);
   }
-  io.out(`${JSON.stringify({ url: urls[0], ...(instances > 1 ? { urls } : {}), concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
+  io.out(`${JSON.stringify({ url: urls[0], ...(instances > 1 ? { urls } : {}), databaseUrl: url, concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
   io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (PostgreSQL: ${pg.kind}); Ctrl-C stops it and everything it started`);
   await new Promise<void>(() => undefined); // until a signal; the exit hook cleans up
 }

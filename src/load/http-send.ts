@@ -1,5 +1,6 @@
 import type { Pool } from 'undici';
-import type { AttemptRequest, Journey } from './plan.js';
+import type { AnswerReader, AttemptRequest, Journey } from './plan.js';
+import { pick } from '../target/template.js';
 import { REFUSED, type Answer } from './recorder.js';
 
 // One attempt over HTTP on an undici Pool, shared by the closed and the open drivers: the answer's
@@ -14,6 +15,7 @@ export async function send(pool: Pool, a: AttemptRequest, j: Journey): Promise<A
       body: a.body,
     });
     const text = await res.body.text();
+    if (a.reader) return readWith(a.reader, res.statusCode, text);
     const answer: Answer = { status: res.statusCode };
     if (text && text.charCodeAt(0) === 123 /* { */) {
       try {
@@ -29,6 +31,22 @@ export async function send(pool: Pool, a: AttemptRequest, j: Journey): Promise<A
   } catch (err) {
     return { wireError: wireError(err) };
   }
+}
+
+/** A target's answer read by its profile: the first matching rule decides; the id comes from its path. */
+function readWith(r: AnswerReader, status: number, text: string): Answer {
+  const rule = r.rules?.find((x) => x.status.includes(status) && (x.bodyIncludes === undefined || text.includes(x.bodyIncludes)));
+  const answer: Answer = { status, ...(rule ? { outcome: rule.outcome } : {}) };
+  if (status >= 400 || (rule && rule.outcome !== 'ok')) answer.errorCode = rule?.bodyIncludes ?? `HTTP_${status}`;
+  if (r.reservationId && (rule ? rule.outcome === 'ok' : status < 300)) {
+    try {
+      const id = Number(pick(JSON.parse(text), r.reservationId));
+      if (Number.isFinite(id)) answer.reservationId = id;
+    } catch {
+      // No JSON: no id to check against the database.
+    }
+  }
+  return answer;
 }
 
 function wireError(err: unknown): string {

@@ -10,6 +10,16 @@ export interface AttemptRequest {
   headers?: Record<string, string>;
   /** What the attempt is, for the history (the driver records it without parsing the body). */
   meta?: OpMeta;
+  /** How to read the answer when it is not seatlab's own API (black-box targets, src/target). */
+  reader?: AnswerReader;
+}
+
+/** A target's answers in the lab's terms: where the reservation id is, and which answers mean what. */
+export interface AnswerReader {
+  /** Dotted path of the reservation id in a success answer ("data.id"). */
+  reservationId?: string;
+  /** First match wins; unmatched answers fall back to the status code (2xx ok, 409 conflict, 4xx rejected, 5xx error). */
+  rules?: { status: number[]; bodyIncludes?: string; outcome: Outcome }[];
 }
 
 /** One user's attempts, tried in order; the journey moves on only after a 409 (conflict). */

@@ -15,6 +15,8 @@ export interface Answer {
   wireError?: string;
   reservationId?: number;
   paymentId?: number;
+  /** The outcome when a target's answers are read by its profile's rules, not by seatlab's codes. */
+  outcome?: Outcome;
 }
 
 export interface Invocation { index: number; process: number; instance: number; meta: OpMeta; startedAt: number }
@@ -110,8 +112,8 @@ export class Recorder {
     const end = this.now();
     this.last = Math.max(this.last, end);
     const refused = a.status === undefined && a.wireError === REFUSED;
-    const outcome: Outcome = a.status !== undefined ? classify(a.status, a.errorCode) : refused ? 'error' : 'timeout';
-    const history: OpOutcome = refused ? 'fail' : historyOutcome(a.status);
+    const outcome: Outcome = a.status !== undefined ? (a.outcome ?? classify(a.status, a.errorCode)) : refused ? 'error' : 'timeout';
+    const history: OpOutcome = refused ? 'fail' : a.outcome && a.status !== undefined ? (a.outcome === 'ok' ? 'ok' : a.outcome === 'error' ? 'unknown' : 'fail') : historyOutcome(a.status);
     this.requests++;
     this.outcomes[outcome]++;
     if (a.status !== undefined) this.statusCodes[a.status] = (this.statusCodes[a.status] ?? 0) + 1;

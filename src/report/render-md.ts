@@ -9,7 +9,8 @@ export function machineLine(r: Report): string {
   const pg = r.servers.postgres;
   const redis = r.servers.redis ? ` · Redis ${r.servers.redis.version} (${r.servers.redis.nodes} × ${r.servers.redis.kind})` : '';
   const git = r.git.commit ? ` · git ${r.git.commit.slice(0, 10)}${r.git.dirty ? ' (dirty)' : ''}` : '';
-  return `${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB · node ${m.node} · ${m.os} · PostgreSQL ${pg.version} (${pg.kind}; ` +
+  const target = r.target ? `target ${r.target.url} (${r.target.where === 'this machine' ? 'target on this machine: it shares these cores with the load generator' : 'remote'}) · ` : '';
+  return `${target}${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB · node ${m.node} · ${m.os} · PostgreSQL ${pg.version} (${pg.kind}; ` +
     `synchronous_commit=${pg.settings.synchronous_commit}, shared_buffers=${pg.settings.shared_buffers}, max_connections=${pg.settings.max_connections})${redis}${git}`;
 }
 
@@ -88,6 +89,14 @@ export function renderMarkdown(r: Report): string {
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
 
+  if (r.target) {
+    const t = r.target;
+    out.push('## Target', '');
+    out.push(`Black-box run against **${t.url}** (${t.where}) through the profile **${String(t.profile.name)}**` +
+      `${t.profile.note ? ` (${String(t.profile.note)})` : ''}. Health: ${t.health ? `${t.health.status} ${t.health.body.slice(0, 120)}` : 'not asked'}. ` +
+      (t.truth === 'database' ? 'Oversold is counted from the target\'s own database (the profile\'s truth query), not from its status codes.'
+        : '**Weaker check:** no --target-db, so the truth is what the API shows; a seat sold twice cannot be seen this way.'), '');
+  }
   out.push(...renderFaultsMarkdown(r), ...renderInstancesMarkdown(r));
   out.push('## Ceilings (measured in this run)', '');
   const http = r.ceilings?.http;

@@ -173,6 +173,16 @@ export interface Report {
     redis?: { version: string; kind: string; nodes: number; settings: Record<string, string> };
   };
   git: { commit: string | null; dirty: boolean | null };
+  /** Black-box mode: the API measured instead of a strategy (src/target). */
+  target?: {
+    url: string;
+    /** "this machine" when the target listens on a loopback address, else "remote". */
+    where: 'this machine' | 'remote';
+    profile: Record<string, unknown>;
+    health?: { status: number; body: string };
+    /** How the truth was read: from the target's database (strong) or from what its API shows (weaker). */
+    truth: 'database' | 'api';
+  };
   results: StrategyResult[];
   /** Measured in the same run: the booking server answering a no-op route under the same load model. */
   ceilings?: { http?: { perSec: number; p99Ms: number; durationMs: number } };

@@ -11,6 +11,7 @@ import { dbErrorKind } from '../db/errors.js';
 import { requireUser } from './auth.js';
 import { HttpError, errorHandler, notFoundRoute } from './errors.js';
 import { Checker } from './validate.js';
+import { seedSchedule } from '../db/seed.js';
 
 export interface AppDeps {
   booking: BookingService;
@@ -66,6 +67,17 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/lab/counters', (_req, res) => {
     res.json({ strategy: deps.strategyName, counters: deps.strategy.counters() });
   });
+
+  // Lab-only: a fresh schedule of N seats (and its general-admission inventory), so a black-box run
+  // (src/target, profiles/seatlab.json) can seed a sale over HTTP when it has no database access.
+  app.post('/lab/schedules', wrap(async (req, res) => {
+    const c = new Checker();
+    const body = c.object(req.body);
+    const seats = c.positiveInt(body.seats, 'seats', { max: 1_000_000 });
+    c.done();
+    const s = await seedSchedule(deps.db, { seats });
+    res.status(201).json({ concertId: s.concertId, scheduleId: s.scheduleId, seatCount: s.seatCount });
+  }));
 
   const api = express.Router();
   const auth = requireUser(deps.tokenSecret);
