@@ -107,7 +107,7 @@ withQueueOptions(program.command('run'))
   }));
 
 withQueueOptions(program.command('serve'))
-  .description('start the booking API with one concert and one schedule; prints {url, concertId, scheduleId, strategy}')
+  .description('start the booking API with one concert and one schedule; prints {url, databaseUrl, concertId, scheduleId, strategy}')
   .option('--strategy <name>', 'strategy name')
   .option('--port <n>', 'port (0 picks a free one)', '0')
   .option('--seats <n>', 'seats in the schedule', '100')

@@ -311,7 +311,7 @@ describe('bench run end to end', () => {
 });
 
 describe('bench serve', () => {
-  it('prints {url, concertId, scheduleId, strategy}, serves the API, and stops on SIGINT dropping its database', async () => {
+  it('prints {url, databaseUrl, concertId, scheduleId, strategy}, serves the API, and stops on SIGINT dropping its database', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--strategy', 'optimistic', '--seats', '7', '--database-url', inject('pgUrl')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -321,7 +321,7 @@ describe('bench serve', () => {
       child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
     });
     const ready = JSON.parse(line);
-    expect(ready).toEqual({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), concertId: expect.any(Number), scheduleId: expect.any(Number), strategy: 'optimistic' });
+    expect(ready).toEqual({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), databaseUrl: expect.stringMatching(/^postgres:\/\//), concertId: expect.any(Number), scheduleId: expect.any(Number), strategy: 'optimistic' });
     expect(await (await fetch(`${ready.url}/healthz`)).json()).toEqual({ status: 'ok', strategy: 'optimistic' });
     const user = await (await fetch(`${ready.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"curl"}' })).json();
     const seats = await (await fetch(`${ready.url}/api/schedules/${ready.scheduleId}/seats`, { headers: { authorization: `Bearer ${user.token}` } })).json();
