@@ -1,6 +1,6 @@
 import type { Pool } from 'undici';
 import type { AnswerReader, AttemptRequest, Journey } from './plan.js';
-import { pick } from '../target/template.js';
+import { idNumber, pick } from '../target/template.js';
 import { REFUSED, type Answer } from './recorder.js';
 
 // One attempt over HTTP on an undici Pool, shared by the closed and the open drivers: the answer's
@@ -40,8 +40,8 @@ function readWith(r: AnswerReader, status: number, text: string): Answer {
   if (status >= 400 || (rule && rule.outcome !== 'ok')) answer.errorCode = rule?.bodyIncludes ?? `HTTP_${status}`;
   if (r.reservationId && (rule ? rule.outcome === 'ok' : status < 300)) {
     try {
-      const id = Number(pick(JSON.parse(text), r.reservationId));
-      if (Number.isFinite(id)) answer.reservationId = id;
+      const raw = pick(JSON.parse(text), r.reservationId);
+      if (raw !== undefined && raw !== null) answer.reservationId = idNumber(raw);
     } catch {
       // No JSON: no id to check against the database.
     }

@@ -20,7 +20,7 @@ import { assemble } from '../cli/run-one.js';
 import { finishReport, type Io } from '../cli/run.js';
 import type { RunOptions } from '../cli/options.js';
 import { loadProfile, ProfileError, type Profile } from './profile.js';
-import { render, type Vars } from './template.js';
+import { idNumber, render, type Vars } from './template.js';
 import { seedSale, type SeededSale } from './seed.js';
 import { reservationsFromDb, takenFromApi } from './truth.js';
 import { mkdir } from 'node:fs/promises';
@@ -113,14 +113,14 @@ function buildPlan(o: RunOptions, p: Profile, sale: SeededSale): LoadPlan {
     journeys: w.users.map((u) => {
       const user = sale.users[u.user]!;
       return {
-        token: String(user.token), userId: Number(user.userId),
+        token: String(user.token), userId: idNumber(user.userId),
         attempts: u.seats.map((seatNo): AttemptRequest => {
           const vars: Vars = { ...user, seatNo, ...seatVars(sale.vars, seatNo) };
           return {
             method: step.method as AttemptRequest['method'], path: render(step.path, vars, `${where}.path`) as string,
             ...(step.body !== undefined ? { body: JSON.stringify(render(step.body, vars, `${where}.body`)) } : {}),
             headers: { ...(render(p.headers ?? {}, vars, 'headers') as Record<string, string>), ...(render(step.headers ?? {}, vars, `${where}.headers`) as Record<string, string>) },
-            meta: { op: w.op, userId: Number(user.userId), seatNo }, reader,
+            meta: { op: w.op, userId: idNumber(user.userId), seatNo }, reader,
           };
         }),
       };

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { JwtSpec } from './profile.js';
 
 // "{{name}}" placeholders. A string that is exactly one placeholder becomes the variable itself
@@ -43,6 +43,16 @@ export function pick(json: unknown, path: string): unknown {
     v = (v as Record<string, unknown>)[k];
   }
   return v;
+}
+
+/**
+ * A target's id as the number the history and the checker use: an integer stays itself, anything
+ * else (a uuid) becomes a stable 48-bit hash of its text, the same on both sides of the check.
+ */
+export function idNumber(v: unknown): number {
+  const s = String(v);
+  if (/^\d+$/.test(s) && Number.isSafeInteger(Number(s))) return Number(s);
+  return parseInt(createHash('sha1').update(s).digest('hex').slice(0, 12), 16);
 }
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');

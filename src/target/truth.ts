@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { ReservationInterval } from '../check/intervals.js';
 import type { Profile } from './profile.js';
-import { pick, render, sqlTemplate, type Vars } from './template.js';
+import { idNumber, pick, render, sqlTemplate, type Vars } from './template.js';
 
 // The truth about a target's sale. From its database (the profile's SQL): every reservation of
 // the schedule with its seat, user and active period, so the same interval checker that judges
@@ -34,7 +34,7 @@ export async function reservationsFromDb(db: Knex, p: Profile, vars: Vars): Prom
       endsKnown = false;
       endUs = startUs;
     }
-    return { id: Number(r.id), userId: Number(r.userId), scheduleId: Number(vars.scheduleId), seatNo: r.seatNo === null || r.seatNo === undefined ? null : Number(r.seatNo),
+    return { id: idNumber(r.id), userId: idNumber(r.userId), scheduleId: Number(vars.scheduleId), seatNo: r.seatNo === null || r.seatNo === undefined ? null : Number(r.seatNo),
       status: active ? 'HELD' : 'ENDED', startUs, endUs: active ? null : endUs };
   });
   return { rows, endsKnown };
