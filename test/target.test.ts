@@ -29,6 +29,7 @@ async function outDir(): Promise<string> {
 describe('profiles', () => {
   it('the shipped profiles are valid', async () => {
     expect((await loadProfile('profiles/seatlab.json')).name).toBe('seatlab');
+    expect((await loadProfile('profiles/3rd-concert.json')).name).toBe('3rd-concert');
   });
 
   it('a bad profile gets every problem, each naming the field and what was expected', () => {
