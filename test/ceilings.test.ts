@@ -1,21 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { runBench } from './helpers.js';
 import { describe, expect, inject, it } from 'vitest';
 import { strategyNames } from '../strategies/index.js';
 
-function bench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.resolve('bin/bench.js'), ...args], { env: { ...process.env, DATABASE_URL: '', REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out; stderr: ${stderr}`)); }, timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const bench = (args: string[], timeoutMs: number) => runBench(args, { timeoutMs });
 
 describe('ceilings are ceilings', () => {
   it('every strategy on a flash sale: one sale\'s counts, a sellout time, winners\' latency, and an efficiency of at most 1.05', async () => {

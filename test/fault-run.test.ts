@@ -1,23 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { runBench } from './helpers.js';
 import { describe, expect, inject, it } from 'vitest';
 import { readHistory } from '../src/load/history.js';
 
-const BIN = path.resolve('bin/bench.js');
 
-function bench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DATABASE_URL: '', REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench ${args.join(' ')} timed out; stderr: ${stderr}`)); }, timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const bench = (args: string[], timeoutMs: number) => runBench(args, { timeoutMs });
 
 describe('bench run --instances --nemesis: the fault matrix end to end', () => {
   it('two instances under kill-instance and kill-db-connections: faults recorded with times, a history per cell, oversold 0, nothing stuck', async () => {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inject, onTestFinished } from 'vitest';
 import type { Knex } from 'knex';
@@ -41,4 +43,17 @@ export async function call(base: string, method: string, path: string, opts: { t
   let json: any;
   try { json = text ? JSON.parse(text) : undefined; } catch { json = text; }
   return { status: res.status, body: json };
+}
+
+/** Runs bin/bench.js (the built CLI) with no DATABASE_URL/REDIS_URL from the environment; rejects on timeout. */
+export function runBench(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.resolve('bin/bench.js'), ...args], { env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`bench ${args.join(' ')} timed out; stderr: ${stderr}`)); }, opts.timeoutMs ?? 30_000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { classify, OUTCOMES, type Outcome } from './plan.js';
 import { historyOutcome, type HistoryOp, type OpMeta, type OpOutcome } from './history.js';
+import type { RunResult } from './result.js';
 import { createLatencyHistogram, encode, summarize, type LatencySummaryMs } from './histogram.js';
 
 // One place that counts: outcomes, status and error codes, HDR histograms, the per-second series,
@@ -45,27 +46,16 @@ export interface Sellout {
   cumulativeOkPer100ms: number[];
 }
 
-export interface Recorded {
-  durationMs: number;
-  requests: number;
-  rps: number;
-  okPerSec: number;
-  outcomes: Record<Outcome, number>;
-  statusCodes: Record<string, number>;
-  errorCodes: Record<string, number>;
-  latencyMs: LatencySummaryMs;
-  okLatencyMs: LatencySummaryMs;
+/** What the Recorder hands a driver: RunResult's counting part, plus what only the Recorder knows. */
+export type Recorded = Pick<RunResult, 'durationMs' | 'requests' | 'rps' | 'okPerSec' | 'outcomes' | 'statusCodes' | 'errorCodes' | 'latencyMs' | 'okLatencyMs' | 'histogram' | 'perSecond' | 'transportErrors'> & {
   /** Each outcome class from its own HDR histogram (p50/p99 of winners next to losers'). */
   latencyByOutcome: Record<OutcomeClass, LatencySummaryMs>;
   /** Encoded histograms of winners and losers, for the report's percentile curves. */
   histograms: { ok: string; rejected: string };
   sellout: Sellout;
-  histogram: string;
-  perSecond: { ok: number[]; requests: number[] };
-  transportErrors: number;
   instances: InstanceStats[];
   t0EpochMs: number;
-}
+};
 
 /** A connection refused before the request was written: it certainly did not happen. */
 export const REFUSED = 'ECONNREFUSED';
