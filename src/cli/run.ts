@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { SeatLockStrategy } from '../core/ports.js';
-import { createRng } from '../core/rng.js';
-import { createDb, withDatabase } from '../db/knex.js';
+import { createDb } from '../db/knex.js';
 import { createDatabaseFromTemplate, createTemplateDatabase, dropDatabase } from '../db/databases.js';
 import { provisionPostgres, type ProvisionedPostgres } from '../infra/postgres.js';
 import { provisionRedisNodes, type ProvisionedRedis } from '../infra/redis.js';
@@ -20,7 +18,6 @@ import { aggregateRuns } from '../report/aggregate.js';
 import { evaluateThresholds } from '../report/thresholds.js';
 import { renderConsoleTable } from './console.js';
 import { EXIT } from './errors.js';
-import { Progress } from './progress.js';
 import type { RunOptions } from './options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
