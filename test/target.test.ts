@@ -34,6 +34,14 @@ describe('profiles', () => {
     expect(validateProfile({ ...base, outcomes: [{ status: 409, outcome: 'maybe' }] })).toEqual(['outcomes[0].outcome: expected one of ok, conflict, soldOut, rejected, error (got "maybe")']);
   });
 
+  it('a malformed --target and a scenario a target cannot run are named, not a request for --strategy', async () => {
+    const r = await bench(['run', '--target', 'nope', '--scenario', 'journey']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--target must be an http(s) URL such as http://127.0.0.1:3000 (got "nope")');
+    expect(r.stderr).toContain('--scenario journey cannot run against a target yet; use hot-seat, flash-sale, general-admission');
+    expect(r.stderr).not.toContain('--strategy is required');
+  });
+
   it('bench run names the profile file and its problems, exit 1', async () => {
     const dir = await outDir();
     const file = path.join(dir, 'bad.json');

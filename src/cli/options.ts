@@ -232,7 +232,8 @@ export function strategyOptionsFor(selected: SeatLockStrategy[], pairs: string[]
 export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; problems: string[] } {
   const problems: string[] = [];
   const target = parseTarget(raw, problems);
-  const selected = target ? [] : selectStrategies(raw.strategy, problems);
+  // With --target (even a malformed one) there is no strategy to choose.
+  const selected = raw.target !== undefined ? [] : selectStrategies(raw.strategy, problems);
   const scenario = selectScenario(raw.scenario, problems);
   const d = scenario?.defaults ?? { users: 1, seats: 1, connections: 1 };
   const params: ScenarioParams = {
@@ -282,7 +283,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');
   if (rate !== undefined && maxConnections < instances) problems.push(`--max-connections ${maxConnections} is fewer than --instances ${instances}: each instance needs at least one connection`);
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
-  if (target && scenario && !scenario.workload) {
+  if (raw.target !== undefined && scenario && !scenario.workload) {
     problems.push(`--scenario ${scenario.name} cannot run against a target yet; use ${[...scenarios.values()].filter((s) => s.workload).map((s) => s.name).join(', ')}`);
   }
   if (target && (instances > 1 || nemesis || transport === 'direct' || raw.queue === 'on')) {
