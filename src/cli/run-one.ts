@@ -57,13 +57,12 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
     // Phase 3: the load, and the scenario's checker while the servers are still up.
     let check: ScenarioCheck | undefined;
     let warmCheck: ScenarioCheck | undefined;
-    const runCheck = async (result: RunResult, w?: LoadOutput['warmup']) => {
+    const runCheck = async (result: RunResult) => {
       const journeyOutcomes = 'journeyOutcomes' in result ? (result as { journeyOutcomes: { holds: number; abandoned: number } }).journeyOutcomes : undefined;
       check = await o.scenario.check({
         db, scheduleId: prepared.scheduleId, params: o.params, seatCount: prepared.seatCount, okResponses: journeyOutcomes ? journeyOutcomes.holds : result.outcomes.ok,
         unknownResponses: result.outcomes.timeout + (result.outcomes.error ?? 0), redisUrl: c.redisUrls[0], keyPrefix: `${c.dbName}:`, queue: o.queue, abandoned: journeyOutcomes?.abandoned ?? 0,
       });
-      if (warmup && w) warmCheck = await checkSeats(db, { scheduleId: warmup.scheduleId, okResponses: w.ok, unknownResponses: w.unknown });
     };
     let load: LoadOutput;
     if (o.transport === 'direct') {
@@ -79,7 +78,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       load = await loadOverHttp({
         o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
         server: { databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue },
-        checkBeforeProbe: (result) => runCheck(result, undefined),
+        checkBeforeProbe: runCheck,
       });
       if (warmup && load.warmup) warmCheck = await checkSeats(db, { scheduleId: warmup.scheduleId, okResponses: load.warmup.ok, unknownResponses: load.warmup.unknown });
     }
