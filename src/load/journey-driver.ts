@@ -1,9 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { createLatencyHistogram, encode, summarize, type Histogram, type LatencySummaryMs } from './histogram.js';
-import { classify, OUTCOMES, type Outcome } from './plan.js';
+import { createLatencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './histogram.js';
 import type { RunResult } from './result.js';
-import { historyOutcome, type HistoryOp } from './history.js';
-import type { InstanceStats } from './recorder.js';
+import type { HistoryOp } from './history.js';
+import { Recorder } from './recorder.js';
 
 /** One user's journey, decided before the clock starts (seeded). */
 export interface JourneySpec {
@@ -46,23 +45,17 @@ export interface JourneyResult extends RunResult {
  */
 export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Promise<JourneyResult> {
   const hist = Object.fromEntries(STEPS.map((s) => [s, createLatencyHistogram()])) as Record<Step, Histogram>;
-  const writes = createLatencyHistogram();
-  const okHist = createLatencyHistogram();
-  const outcomes = Object.fromEntries(OUTCOMES.map((x) => [x, 0])) as Record<Outcome, number>;
-  const statusCodes: Record<string, number> = {};
-  const errorCodes: Record<string, number> = {};
   const jo = { holds: 0, paid: 0, abandoned: 0, noSeat: 0, failed: 0, gaveUpWaiting: 0 };
-  const perSecond = { ok: [] as number[], requests: [] as number[] };
-  let requests = 0;
-  let transportErrors = 0;
-  const t0 = performance.now();
-  const t0EpochMs = Date.now();
-  const history: HistoryOp[] = [];
-  const instances: InstanceStats[] = o.urls.map((_, instance) => ({ instance, requests: 0, ok: 0, errors: 0, unknown: 0 }));
+  // Holds and payments, the contended writes, are the Recorder's operations (outcomes, histograms,
+  // history); the other steps only count as requests, with a latency histogram per step.
+  const rec = new Recorder(o.urls.length);
 
   async function req(w: Who, step: Step, method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
-    const start = performance.now();
-    let status = 0;
+    const b = (body ?? {}) as { scheduleId?: number; seatNo?: number; reservationId?: number };
+    const write = step === 'hold' || step === 'pay';
+    const inv = write ? rec.invoke({ op: step, ...(w.userId !== undefined ? { userId: w.userId } : {}), ...(step === 'hold' ? { scheduleId: b.scheduleId, seatNo: b.seatNo ?? null } : { reservationId: b.reservationId }) }, w.process, w.instance) : undefined;
+    const start = rec.now();
+    let status: number | undefined;
     let json: any;
     try {
       const res = await fetch(`${o.urls[w.instance]}${path}`, {
@@ -73,44 +66,18 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
       status = res.status;
       json = res.status === 204 ? {} : await res.json();
     } catch {
-      transportErrors++;
+      // No answer: an unknown outcome for a write, a failed step for the journey.
     }
-    const end = performance.now();
-    const us = Math.max(1, Math.round((end - start) * 1000));
-    hist[step].recordValue(us);
-    requests++;
-    const inst = instances[w.instance]!;
-    inst.requests++;
-    if (status === 0) inst.unknown++;
-    else if (status >= 500) inst.errors++;
-    else if (status < 300) inst.ok++;
-    if (step === 'hold' || step === 'pay') {
-      const b = body as { scheduleId?: number; seatNo?: number; reservationId?: number };
-      history.push({
-        index: history.length, process: w.process, instance: w.instance, op: step, invokeMs: start - t0, completeMs: end - t0,
-        outcome: historyOutcome(status === 0 ? undefined : status), ...(status ? { status } : {}),
-        ...(status >= 400 && json?.error ? { error: json.error as string } : status === 0 ? { error: 'NO_ANSWER' } : {}),
-        ...(w.userId !== undefined ? { userId: w.userId } : {}),
-        ...(step === 'hold' ? { scheduleId: b.scheduleId, seatNo: b.seatNo ?? null } : {}),
-        ...(step === 'hold' && status === 201 ? { reservationId: json.reservationId as number } : step === 'pay' ? { reservationId: b.reservationId } : {}),
+    hist[step].recordValue(Math.max(1, Math.round((rec.now() - start) * 1000)));
+    if (!inv) rec.count(start, w.instance, status);
+    else {
+      rec.complete(inv, status === undefined ? { wireError: 'NO_ANSWER' } : {
+        status, ...(status >= 400 && typeof json?.error === 'string' ? { errorCode: json.error } : {}),
+        ...(step === 'hold' && status === 201 ? { reservationId: json.reservationId as number } : {}),
         ...(step === 'pay' && status === 201 ? { paymentId: json.paymentId as number } : {}),
       });
     }
-    const sec = Math.floor((performance.now() - t0) / 1000);
-    perSecond.requests[sec] = (perSecond.requests[sec] ?? 0) + 1;
-    if (step === 'hold' || step === 'pay') {
-      writes.recordValue(us);
-      const code = status >= 400 ? (json?.error as string | undefined) : undefined;
-      const outcome: Outcome = status === 0 ? 'timeout' : classify(status, code);
-      outcomes[outcome]++;
-      statusCodes[status] = (statusCodes[status] ?? 0) + 1;
-      if (code) errorCodes[code] = (errorCodes[code] ?? 0) + 1;
-      if (outcome === 'ok') {
-        okHist.recordValue(us);
-        perSecond.ok[sec] = (perSecond.ok[sec] ?? 0) + 1;
-      }
-    }
-    return { status, json };
+    return { status: status ?? 0, json };
   }
 
   async function journey(s: JourneySpec, w: Who): Promise<void> {
@@ -148,7 +115,7 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
   }
 
   let next = 0;
-  const ticker = setInterval(() => o.onProgress?.({ elapsedMs: performance.now() - t0, requests, ok: outcomes.ok, errors: outcomes.error + transportErrors }), 1000);
+  const ticker = setInterval(() => o.onProgress?.({ elapsedMs: rec.now(), requests: rec.requests, ok: rec.outcomes.ok, errors: rec.outcomes.error + rec.outcomes.timeout }), 1000);
   await Promise.all(Array.from({ length: Math.min(o.concurrency, specs.length) }, async (_, process) => {
     while (next < specs.length) {
       const i = next++;
@@ -156,18 +123,12 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     }
   }));
   clearInterval(ticker);
-  const durationMs = Math.max(1, Math.round(performance.now() - t0));
-  for (let i = 0; i < perSecond.requests.length; i++) { perSecond.requests[i] ??= 0; perSecond.ok[i] ??= 0; }
   return {
-    model: 'closed', connections: o.concurrency, durationMs, requests,
-    rps: Math.round((requests / durationMs) * 10_000) / 10,
-    okPerSec: Math.round((outcomes.ok / durationMs) * 10_000) / 10,
-    outcomes, statusCodes, errorCodes,
+    model: 'closed', connections: o.concurrency, ...rec.summary(),
     journeys: { total: specs.length, succeeded: jo.paid, exhausted: jo.noSeat, stopped: jo.abandoned + jo.failed, unknown: jo.gaveUpWaiting },
-    latencyMs: summarize(writes), okLatencyMs: summarize(okHist), histogram: encode(writes), perSecond, transportErrors,
     steps: Object.fromEntries(STEPS.map((s) => [s, summarize(hist[s])])) as Record<Step, LatencySummaryMs>,
     journeyOutcomes: jo,
-    history, instances, t0EpochMs,
+    history: rec.history,
   };
 }
 

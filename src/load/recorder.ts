@@ -145,6 +145,25 @@ export class Recorder {
     return { outcome, history };
   }
 
+  /**
+   * A request that is not an operation of the history (a queue poll, a seat-map read in a journey):
+   * it counts toward requests, the per-second series and its instance, nothing else.
+   */
+  count(startedAt: number, instance: number, status: number | undefined): void {
+    const end = this.now();
+    if (startedAt < this.first) this.first = startedAt;
+    this.last = Math.max(this.last, end);
+    this.requests++;
+    const sec = Math.floor(end / 1000);
+    this.perSecond.requests[sec] = (this.perSecond.requests[sec] ?? 0) + 1;
+    const inst = this.instances[instance];
+    if (!inst) return;
+    inst.requests++;
+    if (status === undefined) inst.unknown++;
+    else if (status >= 500) inst.errors++;
+    else if (status < 300) inst.ok++;
+  }
+
   /** A journey (one user) ended: when it first asked, and when it got a hold (undefined: it did not). */
   journey(arrivedAt: number, okAt: number | undefined): void {
     this.journeys.push(okAt === undefined ? { arrivedAt } : { arrivedAt, okAt });
