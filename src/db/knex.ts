@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { assertIdentifier } from './identifiers.js';
+import { dialectOfUrl } from './dialect.js';
 
 // BIGINT (int8) ids and counts come back as strings by default; ours stay far below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -12,13 +13,21 @@ export interface DbOptions {
   url: string;
   poolMax?: number;
   applicationName?: string;
-  /** SET name = value on every new pooled connection (e.g. lock_timeout). */
+  /**
+   * Session settings on every new pooled connection, named as PostgreSQL names them
+   * (e.g. lock_timeout); on MySQL each is translated to its InnoDB equivalent.
+   */
   session?: Record<string, string>;
 }
 
-export function createDb({ url, poolMax = 10, applicationName = 'seatlab', session = {} }: DbOptions): Knex {
-  const settings = Object.entries(session).map(([k, v]) => `SET ${assertIdentifier(k)} = ${pgLiteral(v)}`).join('; ');
-  const db = knexFactory({
+/** A knex pool on PostgreSQL (postgres://) or MySQL/MariaDB (mysql://, mariadb://). */
+export function createDb(opts: DbOptions): Knex {
+  return dialectOfUrl(opts.url) === 'mysql' ? createMysqlDb(opts) : createPgDb(opts);
+}
+
+function createPgDb({ url, poolMax = 10, applicationName = 'seatlab', session = {} }: DbOptions): Knex {
+  const settings = Object.entries(session).map(([k, v]) => `SET ${assertIdentifier(k)} = ${sqlLiteral(v)}`).join('; ');
+  return knexFactory({
     client: 'pg',
     connection: { connectionString: url, application_name: applicationName },
     pool: {
@@ -33,16 +42,85 @@ export function createDb({ url, poolMax = 10, applicationName = 'seatlab', sessi
     },
     acquireConnectionTimeout: 30_000,
   });
-  return db;
 }
 
-/** Swaps the database name in a postgres URL. */
+/** Server-side connection ids of the pools this process opened, by application name (MySQL has no application_name). */
+export const mysqlConnectionIds = new Map<string, Set<number>>();
+
+interface MysqlConn {
+  on(ev: 'error', fn: () => void): void;
+  threadId: number;
+  query(sql: string, cb: (err: Error | null) => void): void;
+}
+
+function createMysqlDb({ url, poolMax = 10, applicationName = 'seatlab', session = {} }: DbOptions): Knex {
+  const u = new URL(url);
+  // Every timestamp is UTC on the wire and in DATETIME(6) columns.
+  const statements = [`SET SESSION time_zone = '+00:00'`, ...mysqlSession(session)];
+  const ids = mysqlConnectionIds.get(applicationName) ?? new Set<number>();
+  mysqlConnectionIds.set(applicationName, ids);
+  return knexFactory({
+    client: 'mysql2',
+    connection: {
+      host: u.hostname || '127.0.0.1',
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username || 'root'),
+      password: decodeURIComponent(u.password),
+      database: decodeURIComponent(u.pathname.replace(/^\//, '')) || undefined,
+      charset: 'utf8mb4',
+      timezone: 'Z',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      decimalNumbers: true,
+      dateStrings: false,
+      connectAttributes: { program_name: applicationName },
+    },
+    pool: {
+      min: 0,
+      max: poolMax,
+      afterCreate: (conn: MysqlConn, done: (err: Error | null, conn: MysqlConn) => void) => {
+        conn.on('error', () => undefined);
+        ids.add(conn.threadId);
+        const next = (i: number): void => {
+          if (i >= statements.length) return done(null, conn);
+          conn.query(statements[i]!, (err) => (err ? done(err, conn) : next(i + 1)));
+        };
+        next(0);
+      },
+    },
+    acquireConnectionTimeout: 30_000,
+  });
+}
+
+/**
+ * PostgreSQL session settings in InnoDB terms. lock_timeout (ms) becomes innodb_lock_wait_timeout,
+ * whose unit is whole seconds: it is rounded UP (a wait is never cut shorter than asked), and 0
+ * ("wait forever") becomes the largest value InnoDB accepts. A setting without a translation is
+ * an error, never silently dropped.
+ */
+export function mysqlSession(session: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(session)) {
+    const ms = parseMs(v);
+    if (k === 'lock_timeout') out.push(`SET SESSION innodb_lock_wait_timeout = ${ms === 0 ? 1073741824 : Math.max(1, Math.ceil(ms / 1000))}`);
+    else throw new Error(`session setting ${k} has no MySQL translation (known: lock_timeout)`);
+  }
+  return out;
+}
+
+function parseMs(v: string): number {
+  const m = /^(\d+)\s*(ms|s)?$/.exec(v.trim());
+  if (!m) throw new Error(`expected a duration like 5000ms, got ${JSON.stringify(v)}`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+/** Swaps the database name in a database URL (either dialect). */
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
 }
 
-function pgLiteral(v: string): string {
+function sqlLiteral(v: string): string {
   return `'${v.replace(/'/g, "''")}'`;
 }
