@@ -1,3 +1,4 @@
+import { insertHeldReservations } from '../src/db/sql/catalog.js';
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
@@ -19,12 +20,8 @@ export const balanceSpend = {
     const schedule = await seedSchedule(db, { seats: p.users, price: 1 });
     const [user] = await seedUsers(db, { count: 1, secret, balance: p.seats, prefix: 'spender-' });
     await db('balance_ledger').insert({ user_id: user!.id, kind: 'CHARGE', amount: p.seats, ref: 'seed' });
-    await db.raw(`UPDATE seats SET status = 'HELD', holder_user_id = ?, hold_expires_at = now() + interval '1 hour' WHERE schedule_id = ?`, [user!.id, schedule.scheduleId]);
-    const reservations = (await db.raw(
-      `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at)
-       SELECT ?, ?, g, 'HELD', 1, now() + interval '1 hour' FROM generate_series(1, ?::int) g RETURNING id`,
-      [user!.id, schedule.scheduleId, p.users])).rows as { id: number }[];
-    const ids = shuffle(reservations.map((r) => r.id).sort((a, b) => a - b), rng);
+    const reservations = await insertHeldReservations(db, { userId: user!.id, scheduleId: schedule.scheduleId, count: p.users, amount: 1 });
+    const ids = shuffle(reservations, rng);
     return {
       scheduleId: schedule.scheduleId,
       seatCount: p.seats,

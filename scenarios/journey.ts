@@ -1,3 +1,4 @@
+import { ledgerOpeningBalances } from '../src/db/sql/catalog.js';
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
@@ -20,7 +21,7 @@ export const journey = {
   async prepare(db, p, { secret, rng }) {
     const schedule = await seedSchedule(db, { seats: p.seats, price: PRICE });
     const users = shuffle(await seedUsers(db, { count: p.users, secret, balance: PRICE * 2 }), rng);
-    await db.raw(`INSERT INTO balance_ledger (user_id, kind, amount, ref) SELECT id, 'CHARGE', balance, 'seed' FROM users`);
+    await ledgerOpeningBalances(db);
     return {
       scheduleId: schedule.scheduleId,
       seatCount: schedule.seatCount,

@@ -1,8 +1,8 @@
-import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
-import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
+import { selectInventory, selectSeat} from '../src/db/sql/seats.js';
+import { selectBalance} from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { SeatLockStrategy } from '../src/core/ports.js';
-import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // The control group: read, check, write, with nothing in between to stop a second writer.
 // Under contention two requests can both read AVAILABLE (or the same `remaining`) and both write:
@@ -20,7 +20,7 @@ export const none = {
     return {
       async hold(cmd) {
         counters.reads++;
-        const [seat] = await run<SeatRow>(db, selectSeat(cmd.scheduleId, cmd.seatNo));
+        const seat = await selectSeat(db, cmd.scheduleId, cmd.seatNo);
         if (!seat) return { kind: 'not-found' };
         if (seat.status !== 'AVAILABLE') {
           counters.takenOnRead++;
@@ -33,7 +33,7 @@ export const none = {
       },
       async holdTicket(cmd) {
         counters.reads++;
-        const [inv] = await run<InventoryRow>(db, selectInventory(cmd.scheduleId));
+        const inv = await selectInventory(db, cmd.scheduleId);
         if (!inv) return { kind: 'not-found' };
         if (inv.remaining <= 0) {
           counters.soldOutOnRead++;
@@ -47,7 +47,7 @@ export const none = {
       },
       async debit(trx, cmd) {
         counters.reads++;
-        const [u] = await run<BalanceRow>(trx, selectBalance(cmd.userId));
+        const u = await selectBalance(trx, cmd.userId);
         if (!u) return { kind: 'not-found' };
         if (u.balance < cmd.amount) return { kind: 'insufficient' };
         if (raceWindowMs > 0) await sleep(raceWindowMs);

@@ -1,8 +1,8 @@
-import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
-import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
+import { selectInventory, selectSeat} from '../src/db/sql/seats.js';
+import { selectBalance} from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { DebitOutcome, HeldReservation, HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
-import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // Read the row's version without a lock, then write with `WHERE version = $v`. Zero rows means
 // somebody changed the row in between: back off (full jitter) and re-read, a bounded number of
@@ -43,7 +43,7 @@ export const optimistic = {
 
     return {
       hold: (cmd) => withRetries(async () => {
-        const [seat] = await run<SeatRow>(db, selectSeat(cmd.scheduleId, cmd.seatNo));
+        const seat = await selectSeat(db, cmd.scheduleId, cmd.seatNo);
         if (!seat) return { kind: 'not-found' };
         if (seat.status !== 'AVAILABLE') {
           counters.takenOnRead++;
@@ -52,7 +52,7 @@ export const optimistic = {
         return orNull(await writeHold(db, seat.id, cmd, { expectVersion: seat.version }));
       }),
       holdTicket: (cmd) => withRetries(async () => {
-        const [inv] = await run<InventoryRow>(db, selectInventory(cmd.scheduleId));
+        const inv = await selectInventory(db, cmd.scheduleId);
         if (!inv) return { kind: 'not-found' };
         if (inv.remaining <= 0) {
           counters.soldOutOnRead++;
@@ -62,7 +62,7 @@ export const optimistic = {
       }),
       // Inside the payment transaction; READ COMMITTED gives every re-read a fresh snapshot.
       debit: (trx, cmd) => withRetries<DebitOutcome>(async () => {
-        const [u] = await run<BalanceRow>(trx, selectBalance(cmd.userId));
+        const u = await selectBalance(trx, cmd.userId);
         if (!u) return { kind: 'not-found' };
         if (u.balance < cmd.amount) return { kind: 'insufficient' };
         return writeDebit(trx, cmd, { mode: { setFrom: u.balance }, expectVersion: u.version });

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
-import { selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
+import { selectInventory, selectSeat} from '../src/db/sql/seats.js';
 import { dbErrorKind } from '../src/db/errors.js';
-import { selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
+import { selectBalance} from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { HoldOutcome, SeatLockStrategy, StrategyRuntime, StrategyDeps } from '../src/core/ports.js';
-import { held, run, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { held, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 export type PessimisticMode = 'wait' | 'nowait';
 
@@ -36,7 +36,7 @@ export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: Pessim
   return {
     hold: (cmd) => locked(async (trx) => {
       const t0 = performance.now();
-      const [seat] = await run<SeatRow>(trx, selectSeat(cmd.scheduleId, cmd.seatNo, lock));
+      const seat = await selectSeat(trx, cmd.scheduleId, cmd.seatNo, lock);
       // Time inside SELECT … FOR UPDATE: the row-lock wait plus any queueing in PostgreSQL.
       counters.lockAcquireMsTotal += performance.now() - t0;
       if (!seat) return { kind: 'not-found' };
@@ -49,7 +49,7 @@ export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: Pessim
     }),
     holdTicket: (cmd) => locked(async (trx) => {
       const t0 = performance.now();
-      const [inv] = await run<InventoryRow>(trx, selectInventory(cmd.scheduleId, lock));
+      const inv = await selectInventory(trx, cmd.scheduleId, lock);
       counters.lockAcquireMsTotal += performance.now() - t0;
       if (!inv) return { kind: 'not-found' };
       if (inv.remaining <= 0) {
@@ -62,7 +62,7 @@ export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: Pessim
     // Inside the payment transaction: a lock that is not available aborts it, and the payment
     // core answers busy (NOWAIT) after the rollback.
     async debit(trx, cmd) {
-      const [u] = await run<BalanceRow>(trx, selectBalance(cmd.userId, mode === 'nowait' ? 'for-no-key-update-nowait' : 'for-no-key-update'));
+      const u = await selectBalance(trx, cmd.userId, mode === 'nowait' ? 'for-no-key-update-nowait' : 'for-no-key-update');
       if (!u) return { kind: 'not-found' };
       if (u.balance < cmd.amount) return { kind: 'insufficient' };
       return (await writeDebit(trx, cmd, { mode: { setFrom: u.balance } })) ?? { kind: 'not-found' };

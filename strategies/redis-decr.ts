@@ -247,7 +247,7 @@ export const redisDecr = {
       for (let i = 0; i < flat.length; i += 2) if (/^\d+$/.test(flat[i]!)) stamps.set(Number(flat[i]), flat[i + 1]!);
       if (stamps.size > 0) {
         const free = (await db('seats').where({ schedule_id: scheduleId, status: 'AVAILABLE' })
-          .whereRaw('seat_no = ANY(?::int[])', [`{${[...stamps.keys()].join(',')}}`]).pluck('seat_no')) as number[];
+          .whereIn('seat_no', [...stamps.keys()]).pluck('seat_no')) as number[];
         for (const seatNo of free) {
           if ((await evalLua(r!, RELEASE_CLAIM, [k.claims], [seatNo, stamps.get(seatNo)!])) === 1) counters.reconciledSeats++;
         }

@@ -1,9 +1,9 @@
 import type { Lock } from 'redlock';
 import type { Knex } from 'knex';
-import { fenceAndSelectInventory, fenceAndSelectSeat, selectInventory, selectSeat, type InventoryRow, type SeatRow } from '../src/db/sql/seats.js';
+import { fenceAndSelectInventory, fenceAndSelectSeat, selectInventory, selectSeat} from '../src/db/sql/seats.js';
 import type { DebitOutcome, HoldCommand, HoldOutcome, SeatLockStrategy, SpendCommand, StrategyDeps, StrategyRuntime, TicketCommand } from '../src/core/ports.js';
-import { held, run, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
-import { fenceAndSelectBalance, selectBalance, type BalanceRow } from '../src/db/sql/balance.js';
+import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { fenceAndSelectBalance, selectBalance} from '../src/db/sql/balance.js';
 import { SeatLocker, balanceResource, fencingOption, inventoryResource, lockOptions, seatResource, workUnderLockOption } from './lib/redis-lock.js';
 
 /** A claim in progress: the lock is held and a fencing token taken; `write` and `release` finish it. */
@@ -34,7 +34,7 @@ export interface RedlockRuntime extends StrategyRuntime {
 
 /**
  * A Redis distributed lock around the database write. After acquiring, the holder takes a
- * strictly increasing token from a PostgreSQL sequence (in the same round trip as reading the
+ * strictly increasing token from the database (a sequence; an AUTO_INCREMENT on MySQL) (in the same round trip as reading the
  * row); with fencing on, the write only lands if the row's stored fence is lower than the token,
  * so a holder whose lease expired cannot overwrite a newer holder. The fence alone does not stop
  * the stale holder writing FIRST (both read the same state; the newer token still passes after
@@ -89,17 +89,16 @@ export function createRedlock({ db, redis }: StrategyDeps, options: Record<strin
   }
 
   const claimSeat = (cmd: HoldCommand) => claim(seatResource(cmd.scheduleId, cmd.seatNo), 'seat', 'the seat lock is held by another request', async () => {
-    const [row] = await run<SeatRow & { token: number }>(db, fenceAndSelectSeat(cmd.scheduleId, cmd.seatNo));
-    const token = row!.token;
-    if (row!.id === null) return { kind: 'not-found' };
-    if (row!.status !== 'AVAILABLE') {
+    const { token, row } = await fenceAndSelectSeat(db, cmd.scheduleId, cmd.seatNo);
+    if (!row) return { kind: 'not-found' };
+    if (row.status !== 'AVAILABLE') {
       counters.takenUnderLock++;
-      return { kind: 'taken', reason: `seat is ${row!.status}` };
+      return { kind: 'taken', reason: `seat is ${row.status}` };
     }
     const write = async (): Promise<HoldOutcome> => {
-      const h = await writeHold(db, row!.id, cmd, fencing ? { fenceToken: token, expectAvailable: true } : {});
+      const h = await writeHold(db, row.id, cmd, fencing ? { fenceToken: token, expectAvailable: true } : {});
       if (h) return held(h);
-      const [now] = await run<SeatRow>(db, selectSeat(cmd.scheduleId, cmd.seatNo));
+      const now = await selectSeat(db, cmd.scheduleId, cmd.seatNo);
       if (staleToken(now?.fence, token)) return { kind: 'taken', reason: `fencing token ${token} is stale: a newer lock holder wrote this seat` };
       return { kind: 'taken', reason: `seat is ${now?.status}: a holder whose lock lease lapsed took it after it was read` };
     };
@@ -107,32 +106,30 @@ export function createRedlock({ db, redis }: StrategyDeps, options: Record<strin
   });
 
   const claimTicket = (cmd: TicketCommand) => claim(inventoryResource(cmd.scheduleId), 'inventory', 'the inventory lock is held by another request', async () => {
-    const [row] = await run<InventoryRow & { token: number }>(db, fenceAndSelectInventory(cmd.scheduleId));
-    const token = row!.token;
-    if (row!.total === null) return { kind: 'not-found' };
-    if (row!.remaining <= 0) {
+    const { token, row } = await fenceAndSelectInventory(db, cmd.scheduleId);
+    if (!row) return { kind: 'not-found' };
+    if (row.remaining <= 0) {
       counters.soldOutUnderLock++;
-      return soldOut(row!.total);
+      return soldOut(row.total);
     }
     const write = async (): Promise<HoldOutcome> => {
-      const h = await writeTicket(db, cmd, fencing ? { mode: 'decrement', fenceToken: token } : { mode: { setFrom: row!.remaining } });
+      const h = await writeTicket(db, cmd, fencing ? { mode: 'decrement', fenceToken: token } : { mode: { setFrom: row.remaining } });
       if (h) return held(h);
-      const [now] = await run<InventoryRow>(db, selectInventory(cmd.scheduleId));
+      const now = await selectInventory(db, cmd.scheduleId);
       if (staleToken(now?.fence, token)) return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote the inventory' };
-      return soldOut(row!.total);
+      return soldOut(row.total);
     };
     return { token, write };
   });
 
   async function claimDebit(trx: Knex.Transaction, cmd: SpendCommand): Promise<DebitClaim | DebitOutcome> {
-    const [row] = await run<BalanceRow & { token: number }>(trx, fenceAndSelectBalance(cmd.userId));
-    const token = row!.token;
-    if (row!.balance === null) return { kind: 'not-found' };
-    if (row!.balance < cmd.amount) return { kind: 'insufficient' };
+    const { token, row } = await fenceAndSelectBalance(trx, cmd.userId);
+    if (!row) return { kind: 'not-found' };
+    if (row.balance < cmd.amount) return { kind: 'insufficient' };
     const write = async (): Promise<DebitOutcome> => {
-      const d = await writeDebit(trx, cmd, fencing ? { mode: 'conditional', fenceToken: token } : { mode: { setFrom: row!.balance } });
+      const d = await writeDebit(trx, cmd, fencing ? { mode: 'conditional', fenceToken: token } : { mode: { setFrom: row.balance } });
       if (d) return d;
-      const [now] = await run<BalanceRow>(trx, selectBalance(cmd.userId));
+      const now = await selectBalance(trx, cmd.userId);
       if (staleToken(now?.fence, token)) return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote this balance' };
       return { kind: 'insufficient' };
     };

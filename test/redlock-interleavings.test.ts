@@ -120,7 +120,7 @@ describe('redlock fencing: a balance debit, both orders', () => {
   it.each(orders.flatMap((order) => [{ order, amount: 30 }, { order, amount: 60 }]))('$order spending $amount of 100: balance = ledger, debits = points spent', async ({ order, amount }) => {
     const { db, appDb, runtime, users } = await lab({ seats: 1 });
     const payer = users.A;
-    await db.raw(charge(payer, 100).sql, charge(payer, 100).bindings);
+    await charge(db, payer, 100);
     // Two payments of ONE user: the same balance lock, the same row.
     const { byA, byB } = await interleave(order, async (who, pause) => {
       const out = await runtime.aroundSpend!(payer, () => appDb.transaction(async (trx): Promise<DebitOutcome> => {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Violation } from '../../scenarios/types.js';
 import type { HistoryOp, OpKind } from '../load/history.js';
 import * as sql from '../db/sql/history.js';
-import type { Sql } from '../db/sql/seats.js';
+import { dialect, rows as rowsOfSql, type Sql } from '../db/sql/exec.js';
 import { ViolationLog } from './violations.js';
 import { checkIntervalStatus, checkSeatOverlaps, checkTicketsOverInventory, type ReservationInterval, type TicketPeak } from './intervals.js';
 import { checkUserMoney, type PaymentRow, type UserMoney } from './ledger.js';
@@ -163,11 +163,11 @@ export async function loadHistoryRows(db: Knex, p: { scheduleId: number; userId?
 }
 
 async function readRows(db: Knex.Transaction, p: { scheduleId: number; userId?: number }): Promise<HistoryRows> {
-  const rowsOf = async <T>(s: Sql) => ((await db.raw(s.sql, s.bindings)) as { rows: T[] }).rows;
+  const rowsOf = <T>(s: Sql) => rowsOfSql<T>(db, s);
   type R = { id: number; user_id: number; schedule_id: number; seat_no: number | null; status: string; start_us: number; end_us: number | null };
   type P = { id: number; reservation_id: number; user_id: number; amount: number };
   const payment = (x: P): PaymentRow => ({ id: x.id, reservationId: x.reservation_id, userId: x.user_id, amount: x.amount });
-  const reservations = (await rowsOf<R>(sql.reservationIntervals(p.scheduleId))).map((x): ReservationInterval => ({
+  const reservations = (await rowsOf<R>(sql.reservationIntervals(dialect(db), p.scheduleId))).map((x): ReservationInterval => ({
     id: x.id, userId: x.user_id, scheduleId: x.schedule_id, seatNo: x.seat_no, status: x.status, startUs: x.start_us, endUs: x.end_us,
   }));
   const [inv] = await rowsOf<{ total: number }>(sql.inventoryTotal(p.scheduleId));

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import * as sql from '../db/sql/checks.js';
 import { Redis } from 'ioredis';
 import { EVENTS_STREAM } from '../events/relay.js';
 import { checkSeats } from './seats.js';
@@ -40,18 +41,16 @@ export async function checkJourney(db: Knex, input: JourneyCheckInput): Promise<
   } finally {
     r.disconnect();
   }
-  const rows = (await db.raw(`SELECT id, status FROM reservations WHERE schedule_id = ? AND status IN ('CONFIRMED', 'EXPIRED')`, [input.scheduleId])).rows as { id: number; status: string }[];
+  const rows = await sql.endedReservations(db, input.scheduleId);
   for (const row of rows) {
     const type = row.status === 'CONFIRMED' ? 'reservation.confirmed' : 'reservation.expired';
     if (!published.has(`${type}:${row.id}`)) log.add({ kind: 'event-missing', detail: `reservation ${row.id} is ${row.status} but ${type} is not in the stream` });
   }
   const confirmed = rows.filter((x) => x.status === 'CONFIRMED').length;
   const expired = rows.filter((x) => x.status === 'EXPIRED').length;
-  const stillHeld = Number((await db('reservations').where({ schedule_id: input.scheduleId, status: 'HELD' }).count({ n: '*' }))[0]!.n);
+  const stillHeld = await sql.heldCount(db, input.scheduleId);
   if (input.abandoned > 0 && stillHeld > 0) log.add({ kind: 'abandoned-holds-not-expired', detail: `${stillHeld} holds are still HELD after their TTL and a sweep` });
-  const resold = Number((await db.raw(`SELECT count(DISTINCT e.seat_no)::int AS n FROM reservations e JOIN reservations l
-      ON l.schedule_id = e.schedule_id AND l.seat_no = e.seat_no AND l.id > e.id
-     WHERE e.schedule_id = ? AND e.status = 'EXPIRED'`, [input.scheduleId])).rows[0].n);
+  const resold = await sql.resoldSeats(db, input.scheduleId);
   return { oversold: seats.oversold, capacity: seats.capacity, activeReservations: seats.activeReservations, confirmed, expired, resold, events: published.size,
     violations: log.violations, violationCounts: log.counts };
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import * as sql from '../db/sql/checks.js';
 import { ViolationLog, checkResponsesAgainstRows, type CheckInput, type CheckResult } from './violations.js';
 
 export interface TicketCheckInput extends CheckInput {
@@ -13,9 +14,7 @@ export async function checkTickets(db: Knex, input: TicketCheckInput): Promise<T
   const log = new ViolationLog();
   const inv = await db('inventory').where({ schedule_id: input.scheduleId }).first('total', 'remaining');
   if (!inv) throw new Error(`schedule ${input.scheduleId} has no inventory row`);
-  const row = (await db.raw(
-    `SELECT count(*) FILTER (WHERE status IN ('HELD', 'CONFIRMED'))::int AS sold, count(*)::int AS created
-       FROM reservations WHERE schedule_id = ? AND seat_no IS NULL`, [input.scheduleId])).rows[0] as { sold: number; created: number };
+  const row = await sql.ticketCounts(db, input.scheduleId);
   const { total, remaining } = inv as { total: number; remaining: number };
   const oversold = Math.max(0, row.sold - total);
   if (oversold > 0) log.add({ kind: 'tickets-oversold', detail: `${row.sold} tickets sold from an inventory of ${total}`, evidence: { sold: row.sold, total } });

@@ -69,7 +69,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       const core = await startCore({ databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:` });
       try {
         const result = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
-        load = { result, history: result.recorder.history, counters: core.runtime.counters(), restarts: 0, fairness: result.recorder.fairness(prepared.seatCount) };
+        load = { result, history: result.recorder.history, counters: core.booking.counters(), restarts: 0, fairness: result.recorder.fairness(prepared.seatCount) };
       } finally {
         await core.close();
       }

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { HoldOutcome, StrategyRuntime } from './ports.js';
+import { newStoreBusyCounters, storeBusy, type StoreBusyCounters } from './busy.js';
+import { concertsWithSchedules, insertReturningId, seatMapJson } from '../db/sql/catalog.js';
 import { cancel, chargeBalance, pay, storedAnswer, type Answer, type PayRequest } from './payments.js';
 
 export interface ConcertView {
@@ -21,8 +23,7 @@ export class BookingService {
   ) {}
 
   async createUser(name: string): Promise<number> {
-    const [row] = await this.db('users').insert({ name }).returning('id');
-    return (row as { id: number }).id;
+    return insertReturningId(this.db, 'users', { name });
   }
 
   async userExists(userId: number): Promise<boolean> {
@@ -30,13 +31,7 @@ export class BookingService {
   }
 
   async listConcerts(): Promise<ConcertView[]> {
-    const rows = (await this.db.raw(`
-      SELECT c.id AS concert_id, c.name, s.id, s.starts_at, s.seat_count, s.price,
-             (SELECT count(*) FROM seats x WHERE x.schedule_id = s.id AND x.status = 'AVAILABLE')::int AS available
-        FROM concerts c LEFT JOIN schedules s ON s.concert_id = c.id
-       ORDER BY c.id, s.starts_at, s.id`)).rows as {
-      concert_id: number; name: string; id: number | null; starts_at: Date; seat_count: number; price: number; available: number;
-    }[];
+    const rows = await concertsWithSchedules(this.db);
     const byId = new Map<number, ConcertView>();
     for (const r of rows) {
       let c = byId.get(r.concert_id);
@@ -48,21 +43,31 @@ export class BookingService {
     return [...byId.values()];
   }
 
-  /**
-   * The seat map as JSON text `[{"seatNo","status"}…]`, or null when the schedule does not exist.
-   * PostgreSQL builds the JSON: a seat map is read by every buyer, and serialising it in the one
-   * server event loop was the largest cost of a journey.
-   */
-  async seatMapJson(scheduleId: number): Promise<string | null> {
-    const row = (await this.db.raw(
-      `SELECT (SELECT coalesce(json_agg(json_build_object('seatNo', seat_no, 'status', status) ORDER BY seat_no), '[]'::json)::text
-                 FROM seats WHERE schedule_id = s.id) AS seats
-         FROM schedules s WHERE s.id = ?`, [scheduleId])).rows[0] as { seats: string } | undefined;
-    return row?.seats ?? null;
+  /** The seat map as JSON text `[{"seatNo","status"}…]`, or null when the schedule does not exist. */
+  seatMapJson(scheduleId: number): Promise<string | null> {
+    return seatMapJson(this.db, scheduleId);
+  }
+
+  /** Strategy counters and the store's busy answers (deadlock victims, lock-wait timeouts) together. */
+  readonly storeCounters: StoreBusyCounters = newStoreBusyCounters();
+
+  counters(): Record<string, number> {
+    return { ...this.strategy.counters(), ...this.storeCounters };
+  }
+
+  /** A contended store error (deadlock, lock wait timeout) is busy, like a lock the strategy could not get. */
+  private async contended(fn: () => Promise<HoldOutcome>): Promise<HoldOutcome> {
+    try {
+      return await fn();
+    } catch (err) {
+      const reason = storeBusy(err, this.storeCounters);
+      if (reason) return { kind: 'busy', reason };
+      throw err;
+    }
   }
 
   hold(userId: number, scheduleId: number, seatNo: number): Promise<HoldOutcome> {
-    return this.strategy.hold({ userId, scheduleId, seatNo, holdTtlMs: this.config.holdTtlMs });
+    return this.contended(() => this.strategy.hold({ userId, scheduleId, seatNo, holdTtlMs: this.config.holdTtlMs }));
   }
 
   async scheduleOf(reservationId: number): Promise<number | null> {
@@ -78,7 +83,7 @@ export class BookingService {
   }
 
   pay(p: PayRequest): Promise<Answer> {
-    return pay(this.db, this.strategy, p);
+    return pay(this.db, this.strategy, p, this.storeCounters);
   }
 
   /** A replay of an earlier payment request (same user, key and body), if there was one. */
@@ -86,12 +91,18 @@ export class BookingService {
     return storedAnswer(this.db, p);
   }
 
-  cancel(userId: number, reservationId: number): Promise<Answer> {
-    return cancel(this.db, this.strategy, { userId, reservationId });
+  async cancel(userId: number, reservationId: number): Promise<Answer> {
+    try {
+      return await cancel(this.db, this.strategy, { userId, reservationId });
+    } catch (err) {
+      const reason = storeBusy(err, this.storeCounters);
+      if (reason) return { status: 409, body: { error: 'BUSY', message: `${reason}; retry` } };
+      throw err;
+    }
   }
 
   /** One general-admission ticket (no seat choice) from the schedule's inventory. */
   holdTicket(userId: number, scheduleId: number): Promise<HoldOutcome> {
-    return this.strategy.holdTicket({ userId, scheduleId, holdTtlMs: this.config.holdTtlMs });
+    return this.contended(() => this.strategy.holdTicket({ userId, scheduleId, holdTtlMs: this.config.holdTtlMs }));
   }
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ReleasedItem, StrategyRuntime } from './ports.js';
 import { charge as chargeSql } from '../db/sql/balance.js';
-import { dbErrorKind } from '../db/errors.js';
+import { claimIdempotencyKey, confirmPayment, endReservations, lockReservation, selectIdempotencyKey, storeAnswer, type ReservationRow } from '../db/sql/reservations.js';
+import { storeBusy, type StoreBusyCounters } from './busy.js';
 
 /** A payment answer as the API returns it; stored under the Idempotency-Key and replayed verbatim. */
 export interface Answer { status: number; body: Record<string, unknown> }
@@ -11,10 +12,6 @@ const err = (status: number, error: string, message: string): Answer => ({ statu
 
 /** Thrown inside the payment transaction so that a busy answer rolls back and is NOT remembered. */
 class Busy extends Error {}
-
-interface ReservationRow {
-  id: number; user_id: number; schedule_id: number; seat_no: number | null; status: string; amount: number; expired: boolean;
-}
 
 export function requestHash(body: unknown): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
@@ -35,12 +32,11 @@ export interface PayRequest {
   admittedScheduleId?: number;
 }
 
-export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest): Promise<Answer> {
+export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest, counters?: StoreBusyCounters): Promise<Answer> {
   const tx = () => db.transaction(async (trx) => {
     // A concurrent request with the same key waits here until this one commits, then replays it.
-    const claimed = await trx.raw('INSERT INTO idempotency_keys (key, user_id, request_hash) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING key', [p.key, p.userId, p.hash]);
-    if (claimed.rows.length === 0) {
-      const prev = await trx('idempotency_keys').where({ key: p.key }).first();
+    if (!(await claimIdempotencyKey(trx, p))) {
+      const prev = (await selectIdempotencyKey(trx, p.key))!;
       if (prev.user_id !== p.userId || prev.request_hash !== p.hash) {
         return err(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request; use a new key');
       }
@@ -48,7 +44,7 @@ export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest): P
     }
     const answer = await payOnce(trx, strategy, p);
     // A success stored its answer in the same statement as the payment; refusals are stored here.
-    if (answer.status !== 201) await trx('idempotency_keys').where({ key: p.key }).update({ response_status: answer.status, response_body: answer.body });
+    if (answer.status !== 201) await storeAnswer(trx, p.key, answer.status, answer.body);
     return answer;
   });
   try {
@@ -56,14 +52,15 @@ export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest): P
     return guarded ?? busyAnswer('the balance lock is held by another payment');
   } catch (e) {
     if (e instanceof Busy) return busyAnswer(e.message);
-    if (dbErrorKind(e) === 'lock-not-available') return busyAnswer('the balance row is locked by another payment');
+    const busy = storeBusy(e, counters);
+    if (busy) return busyAnswer(busy);
     throw e;
   }
 }
 
 /** The stored answer for this key, when the same user sent the same request before. */
 export async function storedAnswer(db: Knex, p: { userId: number; key: string; hash: string }): Promise<Answer | null> {
-  const prev = await db('idempotency_keys').where({ key: p.key }).first();
+  const prev = await selectIdempotencyKey(db, p.key);
   if (!prev || prev.user_id !== p.userId || prev.request_hash !== p.hash || prev.response_status === null) return null;
   return { status: prev.response_status as number, body: prev.response_body as Record<string, unknown> };
 }
@@ -71,9 +68,7 @@ export async function storedAnswer(db: Knex, p: { userId: number; key: string; h
 const busyAnswer = (why: string) => err(409, 'BALANCE_BUSY', `${why}; retry with the same Idempotency-Key`);
 
 async function payOnce(trx: Knex.Transaction, strategy: StrategyRuntime, p: PayRequest): Promise<Answer> {
-  const r = (await trx.raw(
-    `SELECT id, user_id, schedule_id, seat_no, status, amount, expires_at <= now() AS expired FROM reservations WHERE id = ? FOR UPDATE`,
-    [p.reservationId])).rows[0] as ReservationRow | undefined;
+  const r: ReservationRow | undefined = await lockReservation(trx, p.reservationId);
   if (!r) return err(404, 'NOT_FOUND', `reservation ${p.reservationId} does not exist`);
   if (r.user_id !== p.userId) return err(403, 'FORBIDDEN', `reservation ${p.reservationId} belongs to another user`);
   if (p.admittedScheduleId !== undefined && r.schedule_id !== p.admittedScheduleId) {
@@ -88,44 +83,19 @@ async function payOnce(trx: Knex.Transaction, strategy: StrategyRuntime, p: PayR
   if (d.kind === 'not-found') return err(404, 'NOT_FOUND', `user ${p.userId} does not exist`);
   if (d.kind === 'insufficient') return err(402, 'INSUFFICIENT_BALANCE', `the balance does not cover ${r.amount} points; charge it first`);
 
-  const [payment] = (await trx.raw(`
-WITH pay AS (
-  INSERT INTO payments (reservation_id, user_id, amount, idempotency_key) VALUES (?, ?, ?, ?) RETURNING id
-), res AS (
-  UPDATE reservations SET status = 'CONFIRMED', updated_at = now() WHERE id = ? RETURNING id
-), seat AS (
-  UPDATE seats SET status = 'SOLD', hold_expires_at = NULL
-   WHERE schedule_id = ? AND seat_no = ? AND holder_user_id = ? AND status = 'HELD' RETURNING id
-), ev AS (
-  INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-  SELECT 'reservation', ?, e.type, jsonb_build_object('reservationId', ?::bigint, 'paymentId', pay.id, 'userId', ?::bigint, 'amount', ?::int)
-    FROM pay, (VALUES (1, 'reservation.confirmed'), (2, 'payment.completed')) AS e(n, type) ORDER BY e.n
-), answer AS (
-  UPDATE idempotency_keys SET response_status = 201,
-         response_body = (SELECT json_build_object('paymentId', pay.id, 'reservationId', ?::bigint, 'amount', ?::int, 'balance', ?::bigint) FROM pay)
-   WHERE key = ?
-)
-SELECT id FROM pay`, [r.id, p.userId, r.amount, p.key, r.id, r.schedule_id, r.seat_no, p.userId, r.id, r.id, p.userId, r.amount,
-      r.id, r.amount, d.balance, p.key])).rows as { id: number }[];
-  return { status: 201, body: { paymentId: payment!.id, reservationId: r.id, amount: r.amount, balance: d.balance } };
+  const paymentId = await confirmPayment(trx, { reservationId: r.id, userId: p.userId, amount: r.amount, key: p.key, scheduleId: r.schedule_id, seatNo: r.seat_no, balance: d.balance });
+  return { status: 201, body: { paymentId, reservationId: r.id, amount: r.amount, balance: d.balance } };
 }
 
 /** Cancels the owner's HELD reservation; its seat (or ticket) goes back on sale. */
 export async function cancel(db: Knex, strategy: StrategyRuntime, p: { userId: number; reservationId: number }): Promise<Answer> {
   const released: ReleasedItem[] = [];
   const answer = await db.transaction(async (trx): Promise<Answer> => {
-    const r = (await trx.raw('SELECT id, user_id, schedule_id, seat_no, status FROM reservations WHERE id = ? FOR UPDATE', [p.reservationId])).rows[0] as ReservationRow | undefined;
+    const r = await lockReservation(trx, p.reservationId);
     if (!r) return err(404, 'NOT_FOUND', `reservation ${p.reservationId} does not exist`);
     if (r.user_id !== p.userId) return err(403, 'FORBIDDEN', `reservation ${p.reservationId} belongs to another user`);
     if (r.status !== 'HELD') return err(409, 'NOT_HELD', `reservation ${p.reservationId} is ${r.status}; only a HELD reservation can be cancelled`);
-    await trx.raw(`
-WITH res AS (UPDATE reservations SET status = 'CANCELLED', updated_at = now(), ended_at = clock_timestamp() WHERE id = ?),
-seat AS (UPDATE seats SET status = 'AVAILABLE', holder_user_id = NULL, hold_expires_at = NULL, version = version + 1
-          WHERE schedule_id = ? AND seat_no = ? AND holder_user_id = ? AND status = 'HELD'),
-inv AS (UPDATE inventory SET remaining = remaining + 1, version = version + 1 WHERE schedule_id = ? AND ?::int IS NULL)
-INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-VALUES ('reservation', ?, 'reservation.cancelled', jsonb_build_object('reservationId', ?::bigint, 'userId', ?::bigint))`,
-    [r.id, r.schedule_id, r.seat_no, p.userId, r.schedule_id, r.seat_no, r.id, r.id, p.userId]);
+    await endReservations(trx, { ids: [r.id] }, 'CANCELLED');
     released.push({ scheduleId: r.schedule_id, seatNo: r.seat_no });
     return { status: 204, body: {} };
   });
@@ -134,6 +104,5 @@ VALUES ('reservation', ?, 'reservation.cancelled', jsonb_build_object('reservati
 }
 
 export async function chargeBalance(db: Knex, userId: number, amount: number): Promise<number | null> {
-  const rows = (await db.raw(chargeSql(userId, amount).sql, chargeSql(userId, amount).bindings)).rows as { balance: number }[];
-  return rows[0]?.balance ?? null;
+  return (await chargeSql(db, userId, amount))?.balance ?? null;
 }

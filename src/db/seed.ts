@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { signUserToken } from '../core/tokens.js';
+import { insertReturningId, insertSeats, insertUsers } from './sql/catalog.js';
 
 export interface SeededSchedule { concertId: number; scheduleId: number; seatCount: number; price: number }
 export interface SeededUser { id: number; token: string }
@@ -8,24 +9,17 @@ export interface SeededUser { id: number; token: string }
 export async function seedSchedule(db: Knex, p: { seats: number; price?: number; name?: string; startsAt?: Date }): Promise<SeededSchedule> {
   const price = p.price ?? 100;
   return db.transaction(async (trx) => {
-    const [c] = await trx('concerts').insert({ name: p.name ?? 'seatlab concert' }).returning('id');
-    const concertId = (c as { id: number }).id;
-    const [s] = await trx('schedules')
-      .insert({ concert_id: concertId, starts_at: p.startsAt ?? new Date(Date.now() + 30 * 86400_000), seat_count: p.seats, price })
-      .returning('id');
-    const scheduleId = (s as { id: number }).id;
-    await trx.raw('INSERT INTO seats (schedule_id, seat_no) SELECT ?, g FROM generate_series(1, ?::int) g', [scheduleId, p.seats]);
+    const concertId = await insertReturningId(trx, 'concerts', { name: p.name ?? 'seatlab concert' });
+    const scheduleId = await insertReturningId(trx, 'schedules',
+      { concert_id: concertId, starts_at: p.startsAt ?? new Date(Date.now() + 30 * 86400_000), seat_count: p.seats, price });
+    await insertSeats(trx, scheduleId, p.seats);
     await trx('inventory').insert({ schedule_id: scheduleId, total: p.seats, remaining: p.seats });
     return { concertId, scheduleId, seatCount: p.seats, price };
   });
 }
 
-/** N users in one INSERT … SELECT generate_series; tokens are minted here, not over HTTP. */
+/** N users in one INSERT (a few on MySQL); tokens are minted here, not over HTTP. */
 export async function seedUsers(db: Knex, p: { count: number; secret: string; balance?: number; prefix?: string }): Promise<SeededUser[]> {
-  const res = await db.raw(
-    `INSERT INTO users (name, balance) SELECT ? || g, ? FROM generate_series(1, ?::int) g RETURNING id`,
-    [p.prefix ?? 'user-', p.balance ?? 0, p.count],
-  );
-  const ids = (res.rows as { id: number }[]).map((r) => r.id).sort((a, b) => a - b);
+  const ids = await insertUsers(db, { count: p.count, prefix: p.prefix ?? 'user-', balance: p.balance ?? 0 });
   return ids.map((id) => ({ id, token: signUserToken(p.secret, id) }));
 }

@@ -2,6 +2,9 @@ import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { dbErrorKind } from '../db/errors.js';
 import { startPeriodic } from '../core/periodic.js';
+import { asLeader } from '../db/sql/reservations.js';
+import { markPublished, outboxBatch } from '../db/sql/outbox.js';
+import { jsonValue } from '../db/sql/exec.js';
 
 export const EVENTS_STREAM = 'seatlab:events';
 const RELAY_LOCK = 'seatlab:outbox-relay';
@@ -10,27 +13,21 @@ const RELAY_LOCK = 'seatlab:outbox-relay';
  * Publishes committed outbox rows to a Redis Stream, oldest first, then marks them published —
  * in one transaction, so a crash between the two republishes (at least once) and never loses an
  * event. Only committed rows are visible, so a rolled-back transaction publishes nothing. One relay
- * at a time (advisory lock) keeps the events of a reservation in commit order.
+ * at a time (the leader lock) keeps the events of a reservation in commit order.
  */
 export async function relayOnce(db: Knex, redis: Redis, batch = 500): Promise<number> {
-  return db.transaction(async (trx) => {
-    const got = (await trx.raw('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS got', [RELAY_LOCK])).rows[0].got as boolean;
-    if (!got) return 0;
-    const rows = (await trx.raw(
-      `SELECT id, aggregate_type, aggregate_id, event_type, payload, created_at FROM outbox
-        WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE`, [batch])).rows as {
-      id: number; aggregate_type: string; aggregate_id: number; event_type: string; payload: unknown; created_at: Date;
-    }[];
+  return asLeader(db, RELAY_LOCK, 0, async (trx) => {
+    const rows = await outboxBatch(trx, batch);
     if (rows.length === 0) return 0;
     const pipe = redis.pipeline();
     for (const r of rows) {
       pipe.xadd(EVENTS_STREAM, '*', 'outboxId', String(r.id), 'type', r.event_type, 'aggregate', r.aggregate_type,
-        'aggregateId', String(r.aggregate_id), 'payload', JSON.stringify(r.payload), 'createdAt', r.created_at.toISOString());
+        'aggregateId', String(r.aggregate_id), 'payload', JSON.stringify(jsonValue(r.payload)), 'createdAt', r.created_at.toISOString());
     }
     const results = await pipe.exec();
     const failed = results?.find(([e]) => e);
     if (failed) throw failed[0];
-    await trx('outbox').whereIn('id', rows.map((r) => r.id)).update({ published_at: trx.fn.now() });
+    await markPublished(trx, rows.map((r) => r.id));
     return rows.length;
   });
 }

@@ -35,6 +35,10 @@ function translate(err: unknown): unknown {
       return new HttpError(401, 'UNAUTHORIZED', "the token's user does not exist in this database");
     case 'connection':
       return new HttpError(503, 'UNAVAILABLE', 'the database is unavailable; retry later');
+    case 'deadlock':
+    case 'lock-not-available':
+    case 'serialization':
+      return new HttpError(409, 'BUSY', 'the store refused a contended lock (deadlock victim or lock wait timeout); retry');
     default:
       // e.g. the Redis quorum is unavailable
       if ((err as { status?: number }).status === 503) return new HttpError(503, 'UNAVAILABLE', (err as Error).message);
@@ -65,7 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Lab-only: the strategy's own counters, read by `bench run` after the load.
   app.get('/lab/counters', (_req, res) => {
-    res.json({ strategy: deps.strategyName, counters: deps.strategy.counters() });
+    res.json({ strategy: deps.strategyName, counters: booking.counters() });
   });
 
   // Lab-only: a fresh schedule of N seats (and its general-admission inventory), so a black-box run

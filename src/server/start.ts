@@ -114,7 +114,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    counters: () => runtime.counters(),
+    counters: () => booking.counters(),
     close: async () => {
       await stopSweeper();
       await stopRelay();

@@ -1,18 +1,26 @@
-import type { Sql } from './seats.js';
-import { applyGuards, lockClause, type RowLock } from './seats.js';
+// Balance statements: reads under the strategy's lock, guarded debits with their ledger row, charges.
+import { applyGuards, fenceToken, lockClause, type RowLock } from './seats.js';
+import { affected, atomic, dialect, rows, type Q } from './exec.js';
 
 export interface BalanceRow { balance: number; version: number; fence: number }
 
-export function selectBalance(userId: number, lock: RowLock = 'none'): Sql {
-  return { sql: `SELECT balance, version, fence FROM users WHERE id = ?${lockClause(lock)}`, bindings: [userId] };
+export async function selectBalance(q: Q, userId: number, lock: RowLock = 'none'): Promise<BalanceRow | undefined> {
+  const [row] = await rows<BalanceRow>(q, { sql: `SELECT balance, version, fence FROM users WHERE id = ?${lockClause(dialect(q), lock)}`, bindings: [userId] });
+  return row;
 }
 
-export function fenceAndSelectBalance(userId: number): Sql {
-  return {
-    sql: `SELECT nextval('fence_seq')::bigint AS token, u.balance, u.version, u.fence
+export async function fenceAndSelectBalance(q: Q, userId: number): Promise<{ token: number; row: BalanceRow | undefined }> {
+  if (dialect(q) === 'mysql') {
+    const token = await fenceToken(q);
+    return { token, row: await selectBalance(q, userId) };
+  }
+  const [r] = await rows<BalanceRow & { token: number; present: number | null }>(q, {
+    sql: `SELECT nextval('fence_seq')::bigint AS token, u.id AS present, u.balance, u.version, u.fence
             FROM (SELECT 1) one LEFT JOIN users u ON u.id = ?`,
     bindings: [userId],
-  };
+  });
+  const { token, present, ...row } = r!;
+  return { token, row: present === null ? undefined : row };
 }
 
 export interface DebitGuard {
@@ -25,8 +33,8 @@ export interface DebitGuard {
   fenceToken?: number;
 }
 
-/** Debits the balance and writes the SPEND ledger row in one statement; no row back = the guard refused. */
-export function debit(p: { userId: number; amount: number; ref: string } & DebitGuard): Sql {
+/** Debits the balance and writes the SPEND ledger row atomically; null = the guard refused. */
+export async function debit(q: Q, p: { userId: number; amount: number; ref: string } & DebitGuard): Promise<{ balance: number } | null> {
   const where = ['id = ?'];
   const whereB: (number | string)[] = [p.userId];
   const setB: (number | string)[] = [];
@@ -41,22 +49,31 @@ export function debit(p: { userId: number; amount: number; ref: string } & Debit
     setB.push(p.mode.setFrom - p.amount);
   }
   set += ', version = version + 1' + applyGuards(p, where, whereB, setB);
-  return {
-    sql: `
-WITH u AS (UPDATE users SET ${set} WHERE ${where.join(' AND ')} RETURNING id, balance),
-l AS (INSERT INTO balance_ledger (user_id, kind, amount, ref) SELECT u.id, 'SPEND', ?, ? FROM u)
-SELECT balance FROM u`,
-    bindings: [...setB, ...whereB, -p.amount, p.ref],
-  };
+  return ledgerWrite(q, { set, where: where.join(' AND '), bindings: [...setB, ...whereB], userId: p.userId, kind: 'SPEND', amount: -p.amount, ref: p.ref });
 }
 
-/** Adds points and writes the CHARGE ledger row in one statement. */
-export function charge(userId: number, amount: number): Sql {
-  return {
-    sql: `
-WITH u AS (UPDATE users SET balance = balance + ?, version = version + 1 WHERE id = ? RETURNING id, balance),
-l AS (INSERT INTO balance_ledger (user_id, kind, amount, ref) SELECT u.id, 'CHARGE', ?, 'charge' FROM u)
+/** Adds points and writes the CHARGE ledger row atomically; null when there is no such user. */
+export function charge(q: Q, userId: number, amount: number): Promise<{ balance: number } | null> {
+  return ledgerWrite(q, { set: 'balance = balance + ?, version = version + 1', where: 'id = ?', bindings: [amount, userId], userId, kind: 'CHARGE', amount, ref: 'charge' });
+}
+
+/** The balance update and its ledger row: one statement on PostgreSQL, a transaction of three on MySQL. */
+async function ledgerWrite(q: Q, w: { set: string; where: string; bindings: (number | string)[]; userId: number; kind: 'SPEND' | 'CHARGE'; amount: number; ref: string }): Promise<{ balance: number } | null> {
+  if (dialect(q) === 'pg') {
+    const [row] = await rows<{ balance: number }>(q, {
+      sql: `
+WITH u AS (UPDATE users SET ${w.set} WHERE ${w.where} RETURNING id, balance),
+l AS (INSERT INTO balance_ledger (user_id, kind, amount, ref) SELECT u.id, '${w.kind}', ?, ? FROM u)
 SELECT balance FROM u`,
-    bindings: [amount, userId, amount],
-  };
+      bindings: [...w.bindings, w.amount, w.ref],
+    });
+    return row ?? null;
+  }
+  return atomic(q, async (trx) => {
+    if ((await affected(trx, { sql: `UPDATE users SET ${w.set} WHERE ${w.where}`, bindings: w.bindings })) === 0) return null;
+    await affected(trx, { sql: `INSERT INTO balance_ledger (user_id, kind, amount, ref) VALUES (?, '${w.kind}', ?, ?)`, bindings: [w.userId, w.amount, w.ref] });
+    // The transaction's own write is visible to its plain reads at any isolation level.
+    const [row] = await rows<{ balance: number }>(trx, { sql: 'SELECT balance FROM users WHERE id = ?', bindings: [w.userId] });
+    return row!;
+  });
 }

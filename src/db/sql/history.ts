@@ -1,14 +1,17 @@
-import type { Sql } from './seats.js';
+import type { Dialect } from '../dialect.js';
+import type { Sql } from './exec.js';
 
-// What the history checker reads from the database. Times leave PostgreSQL as whole microseconds
+// What the history checker reads from the database. Times leave the store as whole microseconds
 // since the epoch: a JS Date keeps milliseconds only, and two intervals 0.3 ms apart would seem to
-// touch when they overlap.
-const us = (col: string) => `(extract(epoch FROM ${col}) * 1000000)::bigint`;
+// touch when they overlap. MySQL's DATETIME(6) holds UTC (the session time zone is +00:00).
+const us = (d: Dialect, col: string) => (d === 'pg'
+  ? `(extract(epoch FROM ${col}) * 1000000)::bigint`
+  : `TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${col})`);
 
 /** Every reservation of one schedule with its active interval, any status. */
-export function reservationIntervals(scheduleId: number): Sql {
+export function reservationIntervals(d: Dialect, scheduleId: number): Sql {
   return {
-    sql: `SELECT id, user_id, schedule_id, seat_no, status, ${us('created_at')} AS start_us, ${us('ended_at')} AS end_us
+    sql: `SELECT id, user_id, schedule_id, seat_no, status, ${us(d, 'created_at')} AS start_us, ${us(d, 'ended_at')} AS end_us
             FROM reservations WHERE schedule_id = ? ORDER BY id`,
     bindings: [scheduleId],
   };

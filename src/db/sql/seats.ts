@@ -1,39 +1,77 @@
-// SQL for the seat path as small functions returning text and bindings (pg-boss habit).
-// Values always travel as bindings; locking choices are spelled out in the text.
-export interface Sql { sql: string; bindings: (string | number | null)[] }
+// The seat and general-admission statements. Values always travel as bindings; locking choices
+// are spelled out in the text. Each function takes a pool or a transaction (see exec.ts).
+import type { Dialect } from '../dialect.js';
+import { affected, atomic, dialect, insertId, nowPlusMs, rows, writeClock, type Q } from './exec.js';
+
+export type { Sql } from './exec.js';
 
 export type RowLock = 'none' | 'for-update' | 'for-update-nowait' | 'for-no-key-update' | 'for-no-key-update-nowait';
 
 export interface SeatRow { id: number; status: 'AVAILABLE' | 'HELD' | 'SOLD'; version: number; fence: number }
 
-const LOCK_SQL: Record<RowLock, string> = {
-  'none': '',
-  'for-update': ' FOR UPDATE',
-  'for-update-nowait': ' FOR UPDATE NOWAIT',
-  // For rows other rows reference (users): inserting a referencing row takes FOR KEY SHARE, which
-  // FOR UPDATE conflicts with (two payments would deadlock) and FOR NO KEY UPDATE does not.
-  'for-no-key-update': ' FOR NO KEY UPDATE',
-  'for-no-key-update-nowait': ' FOR NO KEY UPDATE NOWAIT',
+const LOCK_SQL: Record<Dialect, Record<RowLock, string>> = {
+  pg: {
+    'none': '',
+    'for-update': ' FOR UPDATE',
+    'for-update-nowait': ' FOR UPDATE NOWAIT',
+    // For rows other rows reference (users): inserting a referencing row takes FOR KEY SHARE, which
+    // FOR UPDATE conflicts with (two payments would deadlock) and FOR NO KEY UPDATE does not.
+    'for-no-key-update': ' FOR NO KEY UPDATE',
+    'for-no-key-update-nowait': ' FOR NO KEY UPDATE NOWAIT',
+  },
+  mysql: {
+    'none': '',
+    'for-update': ' FOR UPDATE',
+    // MySQL 8.0 and MariaDB 10.3+; MariaDB reports a refused NOWAIT as 1205 (lock wait timeout).
+    'for-update-nowait': ' FOR UPDATE NOWAIT',
+    // InnoDB has no key-share locks: a foreign-key check takes a shared lock on the parent row, which
+    // the transaction holding FOR UPDATE already covers, so plain FOR UPDATE is the equivalent.
+    'for-no-key-update': ' FOR UPDATE',
+    'for-no-key-update-nowait': ' FOR UPDATE NOWAIT',
+  },
 };
 
-export function lockClause(lock: RowLock): string {
-  return LOCK_SQL[lock];
+export function lockClause(d: Dialect, lock: RowLock): string {
+  return LOCK_SQL[d][lock];
 }
 
-export function selectSeat(scheduleId: number, seatNo: number, lock: RowLock = 'none'): Sql {
-  return {
-    sql: `SELECT id, status, version, fence FROM seats WHERE schedule_id = ? AND seat_no = ?${lockClause(lock)}`,
+export async function selectSeat(q: Q, scheduleId: number, seatNo: number, lock: RowLock = 'none'): Promise<SeatRow | undefined> {
+  const [row] = await rows<SeatRow>(q, {
+    sql: `SELECT id, status, version, fence FROM seats WHERE schedule_id = ? AND seat_no = ?${lockClause(dialect(q), lock)}`,
     bindings: [scheduleId, seatNo],
-  };
+  });
+  return row;
 }
 
-/** A fresh fencing token and the seat, in one round trip. */
-export function fenceAndSelectSeat(scheduleId: number, seatNo: number): Sql {
-  return {
-    sql: `SELECT nextval('fence_seq')::bigint AS token, s.id, s.status, s.version, s.fence
-            FROM (SELECT 1) one LEFT JOIN seats s ON s.schedule_id = ? AND s.seat_no = ?`,
-    bindings: [scheduleId, seatNo],
-  };
+/**
+ * A fresh fencing token: strictly greater than every token taken before it. PostgreSQL: a sequence.
+ * MySQL has no sequences: an AUTO_INCREMENT insert, whose values InnoDB hands out under its
+ * auto-inc lock and never rolls back, so they grow in the order they are taken, like nextval.
+ */
+export async function fenceToken(q: Q): Promise<number> {
+  if (dialect(q) === 'mysql') return insertId(q, { sql: 'INSERT INTO fence_seq () VALUES ()', bindings: [] });
+  const [row] = await rows<{ token: number }>(q, { sql: `SELECT nextval('fence_seq')::bigint AS token`, bindings: [] });
+  return row!.token;
+}
+
+/** A fresh fencing token and a row read after it: one round trip on PostgreSQL, two on MySQL. */
+async function fenceAnd<T>(q: Q, select: string, table: string, on: string, bindings: number[]): Promise<{ token: number; row: T | undefined }> {
+  if (dialect(q) === 'mysql') {
+    const token = await fenceToken(q);
+    const [row] = await rows<T>(q, { sql: `SELECT ${select} FROM ${table} x WHERE ${on}`, bindings });
+    return { token, row };
+  }
+  const [r] = await rows<T & { token: number; present: number | null }>(q, {
+    sql: `SELECT nextval('fence_seq')::bigint AS token, x.${table === 'seats' ? 'id' : table === 'users' ? 'id' : 'schedule_id'} AS present, ${select}
+            FROM (SELECT 1) one LEFT JOIN ${table} x ON ${on}`,
+    bindings,
+  });
+  const { token, present, ...row } = r!;
+  return { token, row: present === null ? undefined : (row as unknown as T) };
+}
+
+export function fenceAndSelectSeat(q: Q, scheduleId: number, seatNo: number): Promise<{ token: number; row: SeatRow | undefined }> {
+  return fenceAnd<SeatRow>(q, 'x.id, x.status, x.version, x.fence', 'seats', 'x.schedule_id = ? AND x.seat_no = ?', [scheduleId, seatNo]);
 }
 
 export interface HoldRow { id: number; schedule_id: number; seat_no: number | null; expires_at: Date }
@@ -47,39 +85,9 @@ export interface SeatWriteGuard {
   fenceToken?: number;
 }
 
-/**
- * Marks the seat HELD, inserts the reservation and its outbox event in ONE statement, so the three
- * writes are atomic even outside an explicit transaction. Guards turn the update conditional; zero
- * rows back then means the guard refused the write. Without guards the update is unconditional:
- * callers must hold a lock (pessimistic) or deliberately not care (the `none` control group).
- */
-export function holdSeat(p: { seat: number | { scheduleId: number; seatNo: number }; userId: number; holdTtlMs: number } & SeatWriteGuard): Sql {
-  const sets: string[] = [];
-  const byNo = typeof p.seat === 'object';
-  const where: string[] = [byNo ? 'schedule_id = ? AND seat_no = ?' : 'id = ?'];
-  const setBindings: (number | string)[] = [];
-  const whereBindings: (number | string)[] = typeof p.seat === 'object' ? [p.seat.scheduleId, p.seat.seatNo] : [p.seat];
-  sets.push(applyGuards(p, where, whereBindings, setBindings));
-  if (p.expectAvailable) where.push(`status = 'AVAILABLE'`);
-  return {
-    sql: `
-WITH s AS (
-  UPDATE seats
-     SET status = 'HELD', holder_user_id = ?, hold_expires_at = now() + (? * interval '1 millisecond'), version = version + 1${sets.join('')}
-   WHERE ${where.join(' AND ')}
-  RETURNING schedule_id, seat_no, hold_expires_at
-), r AS (
-  INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
-  SELECT ?, s.schedule_id, s.seat_no, 'HELD', sc.price, s.hold_expires_at, clock_timestamp()
-    FROM s JOIN schedules sc ON sc.id = s.schedule_id
-  RETURNING id, user_id, schedule_id, seat_no, expires_at
-)${outboxHeld}
-SELECT id, schedule_id, seat_no, expires_at FROM r`,
-    bindings: [p.userId, p.holdTtlMs, ...setBindings, ...whereBindings, p.userId],
-  };
-}
+type SeatRef = number | { scheduleId: number; seatNo: number };
 
-/** Version and fencing guards shared by the seat and inventory writes; returns the extra SET text. */
+/** Version and fencing guards shared by the seat, inventory and balance writes; returns the extra SET text. */
 export function applyGuards(g: { expectVersion?: number; fenceToken?: number }, where: string[], whereBindings: (number | string)[], setBindings: (number | string)[]): string {
   if (g.expectVersion !== undefined) {
     where.push('version = ?');
@@ -92,7 +100,59 @@ export function applyGuards(g: { expectVersion?: number; fenceToken?: number }, 
   return ', fence = ?';
 }
 
-const outboxHeld = `, o AS (
+function seatWhere(seat: SeatRef, prefix = ''): { where: string; bindings: number[] } {
+  return typeof seat === 'object'
+    ? { where: `${prefix}schedule_id = ? AND ${prefix}seat_no = ?`, bindings: [seat.scheduleId, seat.seatNo] }
+    : { where: `${prefix}id = ?`, bindings: [seat] };
+}
+
+/**
+ * Marks the seat HELD, inserts the reservation and its outbox event, atomically. Guards turn the
+ * update conditional; null back means a guard refused the write (or there is no such seat). Without
+ * guards the update is unconditional: callers must hold a lock (pessimistic) or deliberately not
+ * care (the `none` control group).
+ */
+export async function holdSeat(q: Q, p: { seat: SeatRef; userId: number; holdTtlMs: number } & SeatWriteGuard): Promise<HoldRow | null> {
+  const sw = seatWhere(p.seat);
+  const where = [sw.where];
+  const whereBindings: (number | string)[] = [...sw.bindings];
+  const setBindings: (number | string)[] = [];
+  const extraSet = applyGuards(p, where, whereBindings, setBindings);
+  if (p.expectAvailable) where.push(`status = 'AVAILABLE'`);
+  const d = dialect(q);
+  const set = `status = 'HELD', holder_user_id = ?, hold_expires_at = ${nowPlusMs(d)}, version = version + 1${extraSet}`;
+  if (d === 'pg') {
+    const [row] = await rows<HoldRow>(q, {
+      sql: `
+WITH s AS (
+  UPDATE seats SET ${set} WHERE ${where.join(' AND ')}
+  RETURNING schedule_id, seat_no, hold_expires_at
+), r AS (
+  INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
+  SELECT ?, s.schedule_id, s.seat_no, 'HELD', sc.price, s.hold_expires_at, clock_timestamp()
+    FROM s JOIN schedules sc ON sc.id = s.schedule_id
+  RETURNING id, user_id, schedule_id, seat_no, expires_at
+)${PG_OUTBOX_HELD}
+SELECT id, schedule_id, seat_no, expires_at FROM r`,
+      bindings: [p.userId, p.holdTtlMs, ...setBindings, ...whereBindings, p.userId],
+    });
+    return row ?? null;
+  }
+  return atomic(q, async (trx) => {
+    const n = await affected(trx, { sql: `UPDATE seats SET ${set} WHERE ${where.join(' AND ')}`, bindings: [p.userId, p.holdTtlMs, ...setBindings, ...whereBindings] });
+    if (n === 0) return null;
+    const s = seatWhere(p.seat, 's.');
+    const id = await insertId(trx, {
+      sql: `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
+            SELECT ?, s.schedule_id, s.seat_no, 'HELD', sc.price, s.hold_expires_at, SYSDATE(6)
+              FROM seats s JOIN schedules sc ON sc.id = s.schedule_id WHERE ${s.where}`,
+      bindings: [p.userId, ...s.bindings],
+    });
+    return mysqlHeldEvent(trx, id);
+  });
+}
+
+const PG_OUTBOX_HELD = `, o AS (
   INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
   SELECT 'reservation', r.id, 'reservation.held',
          jsonb_build_object('reservationId', r.id, 'userId', r.user_id, 'scheduleId', r.schedule_id,
@@ -100,18 +160,34 @@ const outboxHeld = `, o AS (
     FROM r
 )`;
 
-export interface InventoryRow { total: number; remaining: number; version: number; fence: number }
+/** ISO-8601 UTC text of a DATETIME(6), as PostgreSQL's JSON gives a timestamptz. */
+export const mysqlIso = (col: string) => `DATE_FORMAT(${col}, '%Y-%m-%dT%H:%i:%s.%fZ')`;
 
-export function selectInventory(scheduleId: number, lock: RowLock = 'none'): Sql {
-  return { sql: `SELECT total, remaining, version, fence FROM inventory WHERE schedule_id = ?${lockClause(lock)}`, bindings: [scheduleId] };
+/** MySQL: the reservation.held event of a reservation just inserted, and the reservation as holdSeat returns it. */
+async function mysqlHeldEvent(trx: Q, reservationId: number): Promise<HoldRow> {
+  await affected(trx, {
+    sql: `INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
+          SELECT 'reservation', r.id, 'reservation.held',
+                 JSON_OBJECT('reservationId', r.id, 'userId', r.user_id, 'scheduleId', r.schedule_id, 'seatNo', r.seat_no, 'expiresAt', ${mysqlIso('r.expires_at')})
+            FROM reservations r WHERE r.id = ?`,
+    bindings: [reservationId],
+  });
+  const [row] = await rows<HoldRow>(trx, { sql: 'SELECT id, schedule_id, seat_no, expires_at FROM reservations WHERE id = ?', bindings: [reservationId] });
+  return row!;
 }
 
-export function fenceAndSelectInventory(scheduleId: number): Sql {
-  return {
-    sql: `SELECT nextval('fence_seq')::bigint AS token, i.total, i.remaining, i.version, i.fence
-            FROM (SELECT 1) one LEFT JOIN inventory i ON i.schedule_id = ?`,
+export interface InventoryRow { total: number; remaining: number; version: number; fence: number }
+
+export async function selectInventory(q: Q, scheduleId: number, lock: RowLock = 'none'): Promise<InventoryRow | undefined> {
+  const [row] = await rows<InventoryRow>(q, {
+    sql: `SELECT total, remaining, version, fence FROM inventory WHERE schedule_id = ?${lockClause(dialect(q), lock)}`,
     bindings: [scheduleId],
-  };
+  });
+  return row;
+}
+
+export function fenceAndSelectInventory(q: Q, scheduleId: number): Promise<{ token: number; row: InventoryRow | undefined }> {
+  return fenceAnd<InventoryRow>(q, 'x.total, x.remaining, x.version, x.fence', 'inventory', 'x.schedule_id = ?', [scheduleId]);
 }
 
 export interface TicketWriteGuard {
@@ -124,8 +200,8 @@ export interface TicketWriteGuard {
   fenceToken?: number;
 }
 
-/** One general-admission ticket: inventory update, reservation (no seat) and outbox event in one statement. */
-export function holdTicket(p: { scheduleId: number; userId: number; holdTtlMs: number } & TicketWriteGuard): Sql {
+/** One general-admission ticket: inventory update, reservation (no seat) and outbox event, atomically. */
+export async function holdTicket(q: Q, p: { scheduleId: number; userId: number; holdTtlMs: number } & TicketWriteGuard): Promise<HoldRow | null> {
   const where: string[] = ['schedule_id = ?'];
   const whereBindings: (number | string)[] = [p.scheduleId];
   const setBindings: (number | string)[] = [];
@@ -138,8 +214,10 @@ export function holdTicket(p: { scheduleId: number; userId: number; holdTtlMs: n
     setBindings.push(p.mode.setFrom - 1);
   }
   set += ', version = version + 1' + applyGuards(p, where, whereBindings, setBindings);
-  return {
-    sql: `
+  const d = dialect(q);
+  if (d === 'pg') {
+    const [row] = await rows<HoldRow>(q, {
+      sql: `
 WITH i AS (
   UPDATE inventory SET ${set} WHERE ${where.join(' AND ')} RETURNING schedule_id
 ), r AS (
@@ -147,8 +225,20 @@ WITH i AS (
   SELECT ?, i.schedule_id, NULL, 'HELD', sc.price, now() + (? * interval '1 millisecond'), clock_timestamp()
     FROM i JOIN schedules sc ON sc.id = i.schedule_id
   RETURNING id, user_id, schedule_id, seat_no, expires_at
-)${outboxHeld}
+)${PG_OUTBOX_HELD}
 SELECT id, schedule_id, seat_no, expires_at FROM r`,
-    bindings: [...setBindings, ...whereBindings, p.userId, p.holdTtlMs],
-  };
+      bindings: [...setBindings, ...whereBindings, p.userId, p.holdTtlMs],
+    });
+    return row ?? null;
+  }
+  return atomic(q, async (trx) => {
+    const n = await affected(trx, { sql: `UPDATE inventory SET ${set} WHERE ${where.join(' AND ')}`, bindings: [...setBindings, ...whereBindings] });
+    if (n === 0) return null;
+    const id = await insertId(trx, {
+      sql: `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
+            SELECT ?, sc.id, NULL, 'HELD', sc.price, ${nowPlusMs(d)}, ${writeClock(d)} FROM schedules sc WHERE sc.id = ?`,
+      bindings: [p.userId, p.holdTtlMs, p.scheduleId],
+    });
+    return mysqlHeldEvent(trx, id);
+  });
 }
