@@ -9,3 +9,8 @@ export function assertIdentifier(name: string): string {
 export function quoteIdent(name: string): string {
   return `"${assertIdentifier(name)}"`;
 }
+
+/** The MySQL/MariaDB form: backticks, after the same validation. */
+export function quoteIdentMysql(name: string): string {
+  return `\`${assertIdentifier(name)}\``;
+}

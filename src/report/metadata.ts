@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import type { Knex } from 'knex';
+import { dialectOf, rawRows } from '../db/dialect.js';
 import { Redis } from 'ioredis';
 
 export interface MachineInfo {
@@ -53,6 +54,52 @@ export async function postgresInfo(db: Knex, kind: string): Promise<PostgresInfo
   const settings: Record<string, string> = {};
   for (const r of rows) settings[r.name] = r.name === 'shared_buffers' && r.unit === '8kB' ? `${(Number(r.setting) * 8) / 1024}MB` : r.setting;
   return { version, kind, settings };
+}
+
+export interface StoreInfo {
+  engine: 'postgresql' | 'mysql' | 'mariadb';
+  version: string;
+  kind: string;
+  /** The isolation level new transactions get, in PostgreSQL's words on both stores ("read committed", "repeatable read"). */
+  isolation: string;
+  settings: Record<string, string>;
+}
+
+// The InnoDB settings that change how contention plays out; one a server lacks (older MariaDB has
+// no innodb_deadlock_detect) is left out, not reported as unknown.
+const MYSQL_SETTINGS = [
+  'innodb_lock_wait_timeout', 'innodb_autoinc_lock_mode', 'innodb_buffer_pool_size',
+  'innodb_flush_log_at_trx_commit', 'max_connections', 'innodb_deadlock_detect',
+];
+
+/** Which store answered, its version, isolation level and the settings that matter for locking. */
+export async function storeInfo(db: Knex, kind: string): Promise<StoreInfo> {
+  if (dialectOf(db) === 'pg') {
+    const info = await postgresInfo(db, kind);
+    return { engine: 'postgresql', ...info, isolation: info.settings.default_transaction_isolation ?? 'unknown' };
+  }
+  const version = (await rawRows<{ v: string }>(db, 'SELECT VERSION() AS v'))[0]!.v;
+  const rows = await rawRows<{ Variable_name: string; Value: string }>(db,
+    `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${MYSQL_SETTINGS.map(() => '?').join(', ')})`, MYSQL_SETTINGS);
+  const settings: Record<string, string> = {};
+  for (const r of rows) {
+    settings[r.Variable_name] = r.Variable_name === 'innodb_buffer_pool_size' ? `${Number(r.Value) / 2 ** 20}MB` : r.Value;
+  }
+  return { engine: /mariadb/i.test(version) ? 'mariadb' : 'mysql', version, kind, isolation: await mysqlIsolation(db), settings };
+}
+
+// The session's level, which is the server default unless the pool sets one. MySQL 8 and
+// MariaDB 11.1+ call it transaction_isolation; MariaDB 10.x only tx_isolation.
+async function mysqlIsolation(db: Knex): Promise<string> {
+  for (const name of ['transaction_isolation', 'tx_isolation']) {
+    try {
+      const v = (await rawRows<{ v: string }>(db, `SELECT @@${name} AS v`))[0]?.v;
+      if (v) return v.toLowerCase().replace(/-/g, ' ');
+    } catch {
+      // unknown system variable on this server: try the other name
+    }
+  }
+  return 'unknown';
 }
 
 export async function redisInfo(url: string, kind: string): Promise<{ version: string; kind: string; settings: Record<string, string> }> {
