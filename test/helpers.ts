@@ -4,23 +4,29 @@ import { randomBytes } from 'node:crypto';
 import { inject, onTestFinished } from 'vitest';
 import type { Knex } from 'knex';
 import { createDb } from '../src/db/knex.js';
+import type { Dialect } from '../src/db/dialect.js';
 import { createDatabaseFromTemplate, dropDatabase } from '../src/db/databases.js';
 import { startServer, type RunningServer } from '../src/server/start.js';
 import type { QueueConfig } from '../src/queue/waiting-room.js';
 
 export const SECRET = 'test-secret-0123456789';
 
-/** A fresh migrated database for one test, dropped when the test finishes. */
+/** A fresh migrated PostgreSQL database for one test, dropped when the test finishes. */
 export async function freshDatabase(): Promise<{ url: string; db: Knex; name: string }> {
-  const admin = inject('pgUrl');
+  return freshDatabaseOn('pg');
+}
+
+/** A fresh migrated database on either store (a copy of that store's template), dropped when the test finishes. */
+export async function freshDatabaseOn(dialect: Dialect): Promise<{ url: string; db: Knex; name: string; dialect: Dialect }> {
+  const admin = inject(dialect === 'pg' ? 'pgUrl' : 'mysqlUrl');
   const name = `seatlab_t_${randomBytes(5).toString('hex')}`;
-  const url = await createDatabaseFromTemplate(admin, name, inject('pgTemplate'));
+  const url = await createDatabaseFromTemplate(admin, name, inject(dialect === 'pg' ? 'pgTemplate' : 'mysqlTemplate'));
   const db = createDb({ url, poolMax: 4 });
   onTestFinished(async () => {
     await db.destroy();
     await dropDatabase(admin, name);
   });
-  return { url, db, name };
+  return { url, db, name, dialect };
 }
 
 /** The booking API in this process on a free port, closed when the test finishes. */
