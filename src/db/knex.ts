@@ -41,8 +41,14 @@ function createPgDb({ url, poolMax = 10, applicationName = 'seatlab', session = 
       },
     },
     acquireConnectionTimeout: 30_000,
+    log: KNEX_LOG,
   });
 }
+
+// knex logs to stdout by default ("Connection Error: …" when a pooled connection is killed), which
+// would corrupt `bench run --json`. Warnings and errors go to stderr.
+const toStderr = (m: unknown) => process.stderr.write(`knex: ${typeof m === 'string' ? m : (m as Error)?.message ?? String(m)}\n`);
+const KNEX_LOG = { warn: toStderr, error: toStderr, deprecate: toStderr, debug: () => undefined };
 
 /** Server-side connection ids of the pools this process opened, by application name (MySQL has no application_name). */
 export const mysqlConnectionIds = new Map<string, Set<number>>();
@@ -89,6 +95,7 @@ function createMysqlDb({ url, poolMax = 10, applicationName = 'seatlab', session
       },
     },
     acquireConnectionTimeout: 30_000,
+    log: KNEX_LOG,
   });
 }
 

@@ -133,6 +133,8 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
 /** Opens every pooled connection before the first request, as a long-running server would have. */
 async function warmPool(db: ReturnType<typeof createDb>, size: number): Promise<void> {
   const conns = await Promise.all(Array.from({ length: size }, () => db.client.acquireConnection()));
-  await Promise.all(conns.map((c: { query(sql: string): Promise<unknown> }) => c.query('SELECT 1')));
+  // The callback form: node-postgres and mysql2 both take it (mysql2's plain connection has no promises).
+  await Promise.all(conns.map((c: { query(sql: string, cb: (err: Error | null) => void): unknown }) =>
+    new Promise<void>((resolve, reject) => { c.query('SELECT 1', (err) => (err ? reject(err) : resolve())); })));
   for (const c of conns) db.client.releaseConnection(c);
 }

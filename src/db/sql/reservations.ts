@@ -2,6 +2,7 @@
 // expiry sweep share one statement), plus the single-leader lock of the sweeper and the relay.
 import type { Knex } from 'knex';
 import { affected, atomic, dialect, insertId, jsonValue, rows, type Q } from './exec.js';
+import { dbErrorKind } from '../errors.js';
 
 export interface ReservationRow {
   id: number; user_id: number; schedule_id: number; seat_no: number | null; status: string; amount: number; expired: boolean | number;
@@ -22,8 +23,10 @@ export interface StoredKey { user_id: number; request_hash: string; response_sta
 /**
  * Claims an Idempotency-Key for this transaction: true when this request is its first. A concurrent
  * request with the same key waits on the key's row until the first commits (then it is not the
- * first) or rolls back (then it is). MySQL: ON DUPLICATE KEY UPDATE, not INSERT IGNORE, which would
- * also swallow the foreign-key error of an unknown user.
+ * first) or rolls back (then it is). MySQL: a plain INSERT whose duplicate-key error (1062) means
+ * "not the first" — an error there ends the statement, not the transaction. Neither INSERT IGNORE
+ * (it would swallow the foreign-key error of an unknown user) nor ON DUPLICATE KEY UPDATE (mysql2
+ * sets CLIENT_FOUND_ROWS, so an unchanged duplicate also counts 1 row) can tell the two apart.
  */
 export async function claimIdempotencyKey(trx: Q, p: { key: string; userId: number; hash: string }): Promise<boolean> {
   if (dialect(trx) === 'pg') {
@@ -32,19 +35,24 @@ export async function claimIdempotencyKey(trx: Q, p: { key: string; userId: numb
       bindings: [p.key, p.userId, p.hash],
     })).length === 1;
   }
-  return (await affected(trx, {
-    sql: 'INSERT INTO idempotency_keys (`key`, user_id, request_hash) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `key` = `key`',
-    bindings: [p.key, p.userId, p.hash],
-  })) === 1;
+  try {
+    await affected(trx, { sql: 'INSERT INTO idempotency_keys (`key`, user_id, request_hash) VALUES (?, ?, ?)', bindings: [p.key, p.userId, p.hash] });
+    return true;
+  } catch (err) {
+    if (dbErrorKind(err) === 'unique') return false;
+    throw err;
+  }
 }
 
 /**
- * The stored key. Inside a transaction on MySQL it is read with a locking read: under REPEATABLE
- * READ a plain read could answer from a snapshot older than the commit it waited for.
+ * The stored key. Inside a transaction on MySQL it is read with a shared locking read: under
+ * REPEATABLE READ a plain read could answer from a snapshot older than the commit it waited for,
+ * and the failed INSERT already holds a shared lock on the key (an exclusive one here would make
+ * two waiting replays deadlock on the upgrade). LOCK IN SHARE MODE: MariaDB has no FOR SHARE.
  */
 export async function selectIdempotencyKey(q: Q, key: string): Promise<StoredKey | undefined> {
   const d = dialect(q);
-  const locking = d === 'mysql' && (q as Knex.Transaction).isTransaction ? ' FOR UPDATE' : '';
+  const locking = d === 'mysql' && (q as Knex.Transaction).isTransaction ? ' LOCK IN SHARE MODE' : '';
   const col = d === 'pg' ? 'key' : '`key`';
   const [row] = await rows<StoredKey>(q, {
     sql: `SELECT user_id, request_hash, response_status, response_body FROM idempotency_keys WHERE ${col} = ?${locking}`,
