@@ -3,7 +3,8 @@ import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { sweepExpired } from '../src/core/expiry.js';
 import { startServerProcess } from '../src/load/server-process.js';
 import { checkSeats } from '../src/check/seats.js';
-import { call, freshDatabase, SECRET, startApi } from './helpers.js';
+import { call, freshDatabaseOn, SECRET, startApi, STORES } from './helpers.js';
+import type { Knex } from 'knex';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,9 +17,20 @@ async function waitUntil(check: () => Promise<boolean>, ms: number) {
   throw new Error(`condition not met within ${ms} ms`);
 }
 
-describe.each(['pessimistic', 'redis-decr'])('hold expiry (%s)', (strategy) => {
+/** Holds that expired a second ago on seats from..to-1 of the schedule, for users[from..to-1], written portably. */
+async function expiredHolds(db: Knex, scheduleId: number, userIds: number[], from: number, to: number) {
+  const past = new Date(Date.now() - 1000);
+  await db.transaction(async (trx) => {
+    for (let n = from; n < to; n++) {
+      await trx('seats').where({ schedule_id: scheduleId, seat_no: n + 1 }).update({ status: 'HELD', holder_user_id: userIds[n], hold_expires_at: past });
+      await trx('reservations').insert({ user_id: userIds[n], schedule_id: scheduleId, seat_no: n + 1, status: 'HELD', amount: 1, expires_at: past });
+    }
+  });
+}
+
+describe.each(STORES.flatMap((store) => ['pessimistic', 'redis-decr'].map((strategy) => ({ store, strategy }))))('hold expiry ($strategy on $store)', ({ store, strategy }) => {
   it('a 1 s hold expires: the seat is sold again, the payment is 410, an event is written', async () => {
-    const { url, db } = await freshDatabase();
+    const { url, db } = await freshDatabaseOn(store);
     const schedule = await seedSchedule(db, { seats: 2, price: 10 });
     const [a, b] = await seedUsers(db, { count: 2, secret: SECRET, balance: 100 });
     const api = await startApi(url, strategy, { holdTtlMs: 1000, sweepIntervalMs: 200 });
@@ -40,22 +52,16 @@ describe.each(['pessimistic', 'redis-decr'])('hold expiry (%s)', (strategy) => {
   });
 });
 
-describe('the sweeper', () => {
+describe.each(STORES)('the sweeper on %s', (store) => {
   it('runs in one process at a time: two server processes, 300 expired holds, each expired exactly once, no overlapping sweeps', async () => {
-    const { url, db } = await freshDatabase();
+    const { url, db } = await freshDatabaseOn(store);
     const schedule = await seedSchedule(db, { seats: 300 });
     const users = await seedUsers(db, { count: 300, secret: SECRET });
     const servers = await Promise.all([0, 1].map(() => startServerProcess({ databaseUrl: url, strategy: 'pessimistic', tokenSecret: SECRET, poolSize: 4, sweepIntervalMs: 20 })));
     onTestFinished(async () => { for (const s of servers) await s.stop(); });
     // 300 holds that expired a second ago, written in three batches while both sweepers run.
     for (let batch = 0; batch < 3; batch++) {
-      await db.raw(`
-        WITH s AS (UPDATE seats SET status = 'HELD', holder_user_id = u.id, hold_expires_at = now() - interval '1 second'
-                     FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users) u
-                    WHERE seats.schedule_id = ? AND seats.seat_no = u.n AND u.n > ? AND u.n <= ?
-                   RETURNING seats.seat_no, u.id AS user_id)
-        INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at)
-        SELECT user_id, ?, seat_no, 'HELD', 1, now() - interval '1 second' FROM s`, [schedule.scheduleId, batch * 100, batch * 100 + 100, schedule.scheduleId]);
+      await expiredHolds(db, schedule.scheduleId, users.map((u) => u.id), batch * 100, batch * 100 + 100);
       await sleep(100);
     }
     await waitUntil(async () => Number((await db('reservations').where({ status: 'EXPIRED' }).count({ n: '*' }))[0]!.n) === 300, 10_000);
@@ -72,12 +78,10 @@ describe('the sweeper', () => {
   });
 
   it('is idempotent: concurrent and repeated sweeps expire each hold once', async () => {
-    const { db } = await freshDatabase();
+    const { db } = await freshDatabaseOn(store);
     const schedule = await seedSchedule(db, { seats: 50 });
     const [u] = await seedUsers(db, { count: 1, secret: SECRET });
-    await db.raw(`UPDATE seats SET status = 'HELD', holder_user_id = ?, hold_expires_at = now() WHERE schedule_id = ?`, [u!.id, schedule.scheduleId]);
-    await db.raw(`INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at)
-                  SELECT ?, ?, g, 'HELD', 1, now() - interval '1 second' FROM generate_series(1, 50) g`, [u!.id, schedule.scheduleId]);
+    await expiredHolds(db, schedule.scheduleId, Array.from({ length: 50 }, () => u!.id), 0, 50);
     const results = await Promise.all(Array.from({ length: 5 }, (_, i) => sweepExpired(db, `t${i}`)));
     const again = await sweepExpired(db, 'again');
     expect(results.reduce((n, r) => n + r.expired.length, 0) + again.expired.length).toBe(50);

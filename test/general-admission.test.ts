@@ -2,14 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { strategies } from '../strategies/index.js';
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { checkTickets } from '../src/check/tickets.js';
-import { call, freshDatabase, SECRET, startApi } from './helpers.js';
+import type { Dialect } from '../src/db/dialect.js';
+import { call, freshDatabase, freshDatabaseOn, SECRET, startApi, STORES } from './helpers.js';
 
 const INVENTORY = 20;
 const BUYERS = 60;
 
 /** Every buyer asks for one ticket at once and, like a real client, asks again while the answer is "busy". */
-async function rush(strategy: string, strategyOptions?: Record<string, string>) {
-  const { url, db } = await freshDatabase();
+async function rush(store: Dialect, strategy: string, strategyOptions?: Record<string, string>) {
+  const { url, db } = await freshDatabaseOn(store);
   const schedule = await seedSchedule(db, { seats: INVENTORY });
   const users = await seedUsers(db, { count: BUYERS, secret: SECRET });
   const api = await startApi(url, strategy, { strategyOptions });
@@ -24,9 +25,9 @@ async function rush(strategy: string, strategyOptions?: Record<string, string>) 
   return { finals, ok, check, api };
 }
 
-describe.each([...strategies.values()].filter((s) => s.safe))('general admission: $name', (strategy) => {
+describe.each(STORES.flatMap((store) => [...strategies.values()].filter((s) => s.safe).map((strategy) => ({ store, strategy, name: `${strategy.name} on ${store}` }))))('general admission: $name', ({ store, strategy }) => {
   it(`${BUYERS} buyers for ${INVENTORY} tickets: exactly ${INVENTORY} sold, the rest SOLD_OUT, inventory conserved`, async () => {
-    const { finals, ok, check } = await rush(strategy.name);
+    const { finals, ok, check } = await rush(store, strategy.name);
     expect(ok).toBe(INVENTORY);
     expect(finals.filter((r) => r.status === 409 && r.body.error === 'SOLD_OUT')).toHaveLength(BUYERS - INVENTORY);
     expect(check).toMatchObject({ oversold: 0, remaining: 0, activeReservations: INVENTORY, violations: [] });
@@ -35,9 +36,9 @@ describe.each([...strategies.values()].filter((s) => s.safe))('general admission
   });
 });
 
-describe('general admission, control group', () => {
+describe.each(STORES)('general admission, control group on %s', (store) => {
   it('none sells more tickets than exist and the checker shows the drift', async () => {
-    const { ok, check } = await rush('none', { raceWindowMs: '50' });
+    const { ok, check } = await rush(store, 'none', { raceWindowMs: '50' });
     expect(ok).toBeGreaterThan(INVENTORY);
     expect(check.oversold).toBe(ok - INVENTORY);
     expect(Object.keys(check.violationCounts)).toEqual(expect.arrayContaining(['tickets-oversold', 'inventory-drift']));

@@ -11,6 +11,9 @@ import type { QueueConfig } from '../src/queue/waiting-room.js';
 
 export const SECRET = 'test-secret-0123456789';
 
+/** The stores the contract suite runs on: every strategy, scenario check and payment rule on both. */
+export const STORES: readonly Dialect[] = ['pg', 'mysql'];
+
 /** A fresh migrated PostgreSQL database for one test, dropped when the test finishes. */
 export async function freshDatabase(): Promise<{ url: string; db: Knex; name: string }> {
   return freshDatabaseOn('pg');

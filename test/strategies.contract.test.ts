@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { strategies } from '../strategies/index.js';
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { checkSeats } from '../src/check/seats.js';
-import { call, freshDatabase, SECRET, startApi } from './helpers.js';
+import type { Dialect } from '../src/db/dialect.js';
+import { call, freshDatabaseOn, SECRET, startApi, STORES } from './helpers.js';
 
 // One contract for every registered strategy: a new strategy is covered by adding it to the registry.
 const CONTENDERS = 50;
 
-async function hotSeat(strategy: string, strategyOptions?: Record<string, string>) {
-  const { url, db } = await freshDatabase();
+async function hotSeat(store: Dialect, strategy: string, strategyOptions?: Record<string, string>) {
+  const { url, db } = await freshDatabaseOn(store);
   const schedule = await seedSchedule(db, { seats: 1 });
   const users = await seedUsers(db, { count: CONTENDERS, secret: SECRET });
   const api = await startApi(url, strategy, { strategyOptions });
@@ -19,9 +20,9 @@ async function hotSeat(strategy: string, strategyOptions?: Record<string, string
   return { statuses, ok, check, responses };
 }
 
-describe.each([...strategies.values()])('strategy contract: $name', (strategy) => {
+describe.each(STORES.flatMap((store) => [...strategies.values()].map((strategy) => ({ store, strategy, name: `${strategy.name} on ${store}` }))))('strategy contract: $name', ({ store, strategy }) => {
   it(`${CONTENDERS} concurrent holds on one seat answer only 201 or 409`, async () => {
-    const { statuses, ok, check } = await hotSeat(strategy.name);
+    const { statuses, ok, check } = await hotSeat(store, strategy.name);
     expect(statuses.filter((s) => s !== 201 && s !== 409)).toEqual([]);
     expect(ok).toBeGreaterThanOrEqual(1);
     if (strategy.safe) {
@@ -34,7 +35,7 @@ describe.each([...strategies.values()])('strategy contract: $name', (strategy) =
   });
 
   it('a hold on a seat that does not exist is 404 and writes nothing', async () => {
-    const { url, db } = await freshDatabase();
+    const { url, db } = await freshDatabaseOn(store);
     const schedule = await seedSchedule(db, { seats: 3 });
     const [user] = await seedUsers(db, { count: 1, secret: SECRET });
     const api = await startApi(url, strategy.name);
@@ -45,9 +46,9 @@ describe.each([...strategies.values()])('strategy contract: $name', (strategy) =
   });
 });
 
-describe('the control group', () => {
+describe.each(STORES)('the control group on %s', (store) => {
   it('none oversells under contention when its race window is widened', async () => {
-    const { ok, check } = await hotSeat('none', { raceWindowMs: '100' });
+    const { ok, check } = await hotSeat(store, 'none', { raceWindowMs: '100' });
     expect(ok).toBeGreaterThan(1);
     expect(check.oversold).toBe(ok - 1);
     expect(check.violationCounts['seat-sold-twice']).toBe(1);

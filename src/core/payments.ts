@@ -4,6 +4,7 @@ import type { ReleasedItem, StrategyRuntime } from './ports.js';
 import { charge as chargeSql } from '../db/sql/balance.js';
 import { claimIdempotencyKey, confirmPayment, endReservations, lockReservation, selectIdempotencyKey, storeAnswer, type ReservationRow } from '../db/sql/reservations.js';
 import { storeBusy, type StoreBusyCounters } from './busy.js';
+import { dialectOf } from '../db/dialect.js';
 
 /** A payment answer as the API returns it; stored under the Idempotency-Key and replayed verbatim. */
 export interface Answer { status: number; body: Record<string, unknown> }
@@ -33,6 +34,11 @@ export interface PayRequest {
 }
 
 export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest, counters?: StoreBusyCounters): Promise<Answer> {
+  // On PostgreSQL the key's foreign key refuses an unknown user (401 in the API); the MySQL schema
+  // has no such foreign key (see migration 003), so the user is looked up first.
+  if (dialectOf(db) === 'mysql' && (await db('users').where({ id: p.userId }).first('id')) === undefined) {
+    return err(401, 'UNAUTHORIZED', "the token's user does not exist in this database");
+  }
   const tx = () => db.transaction(async (trx) => {
     // A concurrent request with the same key waits here until this one commits, then replays it.
     if (!(await claimIdempotencyKey(trx, p))) {

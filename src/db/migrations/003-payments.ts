@@ -52,6 +52,12 @@ async function mysqlUp(db: Knex): Promise<string[]> {
     // response_body is LONGTEXT, not JSON: MySQL 8 stores JSON in a binary form that reorders keys
     // (MariaDB's JSON is LONGTEXT anyway), and a replay must return the first answer byte for byte.
     // The driver hands it back as a string, so the writer stores JSON text and the reader parses it.
+    // No foreign key on user_id here: InnoDB checks one by taking a SHARED lock on the users row,
+    // held to commit, so every concurrent payment of one user would hold a lock that conflicts with
+    // the balance lock taken next (FOR UPDATE deadlocks, FOR UPDATE NOWAIT is refused every time —
+    // measured: 1 of 50 payable payments in 100 retries each). PostgreSQL avoids the same trap with
+    // FOR KEY SHARE vs FOR NO KEY UPDATE; InnoDB has no such lock modes. The token's user is checked
+    // by the API before the key is written.
     `CREATE TABLE idempotency_keys (
       \`key\`          VARCHAR(255) NOT NULL PRIMARY KEY,
       user_id          BIGINT NOT NULL,
@@ -59,7 +65,7 @@ async function mysqlUp(db: Knex): Promise<string[]> {
       response_status  INT,
       response_body    LONGTEXT,
       created_at       DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-      FOREIGN KEY (user_id) REFERENCES users (id)
+      INDEX idempotency_keys_user (user_id)
     ) ${opts}`,
     // No partial index: (status, expires_at) reaches the HELD rows in expiry order just the same.
     'CREATE INDEX reservations_expiry ON reservations (status, expires_at)',
