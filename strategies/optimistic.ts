@@ -1,6 +1,7 @@
 import { selectInventory, selectSeat} from '../src/db/sql/seats.js';
 import { selectBalance} from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
+import { dialectOf } from '../src/db/dialect.js';
 import type { DebitOutcome, HeldReservation, HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
 import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
@@ -25,13 +26,13 @@ export const optimistic = {
     const counters = { attempts: 0, retries: 0, versionConflicts: 0, lockFailures: 0, takenOnRead: 0, soldOutOnRead: 0 };
 
     /** One read → guarded write attempt: an outcome, or null when the version moved. */
-    async function withRetries<T extends HoldOutcome | DebitOutcome>(attempt: () => Promise<T | null>): Promise<T | { kind: 'busy'; reason: string }> {
+    async function withRetries<T extends HoldOutcome | DebitOutcome>(attempt: () => Promise<T | null>, retries = maxRetries): Promise<T | { kind: 'busy'; reason: string }> {
       for (let n = 0; ; n++) {
         counters.attempts++;
         const outcome = await attempt();
         if (outcome) return outcome;
         counters.versionConflicts++;
-        if (n >= maxRetries) {
+        if (n >= retries) {
           counters.lockFailures++;
           return { kind: 'busy', reason: `version changed ${n + 1} times; gave up` };
         }
@@ -61,12 +62,16 @@ export const optimistic = {
         return orNull(await writeTicket(db, cmd, { mode: { setFrom: inv.remaining }, expectVersion: inv.version }));
       }),
       // Inside the payment transaction; READ COMMITTED gives every re-read a fresh snapshot.
+      // The debit runs inside the payment's transaction. InnoDB at REPEATABLE READ answers every
+      // read there from the transaction's first snapshot, so a retry would read the same stale
+      // version forever: on MySQL a conflict is busy at once and the client's retry (a new
+      // transaction, same Idempotency-Key) is the retry. PostgreSQL at READ COMMITTED re-reads.
       debit: (trx, cmd) => withRetries<DebitOutcome>(async () => {
         const u = await selectBalance(trx, cmd.userId);
         if (!u) return { kind: 'not-found' };
         if (u.balance < cmd.amount) return { kind: 'insufficient' };
         return writeDebit(trx, cmd, { mode: { setFrom: u.balance }, expectVersion: u.version });
-      }),
+      }, dialectOf(trx) === 'mysql' ? 0 : maxRetries),
       counters: () => ({ ...counters }),
       close: async () => {},
     };

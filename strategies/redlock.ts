@@ -98,7 +98,7 @@ export function createRedlock({ db, redis }: StrategyDeps, options: Record<strin
     const write = async (): Promise<HoldOutcome> => {
       const h = await writeHold(db, row.id, cmd, fencing ? { fenceToken: token, expectAvailable: true } : {});
       if (h) return held(h);
-      const now = await selectSeat(db, cmd.scheduleId, cmd.seatNo);
+      const now = await selectSeat(db, cmd.scheduleId, cmd.seatNo, 'current');
       if (staleToken(now?.fence, token)) return { kind: 'taken', reason: `fencing token ${token} is stale: a newer lock holder wrote this seat` };
       return { kind: 'taken', reason: `seat is ${now?.status}: a holder whose lock lease lapsed took it after it was read` };
     };
@@ -115,7 +115,7 @@ export function createRedlock({ db, redis }: StrategyDeps, options: Record<strin
     const write = async (): Promise<HoldOutcome> => {
       const h = await writeTicket(db, cmd, fencing ? { mode: 'decrement', fenceToken: token } : { mode: { setFrom: row.remaining } });
       if (h) return held(h);
-      const now = await selectInventory(db, cmd.scheduleId);
+      const now = await selectInventory(db, cmd.scheduleId, 'current');
       if (staleToken(now?.fence, token)) return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote the inventory' };
       return soldOut(row.total);
     };
@@ -129,7 +129,7 @@ export function createRedlock({ db, redis }: StrategyDeps, options: Record<strin
     const write = async (): Promise<DebitOutcome> => {
       const d = await writeDebit(trx, cmd, fencing ? { mode: 'conditional', fenceToken: token } : { mode: { setFrom: row.balance } });
       if (d) return d;
-      const now = await selectBalance(trx, cmd.userId);
+      const now = await selectBalance(trx, cmd.userId, 'current');
       if (staleToken(now?.fence, token)) return { kind: 'busy', reason: 'fencing token is stale: a newer lock holder wrote this balance' };
       return { kind: 'insufficient' };
     };

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { relayOnce, EVENTS_STREAM } from '../src/events/relay.js';
 import { DEAD_LETTER_STREAM, EventConsumer, type StreamEvent } from '../src/events/consumer.js';
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
-import { call, freshDatabase, SECRET, startApi } from './helpers.js';
+import { call, freshDatabase, freshDatabaseOn, SECRET, startApi, STORES } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,9 +18,9 @@ async function streamEvents(r: Redis, key = EVENTS_STREAM) {
   return entries.map(([, f]) => Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]])) as Record<string, string>);
 }
 
-describe('outbox relay', () => {
+describe.each(STORES)('outbox relay on %s', (store) => {
   it('publishes committed events in commit order per reservation, and nothing for a rolled-back transaction', async () => {
-    const { url, db, name } = await freshDatabase();
+    const { url, db, name } = await freshDatabaseOn(store);
     const schedule = await seedSchedule(db, { seats: 5, price: 10 });
     const [u] = await seedUsers(db, { count: 1, secret: SECRET, balance: 100 });
     const api = await startApi(url, 'pessimistic', { relayIntervalMs: 50 });
@@ -31,7 +31,7 @@ describe('outbox relay', () => {
     await call(api.url, 'DELETE', `/api/reservations/${held2.body.reservationId}`, { token: u!.token });
     // A transaction that writes an event and rolls back.
     await db.transaction(async (trx) => {
-      await trx('outbox').insert({ aggregate_type: 'reservation', aggregate_id: 999, event_type: 'reservation.held', payload: {} });
+      await trx('outbox').insert({ aggregate_type: 'reservation', aggregate_id: 999, event_type: 'reservation.held', payload: '{}' });
       throw new Error('rollback');
     }).catch(() => undefined);
     const r = await redisFor(name);
@@ -46,8 +46,8 @@ describe('outbox relay', () => {
   });
 
   it('relays at most once at a time and republishes nothing already marked', async () => {
-    const { db, name } = await freshDatabase();
-    await db('outbox').insert(Array.from({ length: 30 }, (_, i) => ({ aggregate_type: 'reservation', aggregate_id: i, event_type: 'reservation.held', payload: {} })));
+    const { db, name } = await freshDatabaseOn(store);
+    await db('outbox').insert(Array.from({ length: 30 }, (_, i) => ({ aggregate_type: 'reservation', aggregate_id: i, event_type: 'reservation.held', payload: '{}' })));
     const r = await redisFor(name);
     const counts = await Promise.all([relayOnce(db, r), relayOnce(db, r), relayOnce(db, r)]);
     const again = await relayOnce(db, r);

@@ -7,7 +7,9 @@ import { checkTickets } from '../src/check/tickets.js';
 import { createRedisClient } from '../src/infra/redis-client.js';
 import type { DebitOutcome, HoldOutcome } from '../src/core/ports.js';
 import { redlock } from '../strategies/redlock.js';
-import { freshDatabase, SECRET } from './helpers.js';
+import type { Dialect } from '../src/db/dialect.js';
+import { rawRows } from '../src/db/dialect.js';
+import { freshDatabaseOn, SECRET, STORES } from './helpers.js';
 
 // Issue 8. A holder whose lease lapsed and a newer holder both read the same state under "the" lock;
 // fencing alone only stops the stale one writing AFTER the newer one. Both orders are driven here
@@ -48,8 +50,8 @@ async function interleave<T>(order: Order, holder: (who: 'A' | 'B', pause: (toke
   return { byA: await a.resume(), byB };
 }
 
-async function lab(p: { seats: number; fencing?: 'on' | 'off'; workUnderLockMs?: number }) {
-  const { url, db, name } = await freshDatabase();
+async function lab(p: { store?: Dialect; seats: number; fencing?: 'on' | 'off'; workUnderLockMs?: number }) {
+  const { url, db, name } = await freshDatabaseOn(p.store ?? 'pg');
   const schedule = await seedSchedule(db, { seats: p.seats });
   const [a, b] = await seedUsers(db, { count: 2, secret: SECRET });
   const appDb = createDb({ url, poolMax: 4 });
@@ -65,9 +67,10 @@ async function lab(p: { seats: number; fencing?: 'on' | 'off'; workUnderLockMs?:
 
 const heldCount = (...os: HoldOutcome[]) => os.filter((o) => o.kind === 'held').length;
 
+describe.each(STORES)('on %s', (store) => {
 describe('redlock fencing: a seat, both orders of the two writes', () => {
   it.each(orders)('%s: exactly one HELD reservation', async (order) => {
-    const { db, runtime, scheduleId, users } = await lab({ seats: 1 });
+    const { db, runtime, scheduleId, users } = await lab({ store, seats: 1 });
     const { byA, byB } = await interleave(order, async (who, pause) => {
       const c = await runtime.claimSeat({ userId: users[who], scheduleId, seatNo: 1, holdTtlMs: 60_000 });
       if ('kind' in c) return c;
@@ -94,7 +97,7 @@ describe('redlock fencing: a seat, both orders of the two writes', () => {
 
 describe('redlock fencing: a general-admission inventory, both orders', () => {
   it.each(orders.flatMap((order) => [{ order, total: 3 }, { order, total: 1 }]))('$order with $total tickets: remaining + active tickets = total', async ({ order, total }) => {
-    const { db, runtime, scheduleId, users } = await lab({ seats: total });
+    const { db, runtime, scheduleId, users } = await lab({ store, seats: total });
     const { byA, byB } = await interleave(order, async (who, pause) => {
       const c = await runtime.claimTicket({ userId: users[who], scheduleId, holdTtlMs: 60_000 });
       if ('kind' in c) return c;
@@ -118,7 +121,7 @@ describe('redlock fencing: a general-admission inventory, both orders', () => {
 
 describe('redlock fencing: a balance debit, both orders', () => {
   it.each(orders.flatMap((order) => [{ order, amount: 30 }, { order, amount: 60 }]))('$order spending $amount of 100: balance = ledger, debits = points spent', async ({ order, amount }) => {
-    const { db, appDb, runtime, users } = await lab({ seats: 1 });
+    const { db, appDb, runtime, users } = await lab({ store, seats: 1 });
     const payer = users.A;
     await charge(db, payer, 100);
     // Two payments of ONE user: the same balance lock, the same row.
@@ -131,10 +134,11 @@ describe('redlock fencing: a balance debit, both orders', () => {
       }));
       return out ?? ({ kind: 'busy', reason: 'balance lock not acquired' } as DebitOutcome);
     });
-    const row = (await db.raw(
-      `SELECT u.balance, (SELECT coalesce(sum(amount), 0) FROM balance_ledger WHERE user_id = u.id)::bigint AS ledger,
-              (SELECT count(*) FROM balance_ledger WHERE user_id = u.id AND kind = 'SPEND')::int AS debits
-         FROM users u WHERE u.id = ?`, [payer])).rows[0] as { balance: number; ledger: number; debits: number };
+    const [raw] = await rawRows<Record<string, unknown>>(db,
+      `SELECT u.balance, (SELECT coalesce(sum(amount), 0) FROM balance_ledger WHERE user_id = u.id) AS ledger,
+              (SELECT count(*) FROM balance_ledger WHERE user_id = u.id AND kind = 'SPEND') AS debits
+         FROM users u WHERE u.id = ?`, [payer]);
+    const row = { balance: Number(raw!.balance), ledger: Number(raw!.ledger), debits: Number(raw!.debits) };
     const debited = [byA, byB].filter((o) => o.kind === 'debited').length;
     expect(row.balance).toBe(row.ledger);
     expect(row.balance).toBeGreaterThanOrEqual(0);
@@ -143,6 +147,8 @@ describe('redlock fencing: a balance debit, both orders', () => {
     const expected = order === 'stale-first' ? { A: 'debited', B: amount * 2 <= 100 ? 'debited' : 'insufficient' } : { A: 'busy', B: 'debited' };
     expect({ A: byA.kind, B: byB.kind }).toEqual(expected);
   });
+});
+
 });
 
 describe('redlock options', () => {

@@ -5,13 +5,19 @@ import { affected, atomic, dialect, insertId, nowPlusMs, rows, writeClock, type 
 
 export type { Sql } from './exec.js';
 
-export type RowLock = 'none' | 'for-update' | 'for-update-nowait' | 'for-no-key-update' | 'for-no-key-update-nowait';
+/**
+ * 'current': no lock to keep, but the latest committed row even inside a transaction. PostgreSQL at
+ * READ COMMITTED reads it anyway; InnoDB at REPEATABLE READ would answer from the transaction's
+ * snapshot, so there it is a shared locking read (LOCK IN SHARE MODE: MariaDB has no FOR SHARE).
+ */
+export type RowLock = 'none' | 'current' | 'for-update' | 'for-update-nowait' | 'for-no-key-update' | 'for-no-key-update-nowait';
 
 export interface SeatRow { id: number; status: 'AVAILABLE' | 'HELD' | 'SOLD'; version: number; fence: number }
 
 const LOCK_SQL: Record<Dialect, Record<RowLock, string>> = {
   pg: {
     'none': '',
+    'current': '',
     'for-update': ' FOR UPDATE',
     'for-update-nowait': ' FOR UPDATE NOWAIT',
     // For rows other rows reference (users): inserting a referencing row takes FOR KEY SHARE, which
@@ -21,6 +27,7 @@ const LOCK_SQL: Record<Dialect, Record<RowLock, string>> = {
   },
   mysql: {
     'none': '',
+    'current': ' LOCK IN SHARE MODE',
     'for-update': ' FOR UPDATE',
     // MySQL 8.0 and MariaDB 10.3+; MariaDB reports a refused NOWAIT as 1205 (lock wait timeout).
     'for-update-nowait': ' FOR UPDATE NOWAIT',
