@@ -68,3 +68,33 @@ export async function redisInfo(url: string, kind: string): Promise<{ version: s
     r.disconnect();
   }
 }
+
+// MINIMAL STAND-IN (store-cli branch) so the report compiles: the mysql-infra branch owns storeInfo
+// and its version replaces this one.
+export interface StoreInfo {
+  engine: 'postgresql' | 'mysql' | 'mariadb';
+  version: string;
+  kind: string;
+  isolation: string;
+  settings: Record<string, string>;
+}
+
+export async function storeInfo(db: Knex, kind: string): Promise<StoreInfo> {
+  const client = (db as unknown as { client: { config: { client: unknown } } }).client.config.client;
+  if (client !== 'mysql2') {
+    const pg = await postgresInfo(db, kind);
+    return { engine: 'postgresql', version: pg.version, kind, isolation: pg.settings.default_transaction_isolation ?? 'read committed', settings: pg.settings };
+  }
+  const [rows] = (await db.raw('SELECT VERSION() AS v, @@innodb_lock_wait_timeout AS lwt, @@max_connections AS mc')) as unknown as [{ v: string; lwt: unknown; mc: unknown }[]];
+  const r = rows[0]!;
+  let isolation = 'unknown';
+  for (const v of ['@@transaction_isolation', '@@tx_isolation']) {
+    try {
+      const [x] = (await db.raw(`SELECT ${v} AS i`)) as unknown as [{ i: string }[]];
+      isolation = x[0]!.i;
+      break;
+    } catch { /* the other name */ }
+  }
+  return { engine: /mariadb/i.test(r.v) ? 'mariadb' : 'mysql', version: r.v, kind, isolation,
+    settings: { innodb_lock_wait_timeout: String(r.lwt), max_connections: String(r.mc) } };
+}
