@@ -40,7 +40,7 @@ export function renderServersMarkdown(r: Report): string[] {
   const stores = storesOf(r);
   if (stores.length === 0) return [];
   const out = ['## Servers', '', markdownTable(['store', 'engine', 'version', 'kind', 'isolation', 'settings'],
-    stores.map((s) => [s.store, ENGINES[s.engine] ?? s.engine, s.version, s.kind, s.isolation, Object.entries(s.settings).map(([k, v]) => `${k}=${v}`).join(', ')]), 1), ''];
+    stores.map((s) => [s.store, ENGINES[s.engine] ?? s.engine, s.version, s.kind, s.isolation, Object.entries(s.settings).map(([k, v]) => `${k}=${v}`).join(', ')]), 6), ''];
   const redis = r.servers.redis;
   if (redis) out.push(`Redis ${redis.version}: ${redis.nodes} × ${redis.kind} (${Object.entries(redis.settings).map(([k, v]) => `${k}=${v}`).join(', ')}).`, '');
   if (stores.length > 1) {
