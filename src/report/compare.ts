@@ -1,7 +1,7 @@
 import type { Report, RunFigures, StrategyResult } from './schema.js';
 import { overlaps, spread, welch } from './stats.js';
 import { EXIT } from '../cli/errors.js';
-import { labeller, reportStores } from './render-faults.js';
+import { labeller, reportStores, resultLabel } from './render-faults.js';
 import type { Dialect } from '../db/dialect.js';
 
 // Compares two reports result by result, a result being one (strategy, fault) cell. With at least
@@ -110,7 +110,7 @@ export function compareReports(baseline: Report, current: Report, maxRegressionP
   for (const cur of current.results) {
     const base = baseline.results.find((b) => sameCell(b, cur, across));
     if (!base) { added.push(curLabel(cur)); continue; }
-    const label = storeOf(base) === storeOf(cur) ? curLabel(cur) : `${curLabel(cur)} (baseline ${baseLabel(base)})`;
+    const label = storeOf(base) === storeOf(cur) ? curLabel(cur) : `${resultLabel(cur, true)} (baseline ${resultLabel(base, true)})`;
     for (const m of METRICS) metrics.push(compareMetric(base, cur, m, maxRegressionPct, alpha, label));
   }
   const missing = baseline.results.filter((b) => !current.results.some((c) => sameCell(b, c, across))).map((b) => ({

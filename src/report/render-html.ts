@@ -58,7 +58,7 @@ ${bands.join('')}<g class="axes">${yTicks.join('')}${xTicks.join('')}<line x1="$
 ${lines.join('\n')}</svg></figure>`;
 }
 
-function outcomeBars(results: StrategyResult[], label: (s: StrategyResult) => string): string {
+function outcomeBars(results: StrategyResult[], label: (s: StrategyResult) => string, withStore: boolean): string {
   const kinds = ['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const;
   const colors = { ok: '#2ca02c', conflict: '#ff7f0e', soldOut: '#9467bd', rejected: '#8c564b', error: '#d62728', timeout: '#7f7f7f' };
   const W = 640, rowH = 22, L = Math.max(150, 16 + 6.5 * Math.max(0, ...results.map((s) => label(s).length)));
@@ -71,7 +71,7 @@ function outcomeBars(results: StrategyResult[], label: (s: StrategyResult) => st
       x += w;
       return r;
     });
-    return `<g class="series" data-strategy="${esc(s.strategy)}"${s.store ? ` data-store="${s.store}"` : ''}><text x="${L - 8}" y="${i * rowH + 17}" text-anchor="end">${esc(label(s))}</text>${parts.join('')}</g>`;
+    return `<g class="series" data-strategy="${esc(s.strategy)}"${withStore ? ` data-store="${s.store ?? 'pg'}"` : ''}><text x="${L - 8}" y="${i * rowH + 17}" text-anchor="end">${esc(label(s))}</text>${parts.join('')}</g>`;
   });
   const legend = kinds.map((k, i) => `<rect x="${L + i * 80}" y="${results.length * rowH + 8}" width="10" height="10" fill="${colors[k]}"/><text x="${L + i * 80 + 14}" y="${results.length * rowH + 17}">${k}</text>`);
   return `<figure><figcaption>Outcomes (share of requests)</figcaption><svg viewBox="0 0 ${W} ${results.length * rowH + 30}" width="${W}" height="${results.length * rowH + 30}">${rows.join('')}${legend.join('')}</svg></figure>`;
@@ -151,7 +151,7 @@ ${sold}
 ${winnersLosers}
 ${latency}
 ${throughput}
-${outcomeBars(r.results, label)}
+${outcomeBars(r.results, label, withStore)}
 ${faultsHtml(r)}
 <h2>Ceilings (measured in this run)</h2>
 <table class="ceilings"><tr><th>what</th><th>per second</th><th>p99 ms</th><th>efficiency</th></tr>
