@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createDb } from '../db/knex.js';
+import { createDb, withDatabase } from '../db/knex.js';
 import { createDatabaseFromTemplate, createTemplateDatabase, dropDatabase } from '../db/databases.js';
 import { provisionStore } from '../infra/store.js';
 import type { Provisioned } from '../infra/chain.js';
@@ -81,10 +81,11 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     const templates: RunStore[] = [];
     try {
       for (const st of stores) {
-        const admin = createDb({ url: st.server.url, poolMax: 1 });
-        st.info = await storeInfo(admin, st.server.kind).finally(() => admin.destroy());
         await createTemplateDatabase(st.server.url, template);
         templates.push(st);
+        // Asked on the template: the database in an admin URL's path need not exist (a MySQL URL's often does not).
+        const db = createDb({ url: withDatabase(st.server.url, template), poolMax: 1 });
+        st.info = await storeInfo(db, st.server.kind).finally(() => db.destroy());
         if (named) io.err(`${st.dialect}: ${st.info.engine} ${st.info.version}, isolation ${st.info.isolation}`);
       }
       return await runCells(o, io, argv, { runId, dbTag, stores, redis, strategies, skipped, named });
