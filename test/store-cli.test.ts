@@ -16,7 +16,7 @@ describe('bench run --store / --database-url: usage errors exit 1', () => {
   it('an unknown store names --store and the valid stores', async () => {
     const r = await bench([...run, '--store', 'pg,oracle']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`error: --store: unknown store "oracle"; ${VALID} (or a comma-separated list)`);
+    expect(r.stderr).toContain(`error: --store: unknown store "oracle"; ${VALID}, several separated by commas`);
     expect(r.stdout).toBe('');
     noStack(r.stderr);
   });

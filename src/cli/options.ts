@@ -118,7 +118,7 @@ export function parseStores(raw: { store?: string; databaseUrl?: string[] }, env
     stores = [];
     for (const name of raw.store.split(',').map((x) => x.trim()).filter(Boolean)) {
       const d = storeFromName(name);
-      if (!d) problems.push(`--store: unknown store "${name}"; valid: ${VALID_STORES}${single ? '' : ' (or a comma-separated list)'}`);
+      if (!d) problems.push(`--store: unknown store "${name}"; valid: ${VALID_STORES}${single ? '' : ', several separated by commas'}`);
       else if (!stores.includes(d)) stores.push(d);
     }
     if (stores.length === 0 && !problems.some((p) => p.startsWith('--store'))) problems.push(`--store is empty; valid: ${VALID_STORES}`);
