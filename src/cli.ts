@@ -77,14 +77,19 @@ withQueueOptions(program.command('run'))
   .option('--seed <n>', 'seed of the workload RNG', '42')
   .option('--out <dir>', 'folder for results/<run-id>/', 'results')
   .option('--json', 'print report.json to stdout (and nothing else)')
-  .option('--database-url <url>', 'use this PostgreSQL (needs CREATEDB) instead of an embedded one [DATABASE_URL]')
+  .option('--store <list>', 'the stores to compare the strategies on, comma-separated: pg (or postgres, postgresql), mysql (or mariadb); ' +
+    'each runs every strategy on a fresh database, interleaved. Default: the stores of the --database-url given, else pg (embedded). ' +
+    'A store without a URL: pg embedded; mysql from MYSQL_URL, else testcontainers')
+  .option('--database-url <url>', 'use this database (needs CREATE DATABASE) instead of a provisioned one: postgres:// (or postgresql://) for PostgreSQL, ' +
+    'mysql:// or mariadb:// for MySQL/MariaDB; repeat for one URL per store [DATABASE_URL, for its own store]', collect)
   .option('--redis-url <url>', 'use this Redis instead of starting redis-server; repeat for N independent nodes [REDIS_URL]', collect)
   .option('--redis-nodes <n>', 'independent Redis servers to start for redlock (quorum n/2+1)')
   .option('--strategy-opt <key=value>', 'strategy option, repeatable (see bench list)', collect)
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m (default 5m; journey 2s)')
-  .option('--pool-size <n>', 'PostgreSQL pool size of the booking server', '20')
+  .option('--pool-size <n>', 'database pool size of the booking server', '20')
   .option('--timeout <seconds>', 'per-request timeout; unanswered requests count as unknown', '10')
-  .option('--threshold <expr>', 'pass/fail after the run, repeatable: "p99<250", "safe:oversold==0" (safe strategies only), "pessimistic:okPerSec>1000"; a breach exits 99', collect)
+  .option('--threshold <expr>', 'pass/fail after the run, repeatable: "p99<250", "safe:oversold==0" (safe strategies only), "pessimistic:okPerSec>1000"; ' +
+    'with two stores narrow it with @store: "pessimistic@mysql:p99<250", "safe@pg:oversold==0", "@mysql:p99<250" (every strategy on mysql); a breach exits 99', collect)
   .option('--rate <n>', 'open model: this many users arrive per second on a fixed schedule, each request timed from its intended send time; without it the model is closed')
   .option('--max-connections <n>', 'open model: at most this many requests in flight; an arrival that finds them all busy is dropped and counted (default 1000)')
   .option('--transport <http|direct>', 'http (default), or direct: call the booking core in-process, to separate framework cost from locking cost')
@@ -111,12 +116,13 @@ withQueueOptions(program.command('serve'))
   .option('--strategy <name>', 'strategy name')
   .option('--port <n>', 'port (0 picks a free one)', '0')
   .option('--seats <n>', 'seats in the schedule', '100')
-  .option('--database-url <url>', 'use this PostgreSQL [DATABASE_URL]')
+  .option('--store <pg|mysql>', 'the store to serve from when no --database-url is given: pg (embedded, the default) or mysql (MYSQL_URL, else testcontainers)')
+  .option('--database-url <url>', 'use this database: postgres:// (or postgresql://) for PostgreSQL, mysql:// or mariadb:// for MySQL/MariaDB [DATABASE_URL]')
   .option('--redis-url <url>', 'use this Redis; repeat for N independent nodes [REDIS_URL]', collect)
   .option('--redis-nodes <n>', 'independent Redis servers to start (redlock quorum)')
   .option('--strategy-opt <key=value>', 'strategy option, repeatable', collect)
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
-  .option('--pool-size <n>', 'PostgreSQL pool size', '20')
+  .option('--pool-size <n>', 'database pool size', '20')
   .option('--instances <n>', 'booking server processes on the same stores (ports --port, --port+1, …; default 1)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
@@ -125,12 +131,14 @@ withQueueOptions(program.command('serve'))
 
 program
   .command('compare <baseline> <current>')
-  .description('compare two report.json files result by result (strategy × fault); exit 0 (no regression), 4 (regression), ' +
+  .description('compare two report.json files result by result (strategy × fault × store; a result of a two-store run is named strategy@store, ' +
+    'e.g. pessimistic@mysql); exit 0 (no regression), 4 (regression), ' +
     '3 (a safe strategy oversold), 5 (a result of the baseline is missing from the current report, e.g. skipped for want of Redis), ' +
-    '1 (not comparable: scenario, params, rate, transport, instances or faults differ)')
+    '1 (not comparable: scenario, params, rate, transport, instances, faults or stores differ)')
   .option('--max-regression <pct>', 'a change of the mean worse than this that a one-sided Welch t-test over the runs calls worse (p < --alpha) is a regression', '10%')
   .option('--alpha <p>', 'significance level of each Welch test; lower it (e.g. 0.01) for fewer chance findings among many strategies × metrics', '0.05')
-  .option('--allow-different-params', 'compare reports of different scenarios or parameters anyway (warns on stderr)')
+  .option('--allow-different-params', 'compare reports of different scenarios, parameters or stores anyway (warns on stderr); ' +
+    'a baseline on one store and a current on another then compare strategy by strategy across the stores')
   .action((baseline: string, current: string, raw: RawCompareOptions) => guarded(() => compare(baseline, current, raw, io)));
 
 program

@@ -3,6 +3,7 @@ import type { Violation } from '../../scenarios/types.js';
 import type { HistoryOp, OpKind } from '../load/history.js';
 import * as sql from '../db/sql/history.js';
 import { dialect, rows as rowsOfSql, type Sql } from '../db/sql/exec.js';
+import { dialectOf } from '../db/dialect.js';
 import { ViolationLog } from './violations.js';
 import { checkIntervalStatus, checkSeatOverlaps, checkTicketsOverInventory, type ReservationInterval, type TicketPeak } from './intervals.js';
 import { checkUserMoney, type PaymentRow, type UserMoney } from './ledger.js';
@@ -159,7 +160,9 @@ function explainWrites(log: ViolationLog, ops: readonly HistoryOp[], rows: Histo
  * snapshot: a sweeper still running must not move a row between two of the reads.
  */
 export async function loadHistoryRows(db: Knex, p: { scheduleId: number; userId?: number }): Promise<HistoryRows> {
-  return db.transaction((trx) => readRows(trx, p), { isolationLevel: 'repeatable read', readOnly: true });
+  // MariaDB refuses knex's "SET TRANSACTION ISOLATION LEVEL … READ ONLY"; there the snapshot
+  // alone (REPEATABLE READ) is asked for. Nothing here writes either way.
+  return db.transaction((trx) => readRows(trx, p), dialectOf(db) === 'pg' ? { isolationLevel: 'repeatable read', readOnly: true } : { isolationLevel: 'repeatable read' });
 }
 
 async function readRows(db: Knex.Transaction, p: { scheduleId: number; userId?: number }): Promise<HistoryRows> {

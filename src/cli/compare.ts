@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ALPHA, compareReports, otherDifferences, paramDifferences, renderComparison } from '../report/compare.js';
 import { SCHEMA_VERSION, type Report } from '../report/schema.js';
+import { reportStores } from '../report/render-faults.js';
 import { UsageError } from './errors.js';
 import type { Io } from './run.js';
 
@@ -45,7 +46,11 @@ export async function compare(baselineFile: string, currentFile: string, raw: Ra
   if (differ.length > 0) notes.push(`Compared despite different parameters (--allow-different-params): ${differ.join('; ')}.`);
   const other = otherDifferences(baseline, current);
   if (other.length > 0) notes.push(`Also differs, compared anyway: ${other.map((d) => `${d.field} ${d.baseline} → ${d.current}`).join('; ')}.`);
-  const c = compareReports(baseline, current, limit, alpha);
+  // One store each side, not the same one (allowed above): each strategy is compared with itself on the other store.
+  const [bs, cs] = [reportStores(baseline), reportStores(current)];
+  const acrossStores = bs.length === 1 && cs.length === 1 && bs[0] !== cs[0];
+  if (acrossStores) notes.push(`Baseline on ${bs[0]}, current on ${cs[0]}: each strategy is compared with itself on the other store, so a change is the store's as much as the code's.`);
+  const c = compareReports(baseline, current, limit, alpha, { acrossStores });
   io.out(renderComparison(c, baseline, current, limit, notes));
   return c.exitCode;
 }

@@ -1,16 +1,18 @@
 import type { Report } from '../report/schema.js';
 import { machineLine, ms } from '../report/render-md.js';
-import { renderFaultsConsole, resultLabel } from '../report/render-faults.js';
+import { grouped, renderFaultsConsole, resultLabel, showsStore } from '../report/render-faults.js';
 
-/** A compact aligned table for stderr. */
+/** A compact aligned table for stderr; with stores, a store column and each strategy's stores side by side. */
 export function renderConsoleTable(r: Report): string {
-  const header = ['strategy', 'req/s', 'sellout', 'win p99', 'lose p99', 'p50', 'p99', 'p99.9', 'ok', 'conflict', 'soldOut', 'error', 'timeout', 'oversold', 'retries', 'lockFail', 'dbAvoid', 'effic', 'verdict'];
+  const withStore = showsStore(r);
+  const header = ['strategy', ...(withStore ? ['store'] : []), 'req/s', 'sellout', 'win p99', 'lose p99', 'p50', 'p99', 'p99.9', 'ok', 'conflict', 'soldOut', 'error', 'timeout', 'oversold', 'retries', 'lockFail', 'dbAvoid', 'effic', 'verdict'];
   const t = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${(v / 1000).toFixed(2)}s`);
   const p99 = (l?: { count: number; p99: number }) => (l && l.count > 0 ? `${ms(l.p99)}ms` : '–');
-  const rows = r.results.map((s) => [resultLabel(s), s.rps.toFixed(0), t(s.sale?.timeToSelloutMs), p99(s.latencyByOutcome?.ok), p99(s.latencyByOutcome?.rejected),
+  const rows = grouped(r.results).map((s) => [resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), s.rps.toFixed(0), t(s.sale?.timeToSelloutMs), p99(s.latencyByOutcome?.ok), p99(s.latencyByOutcome?.rejected),
     `${ms(s.latencyMs.p50)}ms`, `${ms(s.latencyMs.p99)}ms`, `${ms(s.latencyMs.p999)}ms`, String(s.outcomes.ok), String(s.outcomes.conflict), String(s.outcomes.soldOut), String(s.outcomes.error), String(s.outcomes.timeout),
     String(s.oversold), String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency?.toFixed(2) ?? (s.ceilingInvalid ? 'invalid' : '–'), s.verdict]);
+  const left = withStore ? 2 : 1;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const fmt = (cells: string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [machineLine(r), `${r.scenario.name}: ${Object.entries(r.scenario.params).map(([k, v]) => `${k}=${v}`).join(' ')}`, '', fmt(header), ...rows.map(fmt), ...renderFaultsConsole(r)].join('\n');
 }

@@ -9,6 +9,8 @@ import { parseThreshold, type Threshold } from '../report/thresholds.js';
 import { faults, faultNames } from '../nemesis/index.js';
 import type { Fault } from '../nemesis/types.js';
 import type { Profile } from '../target/profile.js';
+import { dialectOfUrl, type Dialect } from '../db/dialect.js';
+import { storeFromName, VALID_STORES } from '../report/schema.js';
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -32,7 +34,9 @@ export interface RawRunOptions {
   seed?: string;
   out?: string;
   json?: boolean;
-  databaseUrl?: string;
+  /** Repeatable: one URL per store. */
+  databaseUrl?: string[];
+  store?: string;
   redisUrl?: string[];
   redisNodes?: string;
   strategyOpt?: string[];
@@ -60,6 +64,74 @@ export interface RawRunOptions {
   targetDb?: string;
 }
 
+/** One store of a run: its dialect, and its admin URL when one was given (flag or DATABASE_URL). */
+export interface StoreSpec { dialect: Dialect; url?: string }
+
+const ENGINE: Record<Dialect, string> = { pg: 'PostgreSQL', mysql: 'MySQL/MariaDB' };
+const SCHEMES = 'postgres://, postgresql:// (PostgreSQL), mysql://, mariadb:// (MySQL/MariaDB)';
+
+/** A URL fit for an error message: the password hidden. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** The dialect of a database URL, or a problem naming where it came from and the schemes accepted. */
+function urlDialect(source: string, url: string, problems: string[]): Dialect | undefined {
+  try {
+    return dialectOfUrl(url);
+  } catch {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+    problems.push(`${source} "${redactUrl(url)}": ${scheme ? `unsupported scheme "${scheme}:"` : 'not a URL'}; accepted: ${SCHEMES}`);
+    return undefined;
+  }
+}
+
+/**
+ * --store a,b and --database-url (once per store) → the stores of the run. Without --store the
+ * stores are the given URLs' (or DATABASE_URL's, or embedded PostgreSQL); with it, each listed store
+ * takes its URL if one was given (DATABASE_URL counts for its own dialect) and is provisioned the
+ * default way otherwise. `single` (bench serve): at most one store.
+ */
+export function parseStores(raw: { store?: string; databaseUrl?: string[] }, envUrl: string | undefined, problems: string[], single = false): StoreSpec[] {
+  const urls = new Map<Dialect, string>();
+  for (const url of raw.databaseUrl ?? []) {
+    const d = urlDialect('--database-url', url, problems);
+    if (!d) continue;
+    const prev = urls.get(d);
+    if (prev !== undefined) problems.push(`--database-url given twice for ${ENGINE[d]} ("${redactUrl(prev)}" and "${redactUrl(url)}"): give one URL per store`);
+    else urls.set(d, url);
+  }
+  const env = envUrl ? { url: envUrl, dialect: urlDialect('DATABASE_URL', envUrl, problems) } : undefined;
+  const withUrl = (dialect: Dialect): StoreSpec => {
+    const url = urls.get(dialect) ?? (env?.dialect === dialect ? env.url : undefined);
+    return url === undefined ? { dialect } : { dialect, url };
+  };
+  let stores: Dialect[];
+  if (raw.store !== undefined) {
+    stores = [];
+    for (const name of raw.store.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const d = storeFromName(name);
+      if (!d) problems.push(`--store: unknown store "${name}"; valid: ${VALID_STORES}${single ? '' : ', several separated by commas'}`);
+      else if (!stores.includes(d)) stores.push(d);
+    }
+    if (stores.length === 0 && !problems.some((p) => p.startsWith('--store'))) problems.push(`--store is empty; valid: ${VALID_STORES}`);
+    for (const [d, url] of urls) {
+      if (!stores.includes(d) && stores.length > 0) problems.push(`--database-url "${redactUrl(url)}" is a ${ENGINE[d]} URL but --store ${raw.store} leaves ${d} out; add ${d} to --store, or drop that URL`);
+    }
+  } else {
+    stores = urls.size > 0 ? [...urls.keys()] : env?.dialect ? [env.dialect] : ['pg'];
+  }
+  if (single && stores.length > 1) problems.push(`bench serve runs on one store; give one --database-url or one --store (got ${stores.join(', ')})`);
+  return stores.map(withUrl);
+}
+
 /** The black-box target before its profile is loaded. */
 export interface TargetSpec { url: string; profileFile: string; databaseUrl?: string; profile?: Profile }
 
@@ -78,7 +150,8 @@ export interface RunOptions {
   rawStrategyOptions: Record<string, string>;
   out: string;
   json: boolean;
-  databaseUrl?: string;
+  /** The stores to compare, in order; a store without a URL is provisioned the default way. */
+  stores: StoreSpec[];
   redisUrls: string[];
   redisNodes: number;
   /** `--strategy all`: strategies whose servers cannot be had are skipped, not fatal. */
@@ -264,10 +337,13 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   }
   if (transport === 'direct' && rate !== undefined) problems.push('--transport direct runs the closed model only; drop --rate');
   if (rate !== undefined && scenario?.kind === 'journey') problems.push('--rate: journeys are closed-model only (each user waits for its previous answer); drop --rate');
+  // A black-box target brings its own database (--target-db); the stores are seatlab's own.
+  const stores = raw.target !== undefined ? [] : parseStores(raw, process.env.DATABASE_URL || undefined, problems);
   const thresholds: Threshold[] = [];
   for (const expr of raw.threshold ?? []) {
     const t = parseThreshold(expr, strategyNames());
     if (typeof t === 'string') problems.push(t);
+    else if (t.store && !stores.some((x) => x.dialect === t.store)) problems.push(`--threshold "${expr}": ${t.store} is not a store of this run (${stores.map((x) => x.dialect).join(', ')}); add it with --store, or drop @${t.store}`);
     else thresholds.push(t);
   }
   const warmupMs = raw.warmup === undefined || raw.warmup.trim() === '0' ? (raw.warmup === undefined ? 2000 : 0) : parseDuration('--warmup', raw.warmup, 2000, problems);
@@ -286,15 +362,15 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (raw.target !== undefined && scenario && !scenario.workload) {
     problems.push(`--scenario ${scenario.name} cannot run against a target yet; use ${[...scenarios.values()].filter((s) => s.workload).map((s) => s.name).join(', ')}`);
   }
-  if (target && (instances > 1 || nemesis || transport === 'direct' || raw.queue === 'on')) {
-    problems.push('--target drives somebody else\'s API: --instances, --nemesis, --transport direct and --queue act on seatlab\'s own servers; drop them');
+  if (target && (instances > 1 || nemesis || transport === 'direct' || raw.queue === 'on' || raw.store !== undefined)) {
+    problems.push('--target drives somebody else\'s API: --instances, --nemesis, --transport direct, --queue and --store act on seatlab\'s own servers; drop them');
   }
   if (problems.length > 0 || !scenario) return { problems };
   return {
     problems,
     options: {
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
-      out: raw.out ?? 'results', json: raw.json ?? false, databaseUrl: raw.databaseUrl, redisUrls, redisNodes,
+      out: raw.out ?? 'results', json: raw.json ?? false, stores, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
       holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, maxConnections, transport,
       instances, nemesis, livenessGraceMs, ...(target ? { target } : {}),

@@ -21,6 +21,7 @@ import type { Fault } from '../nemesis/types.js';
 import type { StrategyResult } from '../report/schema.js';
 import type { RunOptions } from './options.js';
 import type { Io } from './run.js';
+import type { Dialect } from '../db/dialect.js';
 import { loadOverHttp, type LoadOutput } from './run-load.js';
 
 // One run of one strategy (under one fault, or none), as its phases: a fresh database and the
@@ -28,7 +29,9 @@ import { loadOverHttp, type LoadOutput } from './run-load.js';
 // core in-process) → the scenario's checker and the history checker → one plain result.
 
 export interface OneCtx {
-  adminUrl: string; template: string; dbName: string; secret: string; label: string; io: Io;
+  /** The store this run is on: its admin URL (creates and drops the run's database), its migrated template, its dialect. */
+  adminUrl: string; template: string; store: Dialect;
+  dbName: string; secret: string; label: string; io: Io;
   redisUrls: string[]; redis: Provisioned[]; measureStore: boolean;
   /** Where this run's history goes (results/<run-id>/history/…), and its name relative to the report. */
   historyFile: string; historyRel: string;
@@ -91,7 +94,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       const userId = o.scenario.kind === 'balance' ? load.history.find((op) => op.userId !== undefined)?.userId : undefined;
       hist = await checkHistoryInDb(db, load.history, { scheduleId: prepared.scheduleId, ...(userId !== undefined ? { userId } : {}), seededMaxReservationId });
     }
-    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, historyRel: c.historyRel, prepared });
+    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, historyRel: c.historyRel, prepared, dialect: c.store });
   } finally {
     await db.destroy();
     if (!o.keepDb) await dropDatabase(c.adminUrl, c.dbName).catch(() => undefined);
@@ -102,6 +105,8 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
 export interface Parts {
   check: ScenarioCheck; warmCheck?: ScenarioCheck; hist?: HistoryCheckResult; load: LoadOutput; store?: Ceiling; seedMs: number;
   options: Record<string, string>; historyRel: string; prepared: { seatCount: number };
+  /** The store the result ran on; absent for a black-box target, whose database is its own. */
+  dialect?: Dialect;
 }
 
 export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, p: Parts): StrategyResult {
@@ -113,7 +118,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   const histViolations: Violation[] = hist ? hist.violations.filter((v) => !check.violations.some((c) => c.kind === v.kind && c.detail === v.detail)) : [];
   const stuck = load.liveness?.stuck ?? 0;
   const liveViolations: Violation[] = stuck > 0
-    ? [{ kind: 'stuck', detail: `${stuck} item(s) available in PostgreSQL but still refused ${o.livenessGraceMs} ms after the faults ended`, evidence: { items: load.liveness!.stuckItems } }] : [];
+    ? [{ kind: 'stuck', detail: `${stuck} item(s) available in the database but still refused ${o.livenessGraceMs} ms after the faults ended`, evidence: { items: load.liveness!.stuckItems } }] : [];
   const violations = [...check.violations, ...histViolations, ...warmViolations, ...expected, ...liveViolations];
   const violationCounts: Record<string, number> = { ...check.violationCounts };
   for (const [k, v] of Object.entries(hist?.violationCounts ?? {})) if (!check.violations.some((c) => c.kind === k)) violationCounts[k] = (violationCounts[k] ?? 0) + v;
@@ -136,7 +141,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   const unknown = hist?.unknown ?? (load.history.length > 0 ? load.history.filter((op) => op.outcome === 'unknown').length : result.outcomes.timeout);
   const ex = check as ScenarioCheck;
   return {
-    strategy: strategy.name, ...(fault ? { fault: fault.name } : {}), ...(unsafeReason ? { unsafeReason } : {}),
+    strategy: strategy.name, ...(p.dialect ? { store: p.dialect } : {}), ...(fault ? { fault: fault.name } : {}), ...(unsafeReason ? { unsafeReason } : {}),
     description: strategy.description, safe, options: p.options,
     load: { model: result.model, connections: result.connections, transport: o.transport, ...(result.rate ? { rate: result.rate } : {}) },
     seedMs: p.seedMs, durationMs: result.durationMs, requests: result.requests, rps: result.rps, okPerSec: result.okPerSec,

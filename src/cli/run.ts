@@ -2,16 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createDb } from '../db/knex.js';
+import { createDb, withDatabase } from '../db/knex.js';
 import { createDatabaseFromTemplate, createTemplateDatabase, dropDatabase } from '../db/databases.js';
-import { provisionPostgres, type ProvisionedPostgres } from '../infra/postgres.js';
+import { provisionStore } from '../infra/store.js';
+import type { Provisioned } from '../infra/chain.js';
 import { provisionRedisNodes, type ProvisionedRedis } from '../infra/redis.js';
 import { InfraUnavailableError } from '../infra/errors.js';
 import { startServerProcess } from '../load/server-process.js';
 import { measureHttpCeiling, type Ceiling } from '../load/ceilings.js';
 import type { Fault } from '../nemesis/types.js';
 import { runOne } from './run-one.js';
-import { gitInfo, machineInfo, postgresInfo, redisInfo } from '../report/metadata.js';
+import { gitInfo, machineInfo, redisInfo, storeInfo, type StoreInfo } from '../report/metadata.js';
+import type { Dialect } from '../db/dialect.js';
+import { labeller, resultLabel } from '../report/render-faults.js';
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
 import { aggregateRuns } from '../report/aggregate.js';
@@ -30,16 +33,28 @@ function makeRunId(scenario: string): { runId: string; dbTag: string } {
   return { runId: `${ts}-${scenario}-${tag}`, dbTag: `${ts.replace('-', '_')}_${tag}` };
 }
 
-/** parse → validate (done by the caller) → provision → run each strategy → check → report. Returns the exit code. */
+const ENGINE: Record<Dialect, string> = { pg: 'PostgreSQL', mysql: 'MySQL/MariaDB' };
+
+/** One store of the run: its server (an admin URL), what it is, and the migrated template each run's database is copied from. */
+interface RunStore { dialect: Dialect; server: Provisioned; info?: StoreInfo; template: string }
+
+/** parse → validate (done by the caller) → provision → run each strategy on each store → check → report. Returns the exit code. */
 export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<number> {
   const { runId, dbTag } = makeRunId(o.scenario.name);
-  const provisioned: (ProvisionedPostgres | ProvisionedRedis)[] = [];
+  const provisioned: Provisioned[] = [];
+  const template = `seatlab_tpl_${dbTag}`;
+  const stores: RunStore[] = [];
+  // The store is named (in keys, labels and history files) when there is more than one, or it is not PostgreSQL.
+  const named = o.stores.length > 1 || o.stores[0]?.dialect !== 'pg';
   try {
-    io.err(`seatlab ${runId}: ${o.scenario.name} × ${o.strategies.map((s) => s.name).join(', ')}`);
-    const t0 = performance.now();
-    const pgServer = await provisionPostgres({ url: o.databaseUrl });
-    provisioned.push(pgServer);
-    io.err(`PostgreSQL: ${pgServer.kind}${pgServer.port ? ` on 127.0.0.1:${pgServer.port}` : ''} (${Math.round(performance.now() - t0)} ms)`);
+    io.err(`seatlab ${runId}: ${o.scenario.name} × ${o.strategies.map((s) => s.name).join(', ')}${named ? ` on ${o.stores.map((s) => s.dialect).join(', ')}` : ''}`);
+    for (const spec of o.stores) {
+      const t0 = performance.now();
+      const server = await provisionStore(spec.dialect, { url: spec.url });
+      provisioned.push(server);
+      stores.push({ dialect: spec.dialect, server, template });
+      io.err(`${ENGINE[spec.dialect]}: ${server.kind}${server.port ? ` on 127.0.0.1:${server.port}` : ''} (${Math.round(performance.now() - t0)} ms)`);
+    }
     let redis: ProvisionedRedis[] = [];
     let strategies = o.strategies;
     const skipped: { strategy: string; reason: string }[] = [];
@@ -62,73 +77,101 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       }
     }
 
-    const admin = createDb({ url: pgServer.url, poolMax: 1 });
-    const pgInfo = await postgresInfo(admin, pgServer.kind).finally(() => admin.destroy());
-    const template = `seatlab_tpl_${dbTag}`;
-    await createTemplateDatabase(pgServer.url, template);
-    const secret = randomBytes(32).toString('hex');
-
-    // The HTTP ceiling, before the strategies: the same server code answering a no-op route.
-    let httpCeiling: Ceiling | undefined;
-    if (o.transport === 'http') {
-      const dbName = `seatlab_${dbTag}_ceiling`;
-      const url = await createDatabaseFromTemplate(pgServer.url, dbName, template);
-      try {
-        const s0 = strategies.find((s) => !s.requires.redis) ?? strategies[0]!;
-        const server = await startServerProcess({ databaseUrl: url, strategy: s0.name, strategyOptions: o.strategyOptions.get(s0.name), tokenSecret: secret, poolSize: o.poolSize,
-          redisUrls: s0.requires.redis || o.queue ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
-        try {
-          httpCeiling = await measureHttpCeiling(server.url, { connections: o.params.connections, rate: o.rate, durationSec: CEILING_SECONDS });
-          io.err(`HTTP ceiling (GET /lab/noop, ${o.params.connections} connections): ${httpCeiling.perSec} req/s, p99 ${httpCeiling.p99Ms} ms`);
-        } finally {
-          await server.stop();
-        }
-      } finally {
-        await dropDatabase(pgServer.url, dbName).catch(() => undefined);
-      }
-    }
-
-    // One cell per strategy and fault (a healthy cell when no --nemesis): the fault matrix.
-    const faults: (Fault | undefined)[] = o.nemesis?.faults.length ? o.nemesis.faults : [undefined];
-    const cells = strategies.flatMap((s) => faults.map((f) => ({ strategy: s, fault: f, key: cellKey(s.name, f?.name) })));
-    const perCell = new Map<string, StrategyResult[]>(cells.map((c) => [c.key, []]));
+    // What each store is (engine, version, isolation), and one migrated template per store.
+    const templates: RunStore[] = [];
     try {
-      // Interleaved (A B C A B C …) so that machine drift hits every strategy alike.
-      for (let run = 0; run < o.runs; run++) {
-        for (const [i, cell] of cells.entries()) {
-          const { strategy, fault } = cell;
-          const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${cells.length} ${strategy.name}${fault ? ` × ${fault.name}` : ''}]`;
-          const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
-          const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
-          perCell.get(cell.key)!.push(await runOne(o, strategy, fault, {
-            adminUrl: pgServer.url, template, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
-            measureStore: run === 0 && !fault, historyRel, historyFile: path.join(o.out, runId, historyRel),
-          }));
-        }
+      for (const st of stores) {
+        await createTemplateDatabase(st.server.url, template);
+        templates.push(st);
+        // Asked on the template: the database in an admin URL's path need not exist (a MySQL URL's often does not).
+        const db = createDb({ url: withDatabase(st.server.url, template), poolMax: 1 });
+        st.info = await storeInfo(db, st.server.kind).finally(() => db.destroy());
+        if (named) io.err(`${st.dialect}: ${st.info.engine} ${st.info.version}, isolation ${st.info.isolation}`);
       }
+      return await runCells(o, io, argv, { runId, dbTag, stores, redis, strategies, skipped, named });
     } finally {
-      await dropDatabase(pgServer.url, template).catch(() => undefined);
+      for (const st of templates) await dropDatabase(st.server.url, template).catch(() => undefined);
     }
-
-    const results = cells.map((c) => {
-      const agg = aggregateRuns(perCell.get(c.key)!);
-      const lower = Math.min(httpCeiling?.perSec ?? Infinity, agg.storeCeiling?.perSec ?? Infinity);
-      return withEfficiency(agg, httpCeiling, lower);
-    });
-    return await finishReport(o, io, {
-      runId, results,
-      config: {
-        strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
-        poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
-        instances: o.instances, livenessGraceMs: o.livenessGraceMs,
-        ...(o.nemesis ? { nemesis: { faults: o.nemesis.faults.map((f) => f.name), ...(o.nemesis.everyMs !== undefined ? { everyMs: o.nemesis.everyMs } : {}), ...(o.nemesis.forMs !== undefined ? { forMs: o.nemesis.forMs } : {}) } } : {}),
-      },
-      servers: { postgres: pgInfo, ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}) },
-      ceilings: { http: httpCeiling },
-    });
   } finally {
     for (const p of provisioned.reverse()) await p.stop().catch((e: Error) => io.err(`stopping ${p.kind} server failed: ${e.message}`));
   }
+}
+
+interface Prepared {
+  runId: string; dbTag: string; stores: RunStore[]; redis: ProvisionedRedis[]; strategies: RunOptions['strategies'];
+  skipped: { strategy: string; reason: string }[]; named: boolean;
+}
+
+/** The HTTP ceiling, then every cell (strategy × fault × store) once per run, interleaved, then the report. */
+async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Promise<number> {
+  const { runId, dbTag, stores, redis, strategies, skipped, named } = p;
+  const first = stores[0]!;
+  const secret = randomBytes(32).toString('hex');
+
+  // The HTTP ceiling, before the strategies: the same server code answering a no-op route (once, on the first store).
+  let httpCeiling: Ceiling | undefined;
+  if (o.transport === 'http') {
+    const dbName = `seatlab_${dbTag}_ceiling`;
+    const url = await createDatabaseFromTemplate(first.server.url, dbName, first.template);
+    try {
+      const s0 = strategies.find((s) => !s.requires.redis) ?? strategies[0]!;
+      const server = await startServerProcess({ databaseUrl: url, strategy: s0.name, strategyOptions: o.strategyOptions.get(s0.name), tokenSecret: secret, poolSize: o.poolSize,
+        redisUrls: s0.requires.redis || o.queue ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
+      try {
+        httpCeiling = await measureHttpCeiling(server.url, { connections: o.params.connections, rate: o.rate, durationSec: CEILING_SECONDS });
+        io.err(`HTTP ceiling (GET /lab/noop, ${o.params.connections} connections): ${httpCeiling.perSec} req/s, p99 ${httpCeiling.p99Ms} ms`);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await dropDatabase(first.server.url, dbName).catch(() => undefined);
+    }
+  }
+
+  // One cell per strategy, fault (a healthy cell when no --nemesis) and store: the fault matrix, on every store.
+  // Cells of one strategy on the stores follow each other, so its results sit side by side.
+  const faults: (Fault | undefined)[] = o.nemesis?.faults.length ? o.nemesis.faults : [undefined];
+  const cells = strategies.flatMap((s) => faults.flatMap((f) => stores.map((st) => ({
+    strategy: s, fault: f, store: st, key: cellKey(s.name, f?.name, named ? st.dialect : undefined),
+  }))));
+  const perCell = new Map<string, StrategyResult[]>(cells.map((c) => [c.key, []]));
+  // Interleaved (A B C A B C …, every store within each run) so that machine drift hits every strategy and store alike.
+  for (let run = 0; run < o.runs; run++) {
+    for (const [i, cell] of cells.entries()) {
+      const { strategy, fault, store } = cell;
+      const name = resultLabel({ strategy: strategy.name, fault: fault?.name, store: store.dialect }, named);
+      const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${cells.length} ${name}]`;
+      const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
+      const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
+      perCell.get(cell.key)!.push(await runOne(o, strategy, fault, {
+        adminUrl: store.server.url, template: store.template, store: store.dialect, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
+        measureStore: run === 0 && !fault, historyRel, historyFile: path.join(o.out, runId, historyRel),
+      }));
+    }
+  }
+
+  const pg = stores.find((st) => st.dialect === 'pg');
+  const results = cells.map((c) => {
+    const agg = aggregateRuns(perCell.get(c.key)!);
+    const lower = Math.min(httpCeiling?.perSec ?? Infinity, agg.storeCeiling?.perSec ?? Infinity);
+    return withEfficiency(agg, httpCeiling, lower);
+  });
+  return await finishReport(o, io, {
+    runId, results,
+    config: {
+      strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
+      poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
+      instances: o.instances, livenessGraceMs: o.livenessGraceMs, stores: stores.map((st) => st.dialect),
+      ...(o.nemesis ? { nemesis: { faults: o.nemesis.faults.map((f) => f.name), ...(o.nemesis.everyMs !== undefined ? { everyMs: o.nemesis.everyMs } : {}), ...(o.nemesis.forMs !== undefined ? { forMs: o.nemesis.forMs } : {}) } } : {}),
+    },
+    servers: {
+      stores: stores.map((st) => st.info!),
+      // Readers of reports from before there were two stores look here.
+      ...(pg?.info ? { postgres: { version: pg.info.version, kind: pg.info.kind, settings: pg.info.settings } } : {}),
+      ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}),
+    },
+    ceilings: { http: httpCeiling },
+  });
 }
 
 const CEILING_SECONDS = 3;
@@ -151,9 +194,14 @@ function withEfficiency(agg: StrategyResult, http: Ceiling | undefined, lower: n
   return out;
 }
 
-/** A result's key: the strategy, and the fault it ran under. */
-export function cellKey(strategy: string, fault?: string): string {
-  return fault ? `${strategy}@${fault}` : strategy;
+/**
+ * A result's key inside a run: the strategy, the fault it ran under ("redlock@pause-instance"), and
+ * the store when the run names stores ("redlock@pause-instance.mysql"); the history file is the key
+ * with "." for "@". Internal: reports, thresholds and compare name a result with resultLabel
+ * ("redlock@mysql × pause-instance").
+ */
+export function cellKey(strategy: string, fault?: string, store?: Dialect): string {
+  return `${fault ? `${strategy}@${fault}` : strategy}${store ? `.${store}` : ''}`;
 }
 
 /** Faults that act on Redis: with one of them, Redis is started even if no strategy needs it. */
@@ -162,7 +210,8 @@ const REDIS_FAULTS = new Set(['restart-redis', 'stop-redis-minority']);
 /** Thresholds, the exit code, report.json/md/html and the console table: the end of every kind of run. */
 export async function finishReport(o: RunOptions, io: Io, p: Pick<Report, 'runId' | 'results' | 'config' | 'servers' | 'ceilings'> & { target?: Report['target'] }): Promise<number> {
   const { results } = p;
-  const failed = results.filter((r) => r.verdict === 'fail').map((r) => (r.fault ? `${r.strategy} × ${r.fault}` : r.strategy));
+  const label = labeller({ results, config: p.config });
+  const failed = results.filter((r) => r.verdict === 'fail').map(label);
   const thresholds = evaluateThresholds(o.thresholds, results);
   const breached = thresholds.filter((t) => !t.pass);
   // An invariant violated by a "safe" strategy outranks a threshold breach.
@@ -189,7 +238,10 @@ export async function finishReport(o: RunOptions, io: Io, p: Pick<Report, 'runId
   io.err(`report: ${files.json}`);
   io.err(`        ${files.md}`);
   io.err(`        ${files.html}`);
-  for (const t of thresholds) io.err(`threshold ${t.pass ? 'pass' : 'FAIL'}  ${t.strategyName}${t.fault ? ` × ${t.fault}` : ''}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
+  for (const t of thresholds) {
+    const name = resultLabel({ strategy: t.strategyName, fault: t.fault, store: t.storeName }, t.storeName !== undefined);
+    io.err(`threshold ${t.pass ? 'pass' : 'FAIL'}  ${name}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
+  }
   if (breached.length > 0) io.err(`${breached.length} threshold(s) breached: exit ${EXIT.thresholdBreached}`);
   if (failed.length > 0) io.err(`INVARIANT VIOLATED by ${failed.join(', ')} (claims to be safe): exit ${EXIT.invariantViolated}`);
   if (o.json) io.out(`${JSON.stringify(report, null, 2)}\n`);

@@ -3,11 +3,11 @@ import { strategies, strategyNames } from '../../strategies/index.js';
 import { createDb, withDatabase } from '../db/knex.js';
 import { createTemplateDatabase, dropDatabase } from '../db/databases.js';
 import { seedSchedule } from '../db/seed.js';
-import { provisionPostgres } from '../infra/postgres.js';
+import { provisionStore } from '../infra/store.js';
 import { registerCleanup } from '../infra/cleanup.js';
 import { startServer } from '../server/start.js';
 import { UsageError } from './errors.js';
-import { parseCount, parseDuration, parseInstances, parseQueue, strategyOptionsFor } from './options.js';
+import { parseCount, parseDuration, parseInstances, parseQueue, parseStores, strategyOptionsFor } from './options.js';
 import { startInstances } from '../load/instances.js';
 import { provisionRedisNodes } from '../infra/redis.js';
 import type { Io } from './run.js';
@@ -17,6 +17,7 @@ export interface RawServeOptions {
   port?: string;
   seats?: string;
   databaseUrl?: string;
+  store?: string;
   redisUrl?: string[];
   strategyOpt?: string[];
   holdTtl?: string;
@@ -46,15 +47,17 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   const queue = parseQueue(raw, false, problems);
   const instances = parseInstances(raw.instances, problems);
   if (instances > 1 && port !== 0 && port + instances - 1 > 65535) problems.push(`--port ${port} with --instances ${instances}: the ports ${port}…${port + instances - 1} do not all exist`);
-  if (problems.length > 0 || !strategy) throw new UsageError(problems);
+  // One store: the dialect of --database-url (or DATABASE_URL), or --store, or embedded PostgreSQL.
+  const [spec] = parseStores({ store: raw.store, databaseUrl: raw.databaseUrl === undefined ? [] : [raw.databaseUrl] }, process.env.DATABASE_URL || undefined, problems, true);
+  if (problems.length > 0 || !strategy || !spec) throw new UsageError(problems);
 
-  const pg = await provisionPostgres({ url: raw.databaseUrl });
-  registerCleanup('postgres', () => pg.stop());
+  const server = await provisionStore(spec.dialect, { url: spec.url });
+  registerCleanup(spec.dialect === 'pg' ? 'postgres' : 'mysql', () => server.stop());
   const dbName = `seatlab_serve_${randomBytes(4).toString('hex')}`;
-  await createTemplateDatabase(pg.url, dbName);
+  await createTemplateDatabase(server.url, dbName);
   // An embedded server goes with its data directory; only someone else's server needs the drop.
-  if (pg.kind !== 'embedded') registerCleanup(`database ${dbName}`, () => dropDatabase(pg.url, dbName));
-  const url = withDatabase(pg.url, dbName);
+  if (server.kind !== 'embedded') registerCleanup(`database ${dbName}`, () => dropDatabase(server.url, dbName));
+  const url = withDatabase(server.url, dbName);
   const db = createDb({ url, poolMax: 1 });
   const schedule = await seedSchedule(db, { seats }).finally(() => db.destroy());
 
@@ -82,6 +85,6 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     urls = started.map((s) => s.url);
   }
   io.out(`${JSON.stringify({ url: urls[0], ...(instances > 1 ? { urls } : {}), databaseUrl: url, concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
-  io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (PostgreSQL: ${pg.kind}); Ctrl-C stops it and everything it started`);
+  io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (${spec.dialect === 'pg' ? 'PostgreSQL' : 'MySQL/MariaDB'}: ${server.kind}); Ctrl-C stops it and everything it started`);
   await new Promise<void>(() => undefined); // until a signal; the exit hook cleans up
 }

@@ -19,7 +19,9 @@ export type ProvisionedPostgres = Provisioned;
 const DIR_PREFIX = 'seatlab-pg-';
 
 export async function provisionPostgres(opts: { url?: string; log?: (line: string) => void } = {}): Promise<ProvisionedPostgres> {
-  const explicit = opts.url ?? process.env.DATABASE_URL;
+  // DATABASE_URL counts only when it is a PostgreSQL URL (it may name the MySQL store instead).
+  const env = process.env.DATABASE_URL;
+  const explicit = opts.url ?? (env && /^postgres(ql)?:/i.test(env) ? env : undefined);
   if (explicit) {
     await assertPostgresReachable(explicit);
     return { url: explicit, kind: 'url', stop: async () => {} };

@@ -1,6 +1,8 @@
 import type { Report, RunFigures, StrategyResult } from './schema.js';
 import { overlaps, spread, welch } from './stats.js';
 import { EXIT } from '../cli/errors.js';
+import { labeller, reportStores, resultLabel } from './render-faults.js';
+import type { Dialect } from '../db/dialect.js';
 
 // Compares two reports result by result, a result being one (strategy, fault) cell. With at least
 // 2 runs on each side a regression is a change of the means worse than the limit AND a one-sided
@@ -9,6 +11,8 @@ import { EXIT } from '../cli/errors.js';
 // beyond the noise, so the interval rule (kept for single runs, where no test is possible) has
 // little power. Every result × metric is one test: among 7 strategies × 5 metrics some p < 0.05
 // happen by chance, which the limit filters only in part; a CI gate can ask for --alpha 0.01.
+// A result of a two-store run is one (strategy, fault, store) cell, named "pessimistic@mysql"; a pg
+// result is compared with a mysql one only when asked to (acrossStores: one store on each side).
 
 export const ALPHA = 0.05;
 
@@ -22,10 +26,11 @@ const METRICS: { name: Metric; higherIsBetter: boolean; value: (r: StrategyResul
 ];
 
 export interface MetricComparison {
-  /** "strategy" or "strategy × fault". */
+  /** "strategy" or "strategy × fault"; with stores "strategy@store × fault" (across stores: "… (baseline strategy@pg)"). */
   label: string;
   strategy: string;
   fault?: string;
+  store?: Dialect;
   metric: Metric;
   /** Mean over the runs (the single run's figure with one run). */
   baseline: number;
@@ -57,15 +62,16 @@ export interface Comparison {
   exitCode: 0 | 3 | 4 | 5;
 }
 
-export const resultLabel = (r: { strategy: string; fault?: string }) => (r.fault ? `${r.strategy} × ${r.fault}` : r.strategy);
-const sameCell = (a: StrategyResult, b: StrategyResult) => a.strategy === b.strategy && (a.fault ?? '') === (b.fault ?? '');
+const storeOf = (r: StrategyResult) => r.store ?? 'pg';
+const sameCell = (a: StrategyResult, b: StrategyResult, acrossStores = false) =>
+  a.strategy === b.strategy && (a.fault ?? '') === (b.fault ?? '') && (acrossStores || storeOf(a) === storeOf(b));
 
 /** Each run's figure for a metric; a report without runs[] counts as one run of its headline figure. */
 const perRun = (r: StrategyResult, m: (typeof METRICS)[number]) => (r.runs?.length ? r.runs.map(m.value) : [m.value(r)]);
 
 const round = (x: number, k = 10) => Math.round(x * k) / k;
 
-function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof METRICS)[number], limit: number, alpha: number): MetricComparison {
+function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof METRICS)[number], limit: number, alpha: number, label: string): MetricComparison {
   const [bs, cs] = [perRun(base, m), perRun(cur, m)];
   const [sb, sc] = [spread(bs), spread(cs)];
   const worsePct = sb.mean === 0 ? 0 : ((m.higherIsBetter ? sb.mean - sc.mean : sc.mean - sb.mean) / sb.mean) * 100;
@@ -86,25 +92,32 @@ function compareMetric(base: StrategyResult, cur: StrategyResult, m: (typeof MET
     verdict = regression ? 'regression' : overlap ? 'within noise' : worsePct > 0 ? 'worse, within limit' : 'better';
   }
   return {
-    label: resultLabel(cur), strategy: cur.strategy, ...(cur.fault ? { fault: cur.fault } : {}), metric: m.name,
+    label, strategy: cur.strategy, ...(cur.fault ? { fault: cur.fault } : {}), ...(cur.store ? { store: cur.store } : {}), metric: m.name,
     baseline: sb.mean, current: sc.mean, baselineN: bs.length, currentN: cs.length, worsePct: round(worsePct),
     baselineCi, currentCi, overlap, ...(p !== undefined ? { p } : {}), regression, verdict,
   };
 }
 
-export function compareReports(baseline: Report, current: Report, maxRegressionPct: number, alpha = ALPHA): Comparison {
+/**
+ * `acrossStores`: pair results by strategy and fault whatever their store (a baseline on one store, the
+ * current on another); only the CLI's --allow-different-params asks for it.
+ */
+export function compareReports(baseline: Report, current: Report, maxRegressionPct: number, alpha = ALPHA, opts: { acrossStores?: boolean } = {}): Comparison {
+  const across = opts.acrossStores ?? false;
+  const [baseLabel, curLabel] = [labeller(baseline), labeller(current)];
   const metrics: MetricComparison[] = [];
   const added: string[] = [];
   for (const cur of current.results) {
-    const base = baseline.results.find((b) => sameCell(b, cur));
-    if (!base) { added.push(resultLabel(cur)); continue; }
-    for (const m of METRICS) metrics.push(compareMetric(base, cur, m, maxRegressionPct, alpha));
+    const base = baseline.results.find((b) => sameCell(b, cur, across));
+    if (!base) { added.push(curLabel(cur)); continue; }
+    const label = storeOf(base) === storeOf(cur) ? curLabel(cur) : `${resultLabel(cur, true)} (baseline ${resultLabel(base, true)})`;
+    for (const m of METRICS) metrics.push(compareMetric(base, cur, m, maxRegressionPct, alpha, label));
   }
-  const missing = baseline.results.filter((b) => !current.results.some((c) => sameCell(b, c))).map((b) => ({
-    label: resultLabel(b), reason: current.config?.skipped?.find((s) => s.strategy === b.strategy)?.reason,
+  const missing = baseline.results.filter((b) => !current.results.some((c) => sameCell(b, c, across))).map((b) => ({
+    label: baseLabel(b), reason: current.config?.skipped?.find((s) => s.strategy === b.strategy)?.reason,
   }));
   // A strategy that claims to be safe and oversold is a failure whatever the speed.
-  const oversold = current.results.filter((r) => r.safe && r.oversold > 0).map((r) => ({ label: resultLabel(r), oversold: r.oversold }));
+  const oversold = current.results.filter((r) => r.safe && r.oversold > 0).map((r) => ({ label: curLabel(r), oversold: r.oversold }));
   // Precedence: an oversell, then a regression found, then a result that could not be checked.
   const exitCode = oversold.length > 0 ? EXIT.invariantViolated : metrics.some((m) => m.regression) ? EXIT.regression : missing.length > 0 ? EXIT.missingStrategy : EXIT.ok;
   return { metrics, oversold, missing, added, singleRun: metrics.some((m) => m.p === undefined), alpha, exitCode };
@@ -155,7 +168,15 @@ const DEFINING: { field: string; of: (r: Report) => string }[] = [
   { field: 'transport (results[].load.transport)', of: (r) => distinct(r.results.map((x) => x.load?.transport ?? 'http')) },
   { field: 'instances (config.instances)', of: (r) => String(r.config?.instances ?? 1) },
   { field: 'nemesis faults (config.nemesis.faults)', of: (r) => distinct(r.config?.nemesis?.faults ?? []) },
+  // pg and mysql lock differently: their figures differ for a reason other than the code.
+  { field: 'stores (config.stores, results[].store)', of: (r) => distinct(reportStores(r)) },
 ];
+
+/** "PostgreSQL 16.4 (embedded)" for each store the report names (servers.postgres in older reports). */
+const serversOf = (r: Report) => {
+  const stores = r.servers?.stores ?? (r.servers?.postgres ? [{ engine: 'postgresql', ...r.servers.postgres }] : []);
+  return stores.map((s) => `${s.engine} ${s.version} (${s.kind})`).join(', ') || 'unknown';
+};
 
 /** What may differ and is compared anyway, but said, so that nobody reads it as the code's doing. */
 const NOTED: { field: string; of: (r: Report) => string }[] = [
@@ -164,7 +185,7 @@ const NOTED: { field: string; of: (r: Report) => string }[] = [
   { field: 'config.strategyOptions', of: (r) => JSON.stringify(r.config?.strategyOptions ?? {}) },
   { field: 'config.holdTtlMs', of: (r) => String(r.config?.holdTtlMs) },
   { field: 'machine', of: (r) => `${r.machine?.cpuModel} × ${r.machine?.cores} cores` },
-  { field: 'PostgreSQL', of: (r) => `${r.servers?.postgres?.kind} ${r.servers?.postgres?.version}` },
+  { field: 'database servers', of: serversOf },
 ];
 
 function differences(list: { field: string; of: (r: Report) => string }[], a: Report, b: Report): ParamDifference[] {

@@ -1,24 +1,59 @@
 import type { Report, StrategyResult } from './schema.js';
+import type { Dialect } from '../db/dialect.js';
 
 // The fault matrix (strategy × fault) and the record of every injection, for report.md and the
 // console. Each cell is one sale's figures: the worst run's oversold and stuck, the median run's
-// unknowns and errors.
+// unknowns and errors. Also how every renderer names a result: "strategy", "strategy × fault", and
+// with a store "strategy@store" ("pessimistic@mysql × pause-instance") — the same strategy@store a
+// --threshold names.
 
-/** "redlock × pause-instance", or just the strategy when it ran healthy. */
-export function resultLabel(s: StrategyResult): string {
-  return s.fault ? `${s.strategy} × ${s.fault}` : s.strategy;
+type Named = { strategy: string; fault?: string; store?: Dialect };
+
+/** "redlock × pause-instance", or just the strategy when it ran healthy; `withStore`: "redlock@mysql × pause-instance". */
+export function resultLabel(s: Named, withStore = false): string {
+  const name = withStore ? `${s.strategy}@${s.store ?? 'pg'}` : s.strategy;
+  return s.fault ? `${name} × ${s.fault}` : name;
+}
+
+/** The stores of a report in the order they ran; a report from before there were two ran on pg. */
+export function reportStores(r: { results: Named[]; config?: { stores?: Dialect[] } }): Dialect[] {
+  if (r.config?.stores?.length) return r.config.stores;
+  const seen = [...new Set(r.results.map((s) => s.store ?? 'pg'))];
+  return seen.length > 0 ? seen : ['pg'];
+}
+
+/** Whether results are told apart by store: more than one store, or a single store that is not PostgreSQL. */
+export function showsStore(r: { results: Named[]; config?: { stores?: Dialect[] } }): boolean {
+  const stores = reportStores(r);
+  return stores.length > 1 || stores[0] !== 'pg';
+}
+
+/** resultLabel with the store when the report shows stores. */
+export const labeller = (r: { results: Named[]; config?: { stores?: Dialect[] } }) => {
+  const withStore = showsStore(r);
+  return (s: Named) => resultLabel(s, withStore);
+};
+
+/** Results with the same strategy (× fault) on every store side by side: strategies, then faults, then stores, each in first-seen order. */
+export function grouped<T extends Named>(results: T[]): T[] {
+  const rank = (xs: (string | undefined)[]) => { const order = [...new Set(xs)]; return (x: string | undefined) => order.indexOf(x); };
+  const [byStrategy, byFault, byStore] = [rank(results.map((s) => s.strategy)), rank(results.map((s) => s.fault)), rank(results.map((s) => s.store ?? 'pg'))];
+  return results.map((s, i) => ({ s, i })).sort((a, b) => byStrategy(a.s.strategy) - byStrategy(b.s.strategy) || byFault(a.s.fault) - byFault(b.s.fault) ||
+    byStore(a.s.store ?? 'pg') - byStore(b.s.store ?? 'pg') || a.i - b.i).map((x) => x.s);
 }
 
 export interface MatrixCell { oversold: number; unknown: number; errors: number; stuck: number; verdict: StrategyResult['verdict'] }
 
+/** One row per strategy (per strategy and store when the report shows stores: `strategy` is then "pessimistic@mysql"). */
 export function faultMatrix(r: Report): { faults: string[]; rows: { strategy: string; safe: boolean; cells: (MatrixCell | undefined)[] }[] } | undefined {
   const faults = [...new Set(r.results.map((s) => s.fault).filter((f): f is string => Boolean(f)))];
   if (faults.length === 0) return undefined;
-  const strategies = [...new Set(r.results.map((s) => s.strategy))];
+  const label = labeller(r);
+  const rowNames = [...new Set(grouped(r.results).map((s) => label({ strategy: s.strategy, store: s.store })))];
   return {
     faults,
-    rows: strategies.map((name) => {
-      const mine = r.results.filter((s) => s.strategy === name);
+    rows: rowNames.map((name) => {
+      const mine = r.results.filter((s) => label({ strategy: s.strategy, store: s.store }) === name);
       return {
         strategy: name,
         safe: mine.every((s) => s.safe),
@@ -39,13 +74,14 @@ export function renderFaultsMarkdown(r: Report): string[] {
   if (!m) return [];
   const out: string[] = ['## Fault matrix', ''];
   out.push(`${r.config.instances ?? 1} server instance(s); each cell is one sale under that fault (worst run's oversold and stuck, median run's unknowns; errors = 5xx answers and refused connections). ` +
-    `Stuck: available in PostgreSQL but still refused ${r.config.livenessGraceMs ?? 0} ms after the faults ended.`, '');
+    `Stuck: available in the database but still refused ${r.config.livenessGraceMs ?? 0} ms after the faults ended.`, '');
   out.push(`| strategy | safe | ${m.faults.join(' | ')} |`, `| --- | --- | ${m.faults.map(() => '---').join(' | ')} |`);
   for (const row of m.rows) out.push(`| ${row.strategy} | ${row.safe ? 'yes' : 'no'} | ${row.cells.map((c) => cellText(c, (s) => `**${s}**`)).join(' | ')} |`);
   out.push('', '## Faults injected', '');
-  for (const s of r.results.filter((x) => x.nemesis)) {
+  const label = labeller(r);
+  for (const s of grouped(r.results).filter((x) => x.nemesis)) {
     const n = s.nemesis!;
-    out.push(`- **${resultLabel(s)}** (every ${n.everyMs} ms for ${n.forMs} ms, first at ${n.firstMs} ms): ` +
+    out.push(`- **${label(s)}** (every ${n.everyMs} ms for ${n.forMs} ms, first at ${n.firstMs} ms): ` +
       (n.events.length === 0 ? 'the load ended before the first injection.' : `${n.events.length} injection(s)`));
     for (const e of n.events) out.push(`  - ${(e.startMs / 1000).toFixed(2)}–${(e.endMs / 1000).toFixed(2)} s (${e.startedAt}): ${e.applied ? '' : '(not applied) '}${e.target}: ${e.detail}`);
   }
@@ -54,10 +90,11 @@ export function renderFaultsMarkdown(r: Report): string[] {
 }
 
 export function renderInstancesMarkdown(r: Report): string[] {
-  const multi = r.results.filter((s) => s.instances && (s.instances.count > 1 || s.instances.restarts > 0));
+  const multi = grouped(r.results).filter((s) => s.instances && (s.instances.count > 1 || s.instances.restarts > 0));
   if (multi.length === 0) return [];
+  const label = labeller(r);
   const out = ['## Server instances', '', '| result | instance | requests | ok | errors | unknown |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
-  for (const s of multi) for (const i of s.instances!.perInstance) out.push(`| ${resultLabel(s)} | ${i.instance} | ${i.requests} | ${i.ok} | ${i.errors} | ${i.unknown} |`);
+  for (const s of multi) for (const i of s.instances!.perInstance) out.push(`| ${label(s)} | ${i.instance} | ${i.requests} | ${i.ok} | ${i.errors} | ${i.unknown} |`);
   out.push('');
   return out;
 }

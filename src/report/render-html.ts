@@ -1,10 +1,13 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Report, StrategyResult } from './schema.js';
-import { machineLine, tableRow, markdownTable } from './render-md.js';
-import { renderFaultsMarkdown, resultLabel } from './render-faults.js';
+import { machineLine, tableRow, tableHeader, markdownTable, storesOf, engineName } from './render-md.js';
+import { grouped, labeller, renderFaultsMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
+import type { Dialect } from '../db/dialect.js';
 
 // A self-contained report: inline SVG, no script, no network. Every chart draws one series per
-// strategy, marked with data-strategy so a browser test can count them.
+// strategy, marked with data-strategy (and data-store) so a browser test can count them. The colour
+// is the strategy's (× fault's), the same on every store; the line says the store: solid on pg,
+// dashed on mysql.
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 99.99];
@@ -16,13 +19,21 @@ function percentileCurve(s: StrategyResult, encoded = s.histogram): { p: number;
   return PERCENTILES.map((p) => ({ p, ms: Math.max(0.001, h.getValueAtPercentile(p) / 1000) }));
 }
 
-interface Series { name: string; color: string; points: [number, number][]; dashed?: boolean; strategy?: string }
+interface Series { name: string; color: string; points: [number, number][]; dashed?: boolean; strategy?: string; store?: Dialect }
+
+/** The line of each store: PostgreSQL solid, MySQL/MariaDB dashed. */
+const STORE_DASH: Record<Dialect, string | undefined> = { pg: undefined, mysql: '6 4' };
+const LOSER_DASH = '6 4';
+const dashAttr = (d: string | undefined) => (d ? ` stroke-dasharray="${d}"` : '');
+const seriesDash = (s: Series) => (s.dashed ? LOSER_DASH : s.store ? STORE_DASH[s.store] : undefined);
 
 /** A shaded stretch of the x axis: a fault in force. */
 interface Band { x0: number; x1: number; color: string; label: string }
 
 function lineChart(title: string, series: Series[], o: { xLabel: string; yLabel: string; logY?: boolean; xTicks?: [number, string][]; bands?: Band[] }): string {
-  const W = 640, H = 300, L = 60, R = 150, T = 30, B = 40;
+  // The legend (a line sample and the name) gets the room its longest name needs.
+  const R = Math.max(150, 40 + 6.5 * Math.max(0, ...series.map((s) => s.name.length)));
+  const W = 490 + R, H = 300, L = 60, T = 30, B = 40;
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return `<p>${esc(title)}: no data</p>`;
   const xs = [...all.map((p) => p[0]), ...(o.bands ?? []).flatMap((b) => [b.x0, b.x1])];
@@ -38,18 +49,19 @@ function lineChart(title: string, series: Series[], o: { xLabel: string; yLabel:
   else for (let i = 0; i <= 4; i++) { const v = y0 + ((y1 - y0) * i) / 4; yTicks.push(`<text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${Math.round(v)}</text><line x1="${L}" x2="${W - R}" y1="${sy(v)}" y2="${sy(v)}" class="grid"/>`); }
   const bands = (o.bands ?? []).map((b) => `<rect class="fault-band" x="${sx(b.x0).toFixed(1)}" y="${T}" width="${Math.max(2, sx(b.x1) - sx(b.x0)).toFixed(1)}" height="${H - T - B}" fill="${b.color}" fill-opacity="0.15"><title>${esc(b.label)}</title></rect>`);
   const xTicks = (o.xTicks ?? []).map(([x, label]) => `<text x="${sx(x)}" y="${H - B + 16}" text-anchor="middle">${esc(label)}</text>`);
-  const lines = series.map((s, i) => `<polyline class="series" data-strategy="${esc(s.strategy ?? s.name)}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>` +
-    `<text x="${W - R + 10}" y="${T + 14 + i * 16}" style="fill:${s.color};font-weight:600">${esc(s.name)}</text>`);
+  const lines = series.map((s, i) => `<polyline class="series" data-strategy="${esc(s.strategy ?? s.name)}"${s.store ? ` data-store="${s.store}"` : ''} fill="none" stroke="${s.color}" stroke-width="2"${dashAttr(seriesDash(s))} points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>` +
+    `<line class="legend-line" x1="${W - R + 8}" x2="${W - R + 30}" y1="${T + 10 + i * 16}" y2="${T + 10 + i * 16}" stroke="${s.color}" stroke-width="2"${dashAttr(seriesDash(s))}/>` +
+    `<text x="${W - R + 36}" y="${T + 14 + i * 16}" style="fill:${s.color};font-weight:600">${esc(s.name)}</text>`);
   return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">
 ${bands.join('')}<g class="axes">${yTicks.join('')}${xTicks.join('')}<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>
 <text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle">${esc(o.xLabel)}</text><text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">${esc(o.yLabel)}</text></g>
 ${lines.join('\n')}</svg></figure>`;
 }
 
-function outcomeBars(results: StrategyResult[]): string {
+function outcomeBars(results: StrategyResult[], label: (s: StrategyResult) => string, withStore: boolean): string {
   const kinds = ['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const;
   const colors = { ok: '#2ca02c', conflict: '#ff7f0e', soldOut: '#9467bd', rejected: '#8c564b', error: '#d62728', timeout: '#7f7f7f' };
-  const W = 640, rowH = 22, L = 150;
+  const W = 640, rowH = 22, L = Math.max(150, 16 + 6.5 * Math.max(0, ...results.map((s) => label(s).length)));
   const rows = results.map((s, i) => {
     const total = kinds.reduce((a, k) => a + s.outcomes[k], 0) || 1;
     let x = L;
@@ -59,43 +71,68 @@ function outcomeBars(results: StrategyResult[]): string {
       x += w;
       return r;
     });
-    return `<g class="series" data-strategy="${esc(s.strategy)}"><text x="${L - 8}" y="${i * rowH + 17}" text-anchor="end">${esc(s.strategy)}</text>${parts.join('')}</g>`;
+    return `<g class="series" data-strategy="${esc(s.strategy)}"${withStore ? ` data-store="${s.store ?? 'pg'}"` : ''}><text x="${L - 8}" y="${i * rowH + 17}" text-anchor="end">${esc(label(s))}</text>${parts.join('')}</g>`;
   });
   const legend = kinds.map((k, i) => `<rect x="${L + i * 80}" y="${results.length * rowH + 8}" width="10" height="10" fill="${colors[k]}"/><text x="${L + i * 80 + 14}" y="${results.length * rowH + 17}">${k}</text>`);
   return `<figure><figcaption>Outcomes (share of requests)</figcaption><svg viewBox="0 0 ${W} ${results.length * rowH + 30}" width="${W}" height="${results.length * rowH + 30}">${rows.join('')}${legend.join('')}</svg></figure>`;
 }
 
-export function renderHtml(r: Report): string {
-  const color = (i: number) => COLORS[i % COLORS.length]!;
-  const latency = lineChart('Latency by percentile (all requests, all runs; log scale)', r.results.map((s, i) => ({
-    name: s.strategy, color: color(i), points: percentileCurve(s).map(({ p, ms }) => [-Math.log10(1 - p / 100), ms] as [number, number]),
+export function renderHtml(report: Report): string {
+  // The same strategy on every store side by side, whatever order the results came in.
+  const r: Report = { ...report, results: grouped(report.results) };
+  const withStore = showsStore(r);
+  const stores = reportStores(r);
+  const multiStore = stores.length > 1;
+  const label = labeller(r);
+  // One colour per strategy (× fault), shared by its results on every store.
+  const keys = [...new Set(r.results.map((s) => resultLabel(s)))];
+  const color = (s: StrategyResult) => COLORS[keys.indexOf(resultLabel(s)) % COLORS.length]!;
+  const onStore = (s: StrategyResult) => (withStore ? { store: s.store ?? 'pg' } : {});
+  const lines = multiStore ? ` · colour: strategy; line: ${stores.map((d) => `${d} ${STORE_DASH[d] ? 'dashed' : 'solid'}`).join(', ')}` : '';
+  const latency = lineChart(`Latency by percentile (all requests, all runs; log scale)${lines}`, r.results.map((s) => ({
+    name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: percentileCurve(s).map(({ p, ms }) => [-Math.log10(1 - p / 100), ms] as [number, number]),
   })), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [-Math.log10(1 - p / 100), `p${p}`] as [number, string]) });
   const sold = r.results.some((s) => s.selloutCurve?.length)
-    ? lineChart('Seats sold over time (cumulative successful holds, 100 ms buckets, first run): the sellout curve', r.results.filter((s) => s.selloutCurve?.length).map((s) => ({
-      name: resultLabel(s), strategy: s.strategy, color: color(r.results.indexOf(s)), points: s.selloutCurve!.map((v, i) => [(i + 1) / 10, v] as [number, number]),
+    ? lineChart(`Seats sold over time (cumulative successful holds, 100 ms buckets, first run): the sellout curve${lines}`, r.results.filter((s) => s.selloutCurve?.length).map((s) => ({
+      name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: s.selloutCurve!.map((v, i) => [(i + 1) / 10, v] as [number, number]),
     })), { xLabel: 'seconds since the first request', yLabel: 'seats held' })
     : '';
   const pct = (p: number) => -Math.log10(1 - p / 100);
+  // Dashes already tell winners from losers here, so with two stores each store gets a chart of its own.
+  const wlStores: (Dialect | undefined)[] = multiStore ? stores : [undefined];
   const winnersLosers = r.results.some((s) => s.outcomeHistograms)
-    ? lineChart('Winners (solid) and losers (dashed): latency by percentile, first run, log scale', r.results.filter((s) => s.outcomeHistograms).flatMap((s) => [
-      { name: `${resultLabel(s)} won`, strategy: s.strategy, color: color(r.results.indexOf(s)), points: percentileCurve(s, s.outcomeHistograms!.ok).map(({ p, ms }) => [pct(p), ms] as [number, number]) },
-      { name: `${resultLabel(s)} lost`, strategy: s.strategy, dashed: true, color: color(r.results.indexOf(s)), points: percentileCurve(s, s.outcomeHistograms!.rejected).map(({ p, ms }) => [pct(p), ms] as [number, number]) },
-    ].filter((x) => x.points.length > 0)), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [pct(p), `p${p}`] as [number, string]) })
+    ? wlStores.map((d) => {
+      const info = d ? storesOf(r).find((x) => x.store === d) : undefined;
+      const on = d ? ` on ${d}${info ? ` (${engineName(info)})` : ''}` : '';
+      const rs = r.results.filter((s) => s.outcomeHistograms && (!d || (s.store ?? 'pg') === d));
+      if (rs.length === 0) return '';
+      return lineChart(`Winners (solid) and losers (dashed)${on}: latency by percentile, first run, log scale`, rs.flatMap((s) => [
+        { name: `${label(s)} won`, strategy: s.strategy, color: color(s), points: percentileCurve(s, s.outcomeHistograms!.ok).map(({ p, ms }) => [pct(p), ms] as [number, number]) },
+        { name: `${label(s)} lost`, strategy: s.strategy, dashed: true, color: color(s), points: percentileCurve(s, s.outcomeHistograms!.rejected).map(({ p, ms }) => [pct(p), ms] as [number, number]) },
+      ].map((x) => ({ ...x, ...(d ? { store: d } : {}) })).filter((x) => x.points.length > 0)), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [pct(p), `p${p}`] as [number, string]) });
+    }).join('\n')
     : '';
   const faults = [...new Set(r.results.map((s) => s.fault))];
   // One throughput chart per fault, with every injection of the first run shaded in its strategy's colour.
   const throughput = faults.map((f) => {
     const rs = r.results.filter((s) => s.fault === f);
-    const series = rs.map((s) => ({ name: resultLabel(s), color: color(r.results.indexOf(s)), points: (s.runs?.[0]?.perSecond ?? s.perSecond).requests.map((v, sec) => [sec, v] as [number, number]) }));
-    const bands = rs.flatMap((s) => (s.runs?.[0]?.faults ?? s.nemesis?.events ?? []).map((e) => ({ x0: e.startMs / 1000, x1: Math.max(e.endMs, e.startMs + 100) / 1000, color: color(r.results.indexOf(s)), label: `${resultLabel(s)}: ${e.target}: ${e.detail}` })));
-    return lineChart(`Throughput over time (requests per second, first run)${f ? ` under ${f}; shaded: the fault in force` : ''}`, series, { xLabel: 'second of the run', yLabel: 'req/s', bands });
+    const series = rs.map((s) => ({ name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: (s.runs?.[0]?.perSecond ?? s.perSecond).requests.map((v, sec) => [sec, v] as [number, number]) }));
+    const bands = rs.flatMap((s) => (s.runs?.[0]?.faults ?? s.nemesis?.events ?? []).map((e) => ({ x0: e.startMs / 1000, x1: Math.max(e.endMs, e.startMs + 100) / 1000, color: color(s), label: `${label(s)}: ${e.target}: ${e.detail}` })));
+    return lineChart(`Throughput over time (requests per second, first run)${f ? ` under ${f}; shaded: the fault in force` : ''}${lines}`, series, { xLabel: 'second of the run', yLabel: 'req/s', bands });
   }).join('\n');
-  const oversold = r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>${esc(s.strategy)}</td><td class="${s.oversold > 0 ? 'bad' : 'good'}">${s.oversold}</td><td>${esc(s.verdict)}</td></tr>`).join('');
-  const table = markdownTable(['strategy', 'safe', 'req/s', 'ok/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'efficiency', 'verdict'],
-    r.results.map(tableRow)).split('\n').filter((_, i) => i !== 1).map((line, i) => {
+  const storeCell = (s: StrategyResult) => (withStore ? `<td>${esc(s.store ?? 'pg')}</td>` : '');
+  const storeAttr = (s: StrategyResult) => (withStore ? ` data-store="${esc(s.store ?? 'pg')}"` : '');
+  const oversold = r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"${storeAttr(s)}><td>${esc(resultLabel(s))}</td>${storeCell(s)}<td class="${s.oversold > 0 ? 'bad' : 'good'}">${s.oversold}</td><td>${esc(s.verdict)}</td></tr>`).join('');
+  const table = markdownTable(tableHeader(withStore), r.results.map((s) => tableRow(s, withStore))).split('\n').filter((_, i) => i !== 1).map((line, i) => {
     const cells = line.split('|').slice(1, -1).map((c) => c.trim().replace(/\*\*/g, ''));
     return `<tr>${cells.map((c) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;
   }).join('\n');
+  const storeList = withStore
+    ? `<h2>Stores</h2><table class="stores"><tr><th>store</th><th>engine</th><th>kind</th><th>isolation</th><th>settings</th></tr>${storesOf(r).map((x) =>
+      `<tr data-store="${esc(x.store)}"><td>${esc(x.store)}</td><td>${esc(engineName(x))}</td><td>${esc(x.kind)}</td><td>${esc(x.isolation)}</td><td>${esc(Object.entries(x.settings).map(([k, v]) => `${k}=${v}`).join(', '))}</td></tr>`).join('')}</table>` +
+      (multiStore ? `<p class="legend">Charts: the colour is the strategy, the same on every store; the line is the store: ${stores.map((d) => `${d} ${STORE_DASH[d] ? 'dashed' : 'solid'}`).join(', ')}. ` +
+        'Winners and losers have a chart per store (there the dashes are the losers).</p>' : '')
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>seatlab · ${esc(r.scenario.name)} · ${esc(r.runId)}</title>
 <style>
@@ -106,19 +143,20 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figur
 .machine{color:#555}
 </style></head><body>
 <h1>seatlab · ${esc(r.scenario.name)}</h1>
-<p class="machine">${esc(machineLine(r))}<br>${esc(r.machine.note)}. Run ${esc(r.runId)}, ${r.config.runs} run(s) per strategy, seed ${r.config.seed}.</p>
+<p class="machine">${esc(machineLine(r))}<br>${esc(r.machine.note)}. Run ${esc(r.runId)}, ${r.config.runs} run(s) per strategy${multiStore ? ' on each store' : ''}, seed ${r.config.seed}.</p>
+${storeList}
 <table class="comparison">${table}</table>
-<h2>Oversold</h2><table class="oversold"><tr><th>strategy</th><th>oversold</th><th>verdict</th></tr>${oversold}</table>
+<h2>Oversold</h2><table class="oversold"><tr><th>strategy</th>${withStore ? '<th>store</th>' : ''}<th>oversold</th><th>verdict</th></tr>${oversold}</table>
 ${sold}
 ${winnersLosers}
 ${latency}
 ${throughput}
-${outcomeBars(r.results)}
+${outcomeBars(r.results, label, withStore)}
 ${faultsHtml(r)}
 <h2>Ceilings (measured in this run)</h2>
 <table class="ceilings"><tr><th>what</th><th>per second</th><th>p99 ms</th><th>efficiency</th></tr>
 <tr><td>HTTP: GET /lab/noop, same load model</td><td>${r.ceilings?.http?.perSec ?? '–'}</td><td>${r.ceilings?.http?.p99Ms ?? '–'}</td><td></td></tr>
-${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"><td>store: ${esc(s.strategy)}, the same plan in-process (no HTTP)</td><td>${s.storeCeiling?.perSec ?? '–'}</td><td>${s.storeCeiling?.p99Ms ?? '–'}</td><td>${s.efficiency?.toFixed(2) ?? (s.ceilingInvalid ? 'invalid' : '–')}</td></tr>`).join('\n')}
+${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"${storeAttr(s)}><td>store ceiling: ${esc(label(s))}, the same plan in-process (no HTTP)</td><td>${s.storeCeiling?.perSec ?? '–'}</td><td>${s.storeCeiling?.p99Ms ?? '–'}</td><td>${s.efficiency?.toFixed(2) ?? (s.ceilingInvalid ? 'invalid' : '–')}</td></tr>`).join('\n')}
 </table>
 </body></html>
 `;

@@ -1,17 +1,53 @@
 import type { Report, StrategyResult } from './schema.js';
-import { renderFaultsMarkdown, renderInstancesMarkdown, resultLabel } from './render-faults.js';
+import type { StoreInfo } from './metadata.js';
+import { grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
+const ENGINES: Record<StoreInfo['engine'], string> = { postgresql: 'PostgreSQL', mysql: 'MySQL', mariadb: 'MariaDB' };
+
+/** "MariaDB 11.4.2", "PostgreSQL 16.4". */
+export const engineName = (s: Pick<StoreInfo, 'engine' | 'version'>) => `${ENGINES[s.engine] ?? s.engine} ${s.version}`;
+
+/** Each store, as the report's servers record it (a report from before there were two has servers.postgres only). */
+export function storesOf(r: Report): (StoreInfo & { store: string })[] {
+  const stores = reportStores(r);
+  if (r.servers.stores?.length) return r.servers.stores.map((s, i) => ({ ...s, store: stores[i] ?? (s.engine === 'postgresql' ? 'pg' : 'mysql') }));
+  const pg = r.servers.postgres;
+  return pg ? [{ engine: 'postgresql', version: pg.version, kind: pg.kind, isolation: pg.settings.default_transaction_isolation ?? 'read committed', settings: pg.settings, store: 'pg' }] : [];
+}
+
+/** One store for the machine line: PostgreSQL with the settings it always listed, others with their isolation and settings. */
+function storeText(s: StoreInfo, withIsolation: boolean): string {
+  const keys = s.engine === 'postgresql' ? ['synchronous_commit', 'shared_buffers', 'max_connections'] : Object.keys(s.settings);
+  const settings = keys.filter((k) => s.settings[k] !== undefined || s.engine === 'postgresql').map((k) => `${k}=${s.settings[k]}`).join(', ');
+  return `${engineName(s)} (${s.kind}; ${withIsolation ? `isolation ${s.isolation}; ` : ''}${settings})`;
+}
+
 export function machineLine(r: Report): string {
   const m = r.machine;
-  const pg = r.servers.postgres;
+  const withIsolation = showsStore(r);
+  const stores = storesOf(r).map((s) => storeText(s, withIsolation)).join(' · ');
   const redis = r.servers.redis ? ` · Redis ${r.servers.redis.version} (${r.servers.redis.nodes} × ${r.servers.redis.kind})` : '';
   const git = r.git.commit ? ` · git ${r.git.commit.slice(0, 10)}${r.git.dirty ? ' (dirty)' : ''}` : '';
   const target = r.target ? `target ${r.target.url} (${r.target.where === 'this machine' ? 'target on this machine: it shares these cores with the load generator' : 'remote'}) · ` : '';
-  return `${target}${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB · node ${m.node} · ${m.os} · PostgreSQL ${pg.version} (${pg.kind}; ` +
-    `synchronous_commit=${pg.settings.synchronous_commit}, shared_buffers=${pg.settings.shared_buffers}, max_connections=${pg.settings.max_connections})${redis}${git}`;
+  return `${target}${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB · node ${m.node} · ${m.os} · ${stores}${redis}${git}`;
+}
+
+/** The servers section: every store with its engine, version, kind and the isolation level it ran at, then Redis. */
+export function renderServersMarkdown(r: Report): string[] {
+  const stores = storesOf(r);
+  if (stores.length === 0) return [];
+  const out = ['## Servers', '', markdownTable(['store', 'engine', 'version', 'kind', 'isolation', 'settings'],
+    stores.map((s) => [s.store, ENGINES[s.engine] ?? s.engine, s.version, s.kind, s.isolation, Object.entries(s.settings).map(([k, v]) => `${k}=${v}`).join(', ')]), 6), ''];
+  const redis = r.servers.redis;
+  if (redis) out.push(`Redis ${redis.version}: ${redis.nodes} × ${redis.kind} (${Object.entries(redis.settings).map(([k, v]) => `${k}=${v}`).join(', ')}).`, '');
+  if (stores.length > 1) {
+    out.push('Every strategy ran on every store with the same seed and load, interleaved (each run: every strategy on every store, in turn), ' +
+      'each run on a fresh database; the isolation level is each server\'s default unless a strategy sets its own.', '');
+  }
+  return out;
 }
 
 const HEADER = ['strategy', 'safe', 'req/s', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'conflict', 'sold out', 'rejected', 'error', 'timeout', 'oversold', 'retries', 'lock failures', 'DB avoided', 'efficiency', 'verdict'];
@@ -26,12 +62,15 @@ function withRange(v: number, range: [number, number] | undefined): string {
   return range && range[0] !== range[1] ? `${v} (${range[0]}–${range[1]})` : String(v);
 }
 
-export function tableRow(s: StrategyResult): string[] {
+/** The comparison table's columns; with stores, a store column after the strategy. */
+export const tableHeader = (withStore: boolean) => (withStore ? [HEADER[0]!, 'store', ...HEADER.slice(1)] : HEADER);
+
+export function tableRow(s: StrategyResult, withStore = false): string[] {
   const o = s.outcomes;
   const l = s.latencyMs;
   const st = s.stats && s.stats.rps.n > 1 ? s.stats : undefined;
   const r0 = (x: number) => x.toFixed(0);
-  return [resultLabel(s), s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
+  return [resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
     withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max),
     ...(['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const).map((k) => withRange(o[k], s.countRanges?.[k])),
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? (s.ceilingInvalid ? 'invalid' : '–') : s.efficiency.toFixed(2), s.verdict];
@@ -42,40 +81,47 @@ const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p
 const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
 
 /** The sale as a ticketing engineer reads it first: when it sold out, who waited how long, who got in. */
-export function saleRow(s: StrategyResult): string[] {
+export function saleRow(s: StrategyResult, withStore = false): string[] {
   const b = s.latencyByOutcome;
   const pair = (l?: { count: number; p50: number; p99: number }) => (l && l.count > 0 ? `${ms(l.p50)} / ${ms(l.p99)}` : '–');
-  return [resultLabel(s), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
+  return [resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
     pair(b?.ok), pair(b?.rejected), b && b.error.count > 0 ? ms(b.error.p99) : '–',
     opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), opt(s.sale?.rankCorrelation, (x) => x.toFixed(2)), s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
 }
 
-export function markdownTable(header: string[], rows: string[][]): string {
+/** A markdown table; the first `left` columns are left-aligned (names), the rest right-aligned (figures). */
+export function markdownTable(header: string[], rows: string[][], left = 2): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i < 2 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+  return [line(header), line(header.map((_, i) => (i < left ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
-export function renderMarkdown(r: Report): string {
+export function renderMarkdown(report: Report): string {
+  // The same strategy on every store side by side, whatever order the results came in.
+  const r: Report = { ...report, results: grouped(report.results) };
+  const withStore = showsStore(r);
+  const label = labeller(r);
+  const left = withStore ? 3 : 2;
   const p = r.scenario.params;
   const out: string[] = [];
   out.push(`# seatlab · ${r.scenario.name} · ${r.runId}`, '');
   out.push(`**Machine:** ${machineLine(r)}`, '');
   if (r.results.some((s) => s.sale)) {
     out.push('## The sale', '');
-    out.push(markdownTable(SALE_HEADER, r.results.map(saleRow)), '');
+    out.push(markdownTable(withStore ? [SALE_HEADER[0]!, 'store', ...SALE_HEADER.slice(1)] : SALE_HEADER, r.results.map((s) => saleRow(s, withStore)), left), '');
     out.push('Sold out in: first request to the last successful hold. Winners: successful holds; losers: 409 and other 4xx answers; ' +
       'each from its own HDR histogram, requests given up on included at the time they were given up on. First come: the share of ' +
       'successful holds that went to the first `seats` users to ask (1 = first come, first served). Order kept: rank correlation ' +
       'between the order winners asked and the order their holds succeeded (1 = in order). One sale: the median run.', '');
     out.push('## Throughput and all requests', '');
   }
-  out.push(markdownTable(HEADER, r.results.map(tableRow)), '');
+  out.push(markdownTable(tableHeader(withStore), r.results.map((s) => tableRow(s, withStore)), left), '');
   for (const s of r.config.skipped) out.push(`- **${s.strategy}** was not run: ${s.reason}`);
   if (r.config.skipped.length > 0) out.push('');
   out.push(`> ${r.machine.note}. Load average before the run: ${r.machine.loadAvg1m}.`, '');
   out.push(`**Scenario:** ${r.scenario.name} — ${r.scenario.description}. ` +
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ') + `. Must hold afterwards: ${r.scenario.expectation}.`, '');
-  out.push(`**Runs:** ${r.config.runs} per strategy, interleaved; rates and latencies are the median run with a 95% interval ` +
+  const stores = reportStores(r);
+  out.push(`**Runs:** ${r.config.runs} per strategy${stores.length > 1 ? ` on each store (${stores.join(', ')})` : ''}, interleaved; rates and latencies are the median run with a 95% interval ` +
     `of the mean in brackets, counts are one sale's: the median run's, with the min–max over runs in parentheses (never a sum over runs); oversold and stuck are the worst run's. Before each run a ${r.config.warmupMs} ms ` +
     'warm-up holds seats on a schedule of its own: left out of the figures, not out of the checks.', '');
   const open = r.results.find((x) => x.load.model === 'open');
@@ -83,7 +129,7 @@ export function renderMarkdown(r: Report): string {
       `each sent at its intended time whether or not earlier ones were answered, on at most ${open.load.rate!.maxConnections ?? open.load.connections} connections; ` +
       'latency counts from the intended send time (a follow-up after a 409 from its previous answer), so queueing in the server or in the load generator shows as latency. ' +
       'An arrival that finds every connection busy is dropped: not sent, not in the latency figures, counted. ' +
-      r.results.map((x) => `${resultLabel(x)}: ${x.load.rate?.achieved ?? '?'}/s started${x.load.rate?.shortfall ? ' (SHORTFALL)' : ''}, ` +
+      r.results.map((x) => `${label(x)}: ${x.load.rate?.achieved ?? '?'}/s started${x.load.rate?.shortfall ? ' (SHORTFALL)' : ''}, ` +
         `${x.load.rate?.dropped ?? '?'} dropped, peak ${x.load.rate?.peakConnections ?? '?'} in flight, generator late by p99 ${x.load.rate?.startLagMs?.p99 ?? '?'} ms`).join('; ') + '.', '');
   if (!open) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
@@ -102,7 +148,7 @@ export function renderMarkdown(r: Report): string {
   const http = r.ceilings?.http;
   out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
   for (const s of r.results) {
-    out.push(`- ${resultLabel(s)}: store ceiling (the same plan, same seed and concurrency, through the same strategy in-process with no HTTP, on a fresh database) ` +
+    out.push(`- ${label(s)}: store ceiling (the same plan, same seed and concurrency, through the same strategy in-process with no HTTP, on a fresh database) ` +
       `${s.storeCeiling ? `**${s.storeCeiling.perSec} req/s**, p99 ${s.storeCeiling.p99Ms} ms` : 'not measured'}; ` +
       `${s.ceilingInvalid ? `**ceiling invalid**: ${s.ceilingInvalid}` : `efficiency ${s.efficiency?.toFixed(2) ?? '–'} (req/s ÷ the lower ceiling)`}.` +
       `${s.whereTimeGoes ? ` Where the time goes: ${s.whereTimeGoes}.` : ''}`);
@@ -111,26 +157,27 @@ export function renderMarkdown(r: Report): string {
 
   if (r.thresholds?.length) {
     out.push('## Thresholds', '');
-    out.push(markdownTable(['threshold', 'strategy', 'value', 'result'], r.thresholds.map((t) => [`\`${t.expr}\``, t.strategyName, String(t.value), t.pass ? 'pass' : '**FAIL**'])), '');
+    out.push(markdownTable(['threshold', 'strategy', 'value', 'result'], r.thresholds.map((t) => [`\`${t.expr}\``,
+      resultLabel({ strategy: t.strategyName, fault: t.fault, store: t.storeName }, t.storeName !== undefined), String(t.value), t.pass ? 'pass' : '**FAIL**'])), '');
   }
 
   out.push('## Invariants', '');
   for (const s of r.results) {
     if (s.violations.length === 0) {
-      out.push(`- **${resultLabel(s)}**: all invariants hold (active reservations ${s.check.activeReservations} of ${s.check.capacity}` +
+      out.push(`- **${label(s)}**: all invariants hold (active reservations ${s.check.activeReservations} of ${s.check.capacity}` +
         `${s.check.remaining !== undefined ? `, remaining ${s.check.remaining}` : ''}).`);
       continue;
     }
     const counts = Object.entries(s.violationCounts).map(([k, v]) => `${k} × ${v}`).join(', ');
-    out.push(`- **${resultLabel(s)}** (${s.verdict}): ${counts}`);
+    out.push(`- **${label(s)}** (${s.verdict}): ${counts}`);
     for (const v of s.violations.slice(0, 5)) out.push(`  - ${v.kind}: ${v.detail}`);
     const total = Object.values(s.violationCounts).reduce((a, b) => a + b, 0);
     if (total > 5) out.push(`  - … ${total - 5} more in report.json`);
   }
-  for (const s of r.results) for (const note of s.notes) out.push(`- ${resultLabel(s)}: ${note}`);
+  for (const s of r.results) for (const note of s.notes) out.push(`- ${label(s)}: ${note}`);
   for (const s of r.results.filter((x) => x.history)) {
     const h = s.history!;
-    out.push(`- ${resultLabel(s)}: history of ${h.ops} operations in \`${h.file}\`; ${h.unknown} with unknown outcome` +
+    out.push(`- ${label(s)}: history of ${h.ops} operations in \`${h.file}\`; ${h.unknown} with unknown outcome` +
       `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${h.lostAcks} lost acknowledgements; ${h.unexplainedWrites} unexplained writes.`);
   }
   out.push('');
@@ -140,7 +187,7 @@ export function renderMarkdown(r: Report): string {
     out.push('## Journey steps (p50 / p99 ms)', '');
     const steps = Object.keys(journeys[0]!.stepLatencyMs!);
     out.push(markdownTable(['strategy', ...steps, 'paid', 'abandoned', 'no seat', 'failed', 'expired', 'resold', 'events'], journeys.map((s) => [
-      s.strategy, ...steps.map((k) => `${ms(s.stepLatencyMs![k]!.p50)} / ${ms(s.stepLatencyMs![k]!.p99)}`),
+      label(s), ...steps.map((k) => `${ms(s.stepLatencyMs![k]!.p50)} / ${ms(s.stepLatencyMs![k]!.p99)}`),
       String(s.journeyOutcomes!.paid), String(s.journeyOutcomes!.abandoned), String(s.journeyOutcomes!.noSeat), String(s.journeyOutcomes!.failed),
       String(s.journeyCheck?.expired ?? ''), String(s.journeyCheck?.resold ?? ''), String(s.journeyCheck?.events ?? '')])), '');
   }
@@ -149,16 +196,18 @@ export function renderMarkdown(r: Report): string {
   for (const s of r.results) {
     const opts = Object.entries(s.options).map(([k, v]) => `${k}=${v}`).join(', ');
     const counters = Object.entries(s.counters).map(([k, v]) => `${k}=${v}`).join(', ');
-    out.push(`- **${resultLabel(s)}**${opts ? ` (${opts})` : ''}: ${counters || 'none'}; journeys ${s.journeys.succeeded} succeeded, ` +
+    out.push(`- **${label(s)}**${opts ? ` (${opts})` : ''}: ${counters || 'none'}; journeys ${s.journeys.succeeded} succeeded, ` +
       `${s.journeys.exhausted} ran out of seats to try, ${s.journeys.stopped} stopped on another answer, ${s.journeys.unknown} unknown; seeding took ${s.seedMs} ms.`);
   }
   out.push('');
+  out.push(...renderServersMarkdown(r));
   out.push('## Columns', '');
-  out.push('req/s: answered booking requests per second over the load phase. ok/s: successful holds (201) per second. ' +
+  out.push((withStore ? 'store: the database the result ran on (pg: PostgreSQL, mysql: MySQL or MariaDB; see Servers). ' : '') +
+    'req/s: answered booking requests per second over the load phase. ok/s: successful holds (201) per second. ' +
     'p50…max: latency of every request, in ms, from the load generator (open model: from the intended send time). ok: 201 holds. conflict: 409 (seat taken, or the strategy ' +
     'gave up on a contended seat). sold out: 409 SOLD_OUT. rejected: other 4xx. error: 5xx. timeout: no answer in time — the outcome ' +
     'is unknown, not a failure. oversold: active reservations beyond one per seat (or tickets beyond the inventory), counted in ' +
-    "PostgreSQL after the run. retries: the strategy's own retry count. lock failures: requests turned away because the strategy " +
+    "the database after the run. retries: the strategy's own retry count. lock failures: requests turned away because the strategy " +
     'could not get a lock or a contended row. DB avoided: requests answered from Redis without opening a database connection. efficiency: req/s ÷ the lower of the HTTP ' +
     'ceiling (a no-op route) and the store ceiling (the same plan in-process, no HTTP), both measured in the same run; never above 1.05, or the ceiling is marked invalid. ' +
     'verdict: pass, fail (a safe strategy broke an invariant), unsafe-as-expected or race-not-observed (the control group).', '');

@@ -8,6 +8,17 @@ import type { InstanceStats } from '../load/recorder.js';
 import type { FaultEvent } from '../nemesis/types.js';
 import type { OutcomeClass } from '../load/recorder.js';
 import type { OpenRate } from '../load/result.js';
+import type { Dialect } from '../db/dialect.js';
+import type { StoreInfo } from './metadata.js';
+
+/** The names a store goes by on the command line and in thresholds: each dialect and its aliases. */
+const STORE_ALIASES: Record<string, Dialect> = { pg: 'pg', postgres: 'pg', postgresql: 'pg', mysql: 'mysql', mariadb: 'mysql' };
+export const VALID_STORES = 'pg (or postgres, postgresql), mysql (or mariadb)';
+
+/** pg / postgres / postgresql → pg, mysql / mariadb → mysql; undefined for anything else. */
+export function storeFromName(name: string): Dialect | undefined {
+  return Object.hasOwn(STORE_ALIASES, name.toLowerCase()) ? STORE_ALIASES[name.toLowerCase()] : undefined;
+}
 
 /** What a ticketing engineer asks first: how long until the last seat went, and who got them. */
 export interface SaleFigures {
@@ -57,10 +68,15 @@ export interface HistorySummary {
 
 export interface LivenessSummary { graceMs: number; available: number; probed: number; stuck: number; unanswered: number; stuckItems: (number | null)[] }
 
+// An integer with no minor part: additions are optional fields (results[].store, config.stores,
+// servers.stores), so every reader of version 1 still reads a new report and compare still accepts
+// an old one. Only a change that breaks such a reader bumps it.
 export const SCHEMA_VERSION = 1;
 
 export interface StrategyResult {
   strategy: string;
+  /** The store this result ran on; absent in reports written before there were two (read it as pg). */
+  store?: Dialect;
   /** The fault injected during this result's runs (a column of the fault matrix); absent when healthy. */
   fault?: string;
   /** Why this configuration is unsafe by design (e.g. fencing off); it is then judged as a control group. */
@@ -166,10 +182,15 @@ export interface Report {
     /** The faults injected (one column of the fault matrix each), when --nemesis was given. */
     nemesis?: { faults: string[]; everyMs?: number; forMs?: number };
     livenessGraceMs?: number;
+    /** The stores this run compared, in the order the cells ran (absent before there were two: pg). */
+    stores?: Dialect[];
   };
   machine: MachineInfo;
   servers: {
-    postgres: { version: string; kind: string; settings: Record<string, string> };
+    /** Every store of the run: engine, version, how it was had, the isolation level it ran at, key settings. */
+    stores?: StoreInfo[];
+    /** Kept when PostgreSQL is among the stores, for readers of reports written before there were two. */
+    postgres?: { version: string; kind: string; settings: Record<string, string> };
     redis?: { version: string; kind: string; nodes: number; settings: Record<string, string> };
   };
   git: { commit: string | null; dirty: boolean | null };

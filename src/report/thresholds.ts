@@ -1,9 +1,12 @@
-import type { StrategyResult } from './schema.js';
+import { storeFromName, VALID_STORES, type StrategyResult } from './schema.js';
+import type { Dialect } from '../db/dialect.js';
 
 // Thresholds are data ("p99<250", "pessimistic:oversold==0", "safe:oversold==0"), parsed before the
 // run and evaluated after it, as k6 does. A misspelled metric is an error, never a silent pass.
 // "safe:" selects the results that claim to be safe: the `none` control group, and a configuration
 // unsafe by design (fencing=off), are expected to oversell, so "oversold==0" alone would always fail.
+// "@store" narrows a selector to one store of a two-store run: "pessimistic@mysql:p99<250",
+// "safe@pg:oversold==0", or "@mysql:p99<250" for every strategy on MySQL.
 
 const METRICS: Record<string, (r: StrategyResult) => number> = {
   rps: (r) => r.rps,
@@ -30,30 +33,40 @@ const OPS: Record<string, (a: number, b: number) => boolean> = {
   '<=': (a, b) => a <= b, '>=': (a, b) => a >= b, '==': (a, b) => a === b, '!=': (a, b) => a !== b, '<': (a, b) => a < b, '>': (a, b) => a > b,
 };
 
-/** Applies to every result, to one strategy's, or (safe set) to those whose `safe` is that value. */
-export interface Threshold { expr: string; strategy?: string; safe?: boolean; metric: string; op: string; target: number }
-export interface ThresholdResult extends Threshold { strategyName: string; fault?: string; value: number; pass: boolean }
+/** Applies to every result, to one strategy's, or (safe set) to those whose `safe` is that value; with `store`, on that store only. */
+export interface Threshold { expr: string; strategy?: string; safe?: boolean; store?: Dialect; metric: string; op: string; target: number }
+/** One threshold on one result; `storeName` is the result's store (absent in reports of one PostgreSQL store). */
+export interface ThresholdResult extends Threshold { strategyName: string; fault?: string; storeName?: Dialect; value: number; pass: boolean }
 
 const SELECTORS: Record<string, boolean> = { safe: true, unsafe: false };
-const SYNTAX = '[strategy:|safe:|unsafe:]metric<op>number, e.g. "p99<250", "safe:oversold==0" or "pessimistic:okPerSec>1000" (ops: <, <=, >, >=, ==, !=)';
+const SYNTAX = '[strategy:|safe:|unsafe:]metric<op>number, narrowed to one store with @store before the colon, e.g. "p99<250", "safe:oversold==0", ' +
+  '"pessimistic:okPerSec>1000", "pessimistic@mysql:p99<250", "safe@pg:oversold==0" or "@mysql:p99<250" (ops: <, <=, >, >=, ==, !=)';
 
 /** Parses one --threshold; returns the threshold or a sentence saying what is wrong and what is valid. */
 export function parseThreshold(expr: string, strategies: string[]): Threshold | string {
-  const m = /^\s*(?:([a-z0-9-]+):)?\s*([A-Za-z0-9]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expr);
-  if (!m) return `--threshold "${expr}": expected ${SYNTAX}`;
-  const [, strategy, metric, op, target] = m as unknown as [string, string | undefined, string, string, string];
+  const m = /^\s*(?:([a-z0-9-]*)(?:@([A-Za-z]+))?:)?\s*([A-Za-z0-9]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expr);
+  if (!m || (m[1] === '' && m[2] === undefined)) return `--threshold "${expr}": expected ${SYNTAX}`;
+  const [, sel, storeName, metric, op, target] = m as unknown as [string, string | undefined, string | undefined, string, string, string];
+  const strategy = sel === '' ? undefined : sel;
   if (!METRICS[metric]) return `--threshold "${expr}": unknown metric "${metric}"; valid: ${THRESHOLD_METRICS.join(', ')}`;
-  if (strategy !== undefined && Object.hasOwn(SELECTORS, strategy)) return { expr, safe: SELECTORS[strategy], metric, op, target: Number(target) };
+  const store = storeName === undefined ? undefined : storeFromName(storeName);
+  if (storeName !== undefined && !store) return `--threshold "${expr}": unknown store "${storeName}" after @; valid: ${VALID_STORES}`;
+  const onStore = store ? { store } : {};
+  if (strategy !== undefined && Object.hasOwn(SELECTORS, strategy)) return { expr, safe: SELECTORS[strategy], ...onStore, metric, op, target: Number(target) };
   if (strategy && !strategies.includes(strategy)) return `--threshold "${expr}": unknown strategy "${strategy}"; valid: ${strategies.join(', ')}, or safe: / unsafe:`;
-  return { expr, strategy, metric, op, target: Number(target) };
+  return { expr, strategy, ...onStore, metric, op, target: Number(target) };
 }
 
 export function evaluateThresholds(thresholds: Threshold[], results: StrategyResult[]): ThresholdResult[] {
   const out: ThresholdResult[] = [];
+  // The store is named when there is a choice of stores, or the one store is not PostgreSQL.
+  const stores = new Set(results.map((r) => r.store ?? 'pg'));
+  const shown = stores.size > 1 || !stores.has('pg');
   for (const t of thresholds) {
-    for (const r of results.filter((x) => (!t.strategy || x.strategy === t.strategy) && (t.safe === undefined || x.safe === t.safe))) {
+    const mine = results.filter((x) => (!t.strategy || x.strategy === t.strategy) && (t.safe === undefined || x.safe === t.safe) && (!t.store || (x.store ?? 'pg') === t.store));
+    for (const r of mine) {
       const value = METRICS[t.metric]!(r);
-      out.push({ ...t, strategyName: r.strategy, ...(r.fault ? { fault: r.fault } : {}), value, pass: OPS[t.op]!(value, t.target) });
+      out.push({ ...t, strategyName: r.strategy, ...(r.fault ? { fault: r.fault } : {}), ...(r.store && shown ? { storeName: r.store } : {}), value, pass: OPS[t.op]!(value, t.target) });
     }
   }
   return out;
