@@ -19,6 +19,7 @@ const MYSQL_ERRNOS: Record<number, DbErrorKind> = {
   1205: 'lock-not-available', // ER_LOCK_WAIT_TIMEOUT: innodb_lock_wait_timeout passed; MariaDB's NOWAIT too
   3572: 'lock-not-available', // ER_LOCK_NOWAIT (MySQL 8)
   1213: 'deadlock', // ER_LOCK_DEADLOCK: InnoDB chose this transaction as the victim and rolled it back
+  1020: 'serialization', // ER_CHECKREAD: MariaDB 11.6.2+ innodb_snapshot_isolation, the row changed since the snapshot
   1451: 'foreign-key',
   1452: 'foreign-key',
   1062: 'unique',

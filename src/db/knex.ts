@@ -61,8 +61,9 @@ interface MysqlConn {
 
 function createMysqlDb({ url, poolMax = 10, applicationName = 'seatlab', session = {} }: DbOptions): Knex {
   const u = new URL(url);
-  // Every timestamp is UTC on the wire and in DATETIME(6) columns.
-  const statements = [`SET SESSION time_zone = '+00:00'`, ...mysqlSession(session)];
+  // Every timestamp is UTC on the wire and in DATETIME(6) columns. GROUP_CONCAT (the checkers' list
+  // of a seat's reservations) is cut at 1024 bytes by default: an oversold seat's evidence must be whole.
+  const statements = [`SET SESSION time_zone = '+00:00'`, 'SET SESSION group_concat_max_len = 16777216', ...mysqlSession(session)];
   const ids = mysqlConnectionIds.get(applicationName) ?? new Set<number>();
   mysqlConnectionIds.set(applicationName, ids);
   return knexFactory({

@@ -69,7 +69,7 @@ export interface StoreInfo {
 // no innodb_deadlock_detect) is left out, not reported as unknown.
 const MYSQL_SETTINGS = [
   'innodb_lock_wait_timeout', 'innodb_autoinc_lock_mode', 'innodb_buffer_pool_size',
-  'innodb_flush_log_at_trx_commit', 'max_connections', 'innodb_deadlock_detect',
+  'innodb_flush_log_at_trx_commit', 'max_connections', 'innodb_deadlock_detect', 'innodb_snapshot_isolation',
 ];
 
 /** Which store answered, its version, isolation level and the settings that matter for locking. */

@@ -39,10 +39,6 @@ export async function insertId(q: Q, s: Sql): Promise<number> {
 
 export const dialect = (q: Q): Dialect => dialectOf(q);
 
-/** "The moment of this write" in each dialect: PostgreSQL's now() is the transaction's start. */
-export const writeClock = (d: Dialect) => (d === 'pg' ? 'clock_timestamp()' : 'SYSDATE(6)');
-/** The transaction's (pg) or statement's (mysql) start, as both stores use it for expiry. */
-export const nowSql = (d: Dialect) => (d === 'pg' ? 'now()' : 'NOW(6)');
 /** now + ms milliseconds, with the ms as a binding. */
 export const nowPlusMs = (d: Dialect) => (d === 'pg' ? `now() + (? * interval '1 millisecond')` : 'NOW(6) + INTERVAL (? * 1000) MICROSECOND');
 

@@ -174,8 +174,9 @@ SELECT id, user_id, schedule_id, seat_no FROM ended ORDER BY id`,
     const seats = ended.filter((r) => r.seat_no !== null);
     if (seats.length > 0) {
       await affected(trx, {
+        // ORs of equalities, not a row-constructor IN: MariaDB uses an index for the latter only in a SELECT.
         sql: `UPDATE seats SET status = 'AVAILABLE', holder_user_id = NULL, hold_expires_at = NULL, version = version + 1
-               WHERE (schedule_id, seat_no, holder_user_id) IN (${seats.map(() => '(?, ?, ?)').join(', ')}) AND status = 'HELD'`,
+               WHERE (${seats.map(() => '(schedule_id = ? AND seat_no = ? AND holder_user_id = ?)').join(' OR ')}) AND status = 'HELD'`,
         bindings: seats.flatMap((r) => [r.schedule_id, r.seat_no!, r.user_id]),
       });
     }
@@ -208,6 +209,10 @@ export async function asLeader<T>(db: Knex, name: string, none: T, fn: (trx: Kne
     });
   }
   const lockName = `SHA1(CONCAT(DATABASE(), ':', ?))`;
+  // READ COMMITTED: at InnoDB's REPEATABLE READ the relay's and the sweep's locking range reads lock
+  // the gap after their last row, so every hold's outbox or reservation insert would wait for the
+  // relay's round trip to Redis (and a ticket hold could deadlock with the sweep). Here they lock
+  // the rows they read and nothing else, as on PostgreSQL.
   return db.transaction(async (trx) => {
     const [r] = await rows<{ got: number | null }>(trx, { sql: `SELECT GET_LOCK(${lockName}, 0) AS got`, bindings: [name] });
     if (r?.got !== 1) return none;
@@ -216,7 +221,7 @@ export async function asLeader<T>(db: Knex, name: string, none: T, fn: (trx: Kne
     } finally {
       await rows(trx, { sql: `SELECT RELEASE_LOCK(${lockName}) AS released`, bindings: [name] }).catch(() => undefined);
     }
-  });
+  }, { isolationLevel: 'read committed' });
 }
 
 /** The moment of this statement, for the sweep's record. */

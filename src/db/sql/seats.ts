@@ -1,7 +1,7 @@
 // The seat and general-admission statements. Values always travel as bindings; locking choices
 // are spelled out in the text. Each function takes a pool or a transaction (see exec.ts).
 import type { Dialect } from '../dialect.js';
-import { affected, atomic, dialect, insertId, nowPlusMs, rows, writeClock, type Q } from './exec.js';
+import { affected, atomic, dialect, insertId, nowPlusMs, rows, type Q } from './exec.js';
 
 export type { Sql } from './exec.js';
 
@@ -149,13 +149,12 @@ SELECT id, schedule_id, seat_no, expires_at FROM r`,
     const n = await affected(trx, { sql: `UPDATE seats SET ${set} WHERE ${where.join(' AND ')}`, bindings: [p.userId, p.holdTtlMs, ...setBindings, ...whereBindings] });
     if (n === 0) return null;
     const s = seatWhere(p.seat, 's.');
-    const id = await insertId(trx, {
-      sql: `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
-            SELECT ?, s.schedule_id, s.seat_no, 'HELD', sc.price, s.hold_expires_at, SYSDATE(6)
-              FROM seats s JOIN schedules sc ON sc.id = s.schedule_id WHERE ${s.where}`,
-      bindings: [p.userId, ...s.bindings],
+    // The transaction's own write is visible to this plain read.
+    const [seat] = await rows<{ schedule_id: number; seat_no: number; hold_expires_at: Date; price: number }>(trx, {
+      sql: `SELECT s.schedule_id, s.seat_no, s.hold_expires_at, sc.price FROM seats s JOIN schedules sc ON sc.id = s.schedule_id WHERE ${s.where}`,
+      bindings: s.bindings,
     });
-    return mysqlHeldEvent(trx, id);
+    return mysqlInsertHold(trx, { userId: p.userId, scheduleId: seat!.schedule_id, seatNo: seat!.seat_no, price: seat!.price, expiresAt: seat!.hold_expires_at });
   });
 }
 
@@ -167,20 +166,23 @@ const PG_OUTBOX_HELD = `, o AS (
     FROM r
 )`;
 
-/** ISO-8601 UTC text of a DATETIME(6), as PostgreSQL's JSON gives a timestamptz. */
-export const mysqlIso = (col: string) => `DATE_FORMAT(${col}, '%Y-%m-%dT%H:%i:%s.%fZ')`;
-
-/** MySQL: the reservation.held event of a reservation just inserted, and the reservation as holdSeat returns it. */
-async function mysqlHeldEvent(trx: Q, reservationId: number): Promise<HoldRow> {
+/**
+ * MySQL: the reservation and its reservation.held event, as plain INSERT … VALUES. Not INSERT …
+ * SELECT: InnoDB counts that as a bulk insert and, in MariaDB's default auto-inc lock mode, holds
+ * the table's AUTO-INC lock for the whole statement, foreign-key waits included — one hold waiting
+ * on a user row would stop every other hold's insert.
+ */
+async function mysqlInsertHold(trx: Q, h: { userId: number; scheduleId: number; seatNo: number | null; price: number; expiresAt: Date }): Promise<HoldRow> {
+  const id = await insertId(trx, {
+    sql: `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at) VALUES (?, ?, ?, 'HELD', ?, ?, SYSDATE(6))`,
+    bindings: [h.userId, h.scheduleId, h.seatNo, h.price, h.expiresAt],
+  });
   await affected(trx, {
     sql: `INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-          SELECT 'reservation', r.id, 'reservation.held',
-                 JSON_OBJECT('reservationId', r.id, 'userId', r.user_id, 'scheduleId', r.schedule_id, 'seatNo', r.seat_no, 'expiresAt', ${mysqlIso('r.expires_at')})
-            FROM reservations r WHERE r.id = ?`,
-    bindings: [reservationId],
+          VALUES ('reservation', ?, 'reservation.held', JSON_OBJECT('reservationId', ?, 'userId', ?, 'scheduleId', ?, 'seatNo', ?, 'expiresAt', ?))`,
+    bindings: [id, id, h.userId, h.scheduleId, h.seatNo, h.expiresAt.toISOString()],
   });
-  const [row] = await rows<HoldRow>(trx, { sql: 'SELECT id, schedule_id, seat_no, expires_at FROM reservations WHERE id = ?', bindings: [reservationId] });
-  return row!;
+  return { id, schedule_id: h.scheduleId, seat_no: h.seatNo, expires_at: h.expiresAt };
 }
 
 export interface InventoryRow { total: number; remaining: number; version: number; fence: number }
@@ -241,11 +243,9 @@ SELECT id, schedule_id, seat_no, expires_at FROM r`,
   return atomic(q, async (trx) => {
     const n = await affected(trx, { sql: `UPDATE inventory SET ${set} WHERE ${where.join(' AND ')}`, bindings: [...setBindings, ...whereBindings] });
     if (n === 0) return null;
-    const id = await insertId(trx, {
-      sql: `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at)
-            SELECT ?, sc.id, NULL, 'HELD', sc.price, ${nowPlusMs(d)}, ${writeClock(d)} FROM schedules sc WHERE sc.id = ?`,
-      bindings: [p.userId, p.holdTtlMs, p.scheduleId],
+    const [sc] = await rows<{ price: number; expires_at: Date }>(trx, {
+      sql: `SELECT price, ${nowPlusMs(d)} AS expires_at FROM schedules WHERE id = ?`, bindings: [p.holdTtlMs, p.scheduleId],
     });
-    return mysqlHeldEvent(trx, id);
+    return mysqlInsertHold(trx, { userId: p.userId, scheduleId: p.scheduleId, seatNo: null, price: sc!.price, expiresAt: sc!.expires_at });
   });
 }
