@@ -77,6 +77,10 @@ function createMysqlDb({ url, poolMax = 10, applicationName = 'seatlab', session
       charset: 'utf8mb4',
       timezone: 'Z',
       supportBigNumbers: true,
+      // Several statements in one round trip (src/db/sql/exec.ts multi): MySQL has no writable CTEs,
+      // so a hold's writes would otherwise cost a round trip each while the row lock is held. Values
+      // still travel only as bindings, escaped by the driver.
+      multipleStatements: true,
       bigNumberStrings: false,
       decimalNumbers: true,
       dateStrings: false,

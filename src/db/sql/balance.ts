@@ -1,6 +1,6 @@
 // Balance statements: reads under the strategy's lock, guarded debits with their ledger row, charges.
 import { applyGuards, fenceToken, lockClause, type RowLock } from './seats.js';
-import { affected, atomic, dialect, rows, type Q } from './exec.js';
+import { atomic, dialect, multi, rows, type Q } from './exec.js';
 
 export interface BalanceRow { balance: number; version: number; fence: number }
 
@@ -69,11 +69,17 @@ SELECT balance FROM u`,
     });
     return row ?? null;
   }
+  // MySQL: one round trip — the guarded update, the ledger row only if it matched (ROW_COUNT()),
+  // and the balance it left — in the caller's transaction or a new one.
   return atomic(q, async (trx) => {
-    if ((await affected(trx, { sql: `UPDATE users SET ${w.set} WHERE ${w.where}`, bindings: w.bindings })) === 0) return null;
-    await affected(trx, { sql: `INSERT INTO balance_ledger (user_id, kind, amount, ref) VALUES (?, '${w.kind}', ?, ?)`, bindings: [w.userId, w.amount, w.ref] });
-    // The transaction's own write is visible to its plain reads at any isolation level.
-    const [row] = await rows<{ balance: number }>(trx, { sql: 'SELECT balance FROM users WHERE id = ?', bindings: [w.userId] });
-    return row!;
+    const res = await multi(trx, {
+      sql: `UPDATE users SET ${w.set} WHERE ${w.where};
+            SET @seatlab_n = ROW_COUNT();
+            INSERT INTO balance_ledger (user_id, kind, amount, ref) SELECT ?, '${w.kind}', ?, ? FROM DUAL WHERE @seatlab_n > 0;
+            SELECT @seatlab_n AS updated, balance FROM users WHERE id = ?`,
+      bindings: [...w.bindings, w.userId, w.amount, w.ref, w.userId],
+    });
+    const [row] = res[3] as { updated: number; balance: number }[];
+    return row && Number(row.updated) > 0 ? { balance: row.balance } : null;
   });
 }

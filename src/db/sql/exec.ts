@@ -31,6 +31,15 @@ export async function affected(q: Q, s: Sql): Promise<number> {
   return Number((res as { rowCount?: number }).rowCount ?? 0);
 }
 
+/**
+ * MySQL: several statements in one round trip; one result per statement (a ResultSetHeader for a
+ * write, an array of rows for a read).
+ */
+export async function multi(q: Q, s: Sql): Promise<unknown[]> {
+  const res = (await q.raw(s.sql, s.bindings as Knex.RawBinding[])) as unknown;
+  return (res as [unknown[]])[0];
+}
+
 /** The AUTO_INCREMENT id of a MySQL INSERT (it travels with the answer, so any connection will do). */
 export async function insertId(q: Q, s: Sql): Promise<number> {
   const res = (await q.raw(s.sql, s.bindings as Knex.RawBinding[])) as unknown;

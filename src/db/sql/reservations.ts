@@ -1,7 +1,7 @@
 // Reservation statements: the payment's writes, idempotency keys, and ending holds (cancel and the
 // expiry sweep share one statement), plus the single-leader lock of the sweeper and the relay.
 import type { Knex } from 'knex';
-import { affected, atomic, dialect, insertId, jsonValue, rows, type Q } from './exec.js';
+import { affected, atomic, dialect, jsonValue, multi, rows, type Q } from './exec.js';
 import { dbErrorKind } from '../errors.js';
 
 export interface ReservationRow {
@@ -99,23 +99,25 @@ SELECT id FROM pay`,
     });
     return payment!.id;
   }
-  const paymentId = await insertId(trx, {
-    sql: 'INSERT INTO payments (reservation_id, user_id, amount, idempotency_key) VALUES (?, ?, ?, ?)', bindings: [p.reservationId, p.userId, p.amount, p.key],
+  // MySQL: the same six writes in one round trip; the stored answer is the JSON text
+  // JSON.stringify would give ({"paymentId":…,"reservationId":…,"amount":…,"balance":…}).
+  const payload = `JSON_OBJECT('reservationId', ?, 'paymentId', @seatlab_pid, 'userId', ?, 'amount', ?)`;
+  const res = await multi(trx, {
+    sql: `INSERT INTO payments (reservation_id, user_id, amount, idempotency_key) VALUES (?, ?, ?, ?);
+          SET @seatlab_pid = LAST_INSERT_ID();
+          UPDATE reservations SET status = 'CONFIRMED', updated_at = NOW(6) WHERE id = ?;
+          UPDATE seats SET status = 'SOLD', hold_expires_at = NULL WHERE schedule_id = ? AND seat_no = ? AND holder_user_id = ? AND status = 'HELD';
+          INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
+          VALUES ('reservation', ?, 'reservation.confirmed', ${payload}), ('reservation', ?, 'payment.completed', ${payload});
+          UPDATE idempotency_keys SET response_status = 201,
+                 response_body = CONCAT('{"paymentId":', @seatlab_pid, ',"reservationId":', ?, ',"amount":', ?, ',"balance":', ?, '}')
+           WHERE \`key\` = ?;
+          SELECT @seatlab_pid AS id`,
+    bindings: [p.reservationId, p.userId, p.amount, p.key, p.reservationId, p.scheduleId, p.seatNo, p.userId,
+      p.reservationId, p.reservationId, p.userId, p.amount, p.reservationId, p.reservationId, p.userId, p.amount,
+      p.reservationId, p.amount, p.balance, p.key],
   });
-  await affected(trx, { sql: `UPDATE reservations SET status = 'CONFIRMED', updated_at = NOW(6) WHERE id = ?`, bindings: [p.reservationId] });
-  await affected(trx, {
-    sql: `UPDATE seats SET status = 'SOLD', hold_expires_at = NULL WHERE schedule_id = ? AND seat_no = ? AND holder_user_id = ? AND status = 'HELD'`,
-    bindings: [p.scheduleId, p.seatNo, p.userId],
-  });
-  const payload = `JSON_OBJECT('reservationId', ?, 'paymentId', ?, 'userId', ?, 'amount', ?)`;
-  const pb = [p.reservationId, paymentId, p.userId, p.amount];
-  await affected(trx, {
-    sql: `INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-          VALUES ('reservation', ?, 'reservation.confirmed', ${payload}), ('reservation', ?, 'payment.completed', ${payload})`,
-    bindings: [p.reservationId, ...pb, p.reservationId, ...pb],
-  });
-  await storeAnswer(trx, p.key, 201, { paymentId, reservationId: p.reservationId, amount: p.amount, balance: p.balance });
-  return paymentId;
+  return Number((res[6] as { id: number }[])[0]!.id);
 }
 
 export interface EndedRow { id: number; user_id: number; schedule_id: number; seat_no: number | null }

@@ -1,7 +1,7 @@
 // The seat and general-admission statements. Values always travel as bindings; locking choices
 // are spelled out in the text. Each function takes a pool or a transaction (see exec.ts).
 import type { Dialect } from '../dialect.js';
-import { affected, atomic, dialect, insertId, nowPlusMs, rows, type Q } from './exec.js';
+import { atomic, dialect, insertId, multi, nowPlusMs, rows, type Q } from './exec.js';
 
 export type { Sql } from './exec.js';
 
@@ -145,16 +145,19 @@ SELECT id, schedule_id, seat_no, expires_at FROM r`,
     });
     return row ?? null;
   }
+  // MySQL: the guarded UPDATE and the read of what it wrote in one round trip (ROW_COUNT() is the
+  // UPDATE's: 0 = a guard refused), then both inserts in another, then the commit.
+  const sr = seatWhere(p.seat, 's.');
   return atomic(q, async (trx) => {
-    const n = await affected(trx, { sql: `UPDATE seats SET ${set} WHERE ${where.join(' AND ')}`, bindings: [p.userId, p.holdTtlMs, ...setBindings, ...whereBindings] });
-    if (n === 0) return null;
-    const s = seatWhere(p.seat, 's.');
-    // The transaction's own write is visible to this plain read.
-    const [seat] = await rows<{ schedule_id: number; seat_no: number; hold_expires_at: Date; price: number }>(trx, {
-      sql: `SELECT s.schedule_id, s.seat_no, s.hold_expires_at, sc.price FROM seats s JOIN schedules sc ON sc.id = s.schedule_id WHERE ${s.where}`,
-      bindings: s.bindings,
-    });
-    return mysqlInsertHold(trx, { userId: p.userId, scheduleId: seat!.schedule_id, seatNo: seat!.seat_no, price: seat!.price, expiresAt: seat!.hold_expires_at });
+    const [, read] = await multi(trx, {
+      sql: `UPDATE seats SET ${set} WHERE ${where.join(' AND ')};
+            SELECT ROW_COUNT() AS updated, s.schedule_id, s.seat_no, s.hold_expires_at, sc.price
+              FROM seats s JOIN schedules sc ON sc.id = s.schedule_id WHERE ${sr.where}`,
+      bindings: [p.userId, p.holdTtlMs, ...setBindings, ...whereBindings, ...sr.bindings],
+    }) as [unknown, { updated: number; schedule_id: number; seat_no: number; hold_expires_at: Date; price: number }[]];
+    const seat = read[0];
+    if (!seat || Number(seat.updated) === 0) return null;
+    return mysqlInsertHold(trx, { userId: p.userId, scheduleId: seat.schedule_id, seatNo: seat.seat_no, price: seat.price, expiresAt: seat.hold_expires_at });
   });
 }
 
@@ -173,16 +176,15 @@ const PG_OUTBOX_HELD = `, o AS (
  * on a user row would stop every other hold's insert.
  */
 async function mysqlInsertHold(trx: Q, h: { userId: number; scheduleId: number; seatNo: number | null; price: number; expiresAt: Date }): Promise<HoldRow> {
-  const id = await insertId(trx, {
-    sql: `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at) VALUES (?, ?, ?, 'HELD', ?, ?, SYSDATE(6))`,
-    bindings: [h.userId, h.scheduleId, h.seatNo, h.price, h.expiresAt],
-  });
-  await affected(trx, {
-    sql: `INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-          VALUES ('reservation', ?, 'reservation.held', JSON_OBJECT('reservationId', ?, 'userId', ?, 'scheduleId', ?, 'seatNo', ?, 'expiresAt', ?))`,
-    bindings: [id, id, h.userId, h.scheduleId, h.seatNo, h.expiresAt.toISOString()],
-  });
-  return { id, schedule_id: h.scheduleId, seat_no: h.seatNo, expires_at: h.expiresAt };
+  const [res] = await multi(trx, {
+    sql: `INSERT INTO reservations (user_id, schedule_id, seat_no, status, amount, expires_at, created_at) VALUES (?, ?, ?, 'HELD', ?, ?, SYSDATE(6));
+          SET @seatlab_rid = LAST_INSERT_ID();
+          INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
+          VALUES ('reservation', @seatlab_rid, 'reservation.held',
+                  JSON_OBJECT('reservationId', @seatlab_rid, 'userId', ?, 'scheduleId', ?, 'seatNo', ?, 'expiresAt', ?))`,
+    bindings: [h.userId, h.scheduleId, h.seatNo, h.price, h.expiresAt, h.userId, h.scheduleId, h.seatNo, h.expiresAt.toISOString()],
+  }) as [{ insertId: number }];
+  return { id: Number(res.insertId), schedule_id: h.scheduleId, seat_no: h.seatNo, expires_at: h.expiresAt };
 }
 
 export interface InventoryRow { total: number; remaining: number; version: number; fence: number }
@@ -241,11 +243,13 @@ SELECT id, schedule_id, seat_no, expires_at FROM r`,
     return row ?? null;
   }
   return atomic(q, async (trx) => {
-    const n = await affected(trx, { sql: `UPDATE inventory SET ${set} WHERE ${where.join(' AND ')}`, bindings: [...setBindings, ...whereBindings] });
-    if (n === 0) return null;
-    const [sc] = await rows<{ price: number; expires_at: Date }>(trx, {
-      sql: `SELECT price, ${nowPlusMs(d)} AS expires_at FROM schedules WHERE id = ?`, bindings: [p.holdTtlMs, p.scheduleId],
-    });
-    return mysqlInsertHold(trx, { userId: p.userId, scheduleId: p.scheduleId, seatNo: null, price: sc!.price, expiresAt: sc!.expires_at });
+    const [, read] = await multi(trx, {
+      sql: `UPDATE inventory SET ${set} WHERE ${where.join(' AND ')};
+            SELECT ROW_COUNT() AS updated, price, ${nowPlusMs(d)} AS expires_at FROM schedules WHERE id = ?`,
+      bindings: [...setBindings, ...whereBindings, p.holdTtlMs, p.scheduleId],
+    }) as [unknown, { updated: number; price: number; expires_at: Date }[]];
+    const sc = read[0];
+    if (!sc || Number(sc.updated) === 0) return null;
+    return mysqlInsertHold(trx, { userId: p.userId, scheduleId: p.scheduleId, seatNo: null, price: sc.price, expiresAt: sc.expires_at });
   });
 }
