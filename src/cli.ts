@@ -102,7 +102,7 @@ withQueueOptions(program.command('run'))
   .option('--nemesis-for <duration>', 'a fault lasts this long (default per fault; pause-instance: the lock TTL + 1s)')
   .option('--target <url>', 'black-box mode: drive this booking API (through --profile) instead of seatlab\'s strategies')
   .option('--profile <file>', 'black-box mode: the JSON or YAML profile that maps the lab\'s operations onto the target\'s API (see profiles/)')
-  .option('--target-db <url>', 'black-box mode: the target\'s own database, read with the profile\'s SQL to count oversold (postgres://…)')
+  .option('--target-db <url>', 'black-box mode: the target\'s own database, read with the profile\'s SQL to count oversold (postgres://… or mysql://…)')
   .option('--liveness-grace <duration>', 'after the faults end, how long a seat may stay refused before it counts as stuck (default 5s)')
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);

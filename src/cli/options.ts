@@ -196,7 +196,7 @@ function parseTarget(raw: RawRunOptions, problems: string[]): TargetSpec | undef
   if (url && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`--target must be an http(s) URL (got "${raw.target}")`);
   if (raw.profile === undefined) problems.push('--target needs --profile <file>: a JSON or YAML description of the API (see profiles/seatlab.json)');
   if (raw.strategy !== undefined) problems.push('--target measures somebody else\'s API instead of a strategy: drop --strategy');
-  if (raw.targetDb !== undefined && !/^(postgres|postgresql):\/\//.test(raw.targetDb)) problems.push(`--target-db must be a postgres:// URL of the target's database (got "${raw.targetDb}")`);
+  if (raw.targetDb !== undefined && !/^(postgres|postgresql|mysql|mariadb):\/\//.test(raw.targetDb)) problems.push(`--target-db must be a postgres://, postgresql://, mysql:// or mariadb:// URL of the target's database (got "${raw.targetDb}")`);
   return url ? { url: raw.target.replace(/\/+$/, ''), profileFile: raw.profile ?? '', ...(raw.targetDb ? { databaseUrl: raw.targetDb } : {}) } : undefined;
 }
 

@@ -13,7 +13,7 @@ import { driveOpen } from '../load/open-driver.js';
 import { writeHistory } from '../load/history.js';
 import { checkHistory, type HistoryCheckResult } from '../check/history.js';
 import { ViolationLog } from '../check/violations.js';
-import { postgresInfo } from '../report/metadata.js';
+import { storeInfo } from '../report/metadata.js';
 import { aggregateRuns } from '../report/aggregate.js';
 import type { StrategyResult } from '../report/schema.js';
 import { assemble } from '../cli/run-one.js';
@@ -60,14 +60,16 @@ export async function runTargetBench(o: RunOptions, io: Io, argv: string[]): Pro
     .catch((err: Error) => { throw new InfraUnavailableError(`the target ${t.url} does not answer ${p.health!.path}: ${err.message}; start it, or check --target`); }) : undefined;
   const db = t.databaseUrl ? createDb({ url: t.databaseUrl, poolMax: 4, applicationName: 'seatlab-target' }) : undefined;
   try {
-    const pgInfo = db ? await postgresInfo(db, 'target').catch((err: Error) => { throw new InfraUnavailableError(`cannot reach --target-db: ${err.message}`); }) : undefined;
+    const info = db ? await storeInfo(db, 'target').catch((err: Error) => { throw new InfraUnavailableError(`cannot reach --target-db: ${err.message}`); }) : undefined;
     const runs: StrategyResult[] = [];
     for (let run = 1; run <= o.runs; run++) runs.push(await oneRun(o, t, db, { runId, run, label: `[run ${run}/${o.runs} · target:${p.name}]`, io }));
     return await finishReport(o, io, {
       runId, results: [aggregateRuns(runs)],
       config: { strategies: [`target:${p.name}`], skipped: [], redisNodes: 0, strategyOptions: {}, holdTtlMs: 0, poolSize: 0, timeoutSec: o.timeoutSec,
         seed: o.params.seed, runs: o.runs, warmupMs: 0, command: argv, instances: 1 },
-      servers: { postgres: pgInfo ?? { version: 'unknown (black box, no --target-db)', kind: 'target', settings: {} } },
+      servers: info
+        ? { ...(info.engine === 'postgresql' ? { postgres: { version: info.version, kind: info.kind, settings: info.settings } } : {}), stores: [info] }
+        : { postgres: { version: 'unknown (black box, no --target-db)', kind: 'target', settings: {} } },
       ceilings: {},
       target: { url: t.url, where, profile: p as unknown as Record<string, unknown>, ...(health ? { health } : {}), truth: db && p.truth ? 'database' : 'api' },
     });
