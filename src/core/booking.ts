@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { HoldOutcome, StrategyRuntime } from './ports.js';
 import { newStoreBusyCounters, storeBusy, type StoreBusyCounters } from './busy.js';
-import { concertsWithSchedules, insertReturningId, seatMapJson } from '../db/sql/catalog.js';
+import { concertsWithSchedules, insertReturningId, seatMapJson, userExists } from '../db/sql/catalog.js';
 import { cancel, chargeBalance, pay, storedAnswer, type Answer, type PayRequest } from './payments.js';
 
 export interface ConcertView {
@@ -26,8 +26,8 @@ export class BookingService {
     return insertReturningId(this.db, 'users', { name });
   }
 
-  async userExists(userId: number): Promise<boolean> {
-    return (await this.db('users').where({ id: userId }).first('id')) !== undefined;
+  userExists(userId: number): Promise<boolean> {
+    return userExists(this.db, userId);
   }
 
   async listConcerts(): Promise<ConcertView[]> {

@@ -5,6 +5,7 @@ import { charge as chargeSql } from '../db/sql/balance.js';
 import { claimIdempotencyKey, confirmPayment, endReservations, lockReservation, selectIdempotencyKey, storeAnswer, type ReservationRow } from '../db/sql/reservations.js';
 import { storeBusy, type StoreBusyCounters } from './busy.js';
 import { dialectOf } from '../db/dialect.js';
+import { userExists } from '../db/sql/catalog.js';
 
 /** A payment answer as the API returns it; stored under the Idempotency-Key and replayed verbatim. */
 export interface Answer { status: number; body: Record<string, unknown> }
@@ -36,7 +37,7 @@ export interface PayRequest {
 export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest, counters?: StoreBusyCounters): Promise<Answer> {
   // On PostgreSQL the key's foreign key refuses an unknown user (401 in the API); the MySQL schema
   // has no such foreign key (see migration 003), so the user is looked up first.
-  if (dialectOf(db) === 'mysql' && (await db('users').where({ id: p.userId }).first('id')) === undefined) {
+  if (dialectOf(db) === 'mysql' && !(await userExists(db, p.userId))) {
     return err(401, 'UNAUTHORIZED', "the token's user does not exist in this database");
   }
   const tx = () => db.transaction(async (trx) => {

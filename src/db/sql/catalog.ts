@@ -11,6 +11,10 @@ export async function insertReturningId(q: Q, table: 'users' | 'concerts' | 'sch
   return row!.id;
 }
 
+export async function userExists(q: Q, userId: number): Promise<boolean> {
+  return (await rows(q, { sql: 'SELECT id FROM users WHERE id = ?', bindings: [userId] })).length > 0;
+}
+
 export interface ConcertScheduleRow { concert_id: number; name: string; id: number | null; starts_at: Date; seat_count: number; price: number; available: number }
 
 export async function concertsWithSchedules(q: Q): Promise<ConcertScheduleRow[]> {

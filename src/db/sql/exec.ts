@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { dialectOf, type Dialect } from '../dialect.js';
+import { dialectOf, rawAffected, rawInsertId, rawRows, type Dialect } from '../dialect.js';
 
 // Named statements (DESIGN §6): the booking core, the strategies and the checkers call functions of
 // src/db/sql, never SQL text. Each takes a pool or a transaction and returns plain rows. Where the
@@ -17,19 +17,11 @@ export function atomic<T>(q: Q, fn: (trx: Knex.Transaction) => Promise<T>): Prom
   return (q as Knex.Transaction).isTransaction ? fn(q as Knex.Transaction) : (q as Knex).transaction(fn);
 }
 
-/** The rows of one statement, whichever driver answered. */
-export async function rows<T>(q: Q, s: Sql): Promise<T[]> {
-  const res = (await q.raw(s.sql, s.bindings as Knex.RawBinding[])) as unknown;
-  if (Array.isArray(res)) return (Array.isArray(res[0]) ? res[0] : []) as T[];
-  return ((res as { rows?: T[] }).rows ?? []) as T[];
-}
+/** The rows of one statement, whichever driver answered (the result shapes are read in dialect.ts). */
+export const rows = <T>(q: Q, s: Sql): Promise<T[]> => rawRows<T>(q, s.sql, s.bindings);
 
 /** Rows changed by one INSERT/UPDATE/DELETE (pg rowCount, mysql2 affectedRows). */
-export async function affected(q: Q, s: Sql): Promise<number> {
-  const res = (await q.raw(s.sql, s.bindings as Knex.RawBinding[])) as unknown;
-  if (Array.isArray(res)) return Number((res[0] as { affectedRows?: number })?.affectedRows ?? 0);
-  return Number((res as { rowCount?: number }).rowCount ?? 0);
-}
+export const affected = (q: Q, s: Sql): Promise<number> => rawAffected(q, s.sql, s.bindings);
 
 /**
  * MySQL: several statements in one round trip; one result per statement (a ResultSetHeader for a
@@ -41,10 +33,7 @@ export async function multi(q: Q, s: Sql): Promise<unknown[]> {
 }
 
 /** The AUTO_INCREMENT id of a MySQL INSERT (it travels with the answer, so any connection will do). */
-export async function insertId(q: Q, s: Sql): Promise<number> {
-  const res = (await q.raw(s.sql, s.bindings as Knex.RawBinding[])) as unknown;
-  return Number((res as [{ insertId?: number }])[0]?.insertId ?? 0);
-}
+export const insertId = (q: Q, s: Sql): Promise<number> => rawInsertId(q, s.sql, s.bindings);
 
 export const dialect = (q: Q): Dialect => dialectOf(q);
 
