@@ -104,6 +104,10 @@ withQueueOptions(program.command('run'))
   .option('--profile <file>', 'black-box mode: the JSON or YAML profile that maps the lab\'s operations onto the target\'s API (see profiles/)')
   .option('--target-db <url>', 'black-box mode: the target\'s own database, read with the profile\'s SQL to count oversold (postgres://… or mysql://…)')
   .option('--liveness-grace <duration>', 'after the faults end, how long a seat may stay refused before it counts as stuck (default 5s)')
+  .option('--link-latency <rtt,...>', 'put a link (a TCP proxy of the lab\'s) between every server instance and every store, adding this round-trip time (half each way), e.g. 0,0.5ms,2ms: every strategy runs at every value (default: no links)')
+  .option('--link-jitter <duration>', 'random variation of each one-way link delay, e.g. 0.5ms (needs --link-latency)')
+  .option('--redis-topology <single|sentinel>', 'single (default): independent Redis servers; sentinel: a primary, one replica and three Sentinels, servers connect through Sentinel')
+  .option('--db-durability <full|async>', 'PostgreSQL synchronous_commit on (full, default) or off (async: a crash can lose acknowledged commits)')
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);
     if (!options) throw new UsageError(problems);

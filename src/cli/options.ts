@@ -11,6 +11,7 @@ import type { Fault } from '../nemesis/types.js';
 import type { Profile } from '../target/profile.js';
 import { dialectOfUrl, type Dialect } from '../db/dialect.js';
 import { storeFromName, VALID_STORES } from '../report/schema.js';
+import { parseNetwork, type NetworkOptions } from './network-options.js';
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -62,6 +63,10 @@ export interface RawRunOptions {
   target?: string;
   profile?: string;
   targetDb?: string;
+  linkLatency?: string;
+  linkJitter?: string;
+  redisTopology?: string;
+  dbDurability?: string;
 }
 
 /** One store of a run: its dialect, and its admin URL when one was given (flag or DATABASE_URL). */
@@ -179,6 +184,8 @@ export interface RunOptions {
   livenessGraceMs: number;
   /** Black-box mode: somebody else's booking API instead of seatlab's strategies. */
   target?: TargetSpec;
+  /** Links between servers and stores, the Redis topology, the database's commit durability. */
+  network: NetworkOptions;
 }
 
 /** --target URL --profile FILE [--target-db URL]: the profile itself is loaded (async) by the caller. */
@@ -356,6 +363,11 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const instances = parseInstances(raw.instances, problems);
   const nemesis = parseNemesis(raw, problems);
   const livenessGraceMs = parseDuration('--liveness-grace', raw.livenessGrace, 5000, problems);
+  const network = parseNetwork(raw, problems);
+  if (network.links && transport === 'direct') problems.push('--link-latency puts a network between the server instances and the stores; --transport direct has no server instances: drop one of them');
+  if (target && (network.links || raw.redisTopology !== undefined || raw.dbDurability !== undefined)) problems.push('--link-latency, --redis-topology and --db-durability shape seatlab\'s own servers and stores; a --target has its own: drop them');
+  if (network.dbDurability === 'async' && raw.databaseUrl?.length) problems.push('--db-durability async is set on a PostgreSQL seatlab starts itself; with --database-url set synchronous_commit on that server instead and drop --db-durability');
+  if (network.redisTopology === 'sentinel' && (raw.redisUrl?.length || raw.redisNodes !== undefined)) problems.push('--redis-topology sentinel starts its own primary, replica and three Sentinels; drop --redis-url / --redis-nodes');
   if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');
   if (rate !== undefined && maxConnections < instances) problems.push(`--max-connections ${maxConnections} is fewer than --instances ${instances}: each instance needs at least one connection`);
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
@@ -373,7 +385,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       out: raw.out ?? 'results', json: raw.json ?? false, stores, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
       holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, maxConnections, transport,
-      instances, nemesis, livenessGraceMs, ...(target ? { target } : {}),
+      instances, nemesis, livenessGraceMs, ...(target ? { target } : {}), network,
     },
   };
 }
