@@ -128,6 +128,8 @@ withQueueOptions(program.command('serve'))
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
   .option('--pool-size <n>', 'database pool size', '20')
   .option('--instances <n>', 'booking server processes on the same stores (ports --port, --port+1, …; default 1)')
+  .option('--link-latency <rtt>', 'reach the stores through a link (a TCP proxy of the lab\'s) per instance adding this round-trip time, e.g. 2ms')
+  .option('--link-jitter <duration>', 'random variation of each one-way link delay (needs --link-latency)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
     return EXIT.ok;

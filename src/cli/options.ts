@@ -364,6 +364,11 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const nemesis = parseNemesis(raw, problems);
   const livenessGraceMs = parseDuration('--liveness-grace', raw.livenessGrace, 5000, problems);
   const network = parseNetwork(raw, problems);
+  for (const t of thresholds) {
+    if (t.linkLatencyMs !== undefined && !network.links?.latenciesMs.includes(t.linkLatencyMs)) {
+      problems.push(`--threshold "${t.expr}": no result of this run has a link round trip of ${t.linkLatencyMs} ms (${network.links ? `--link-latency gives ${network.links.latenciesMs.map((x) => `${x}ms`).join(', ')}` : 'there is no --link-latency'})`);
+    }
+  }
   if (network.links && transport === 'direct') problems.push('--link-latency puts a network between the server instances and the stores; --transport direct has no server instances: drop one of them');
   if (target && (network.links || raw.redisTopology !== undefined || raw.dbDurability !== undefined)) problems.push('--link-latency, --redis-topology and --db-durability shape seatlab\'s own servers and stores; a --target has its own: drop them');
   if (network.dbDurability === 'async' && raw.databaseUrl?.length) problems.push('--db-durability async is set on a PostgreSQL seatlab starts itself; with --database-url set synchronous_commit on that server instead and drop --db-durability');

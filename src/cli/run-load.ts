@@ -6,7 +6,9 @@ import type { RunResult } from '../load/result.js';
 import type { LoadPlan } from '../load/plan.js';
 import type { HistoryOp } from '../load/history.js';
 import type { ServerConfig } from '../server/start.js';
-import type { Fault, FaultEvent } from '../nemesis/types.js';
+import type { Fault, FaultEvent, NemesisTargets } from '../nemesis/types.js';
+import type { LinkHost, LinkToxics } from '../infra/link.js';
+import { closeLinks, linkInstances } from '../load/instance-links.js';
 import type { RunOptions } from './options.js';
 import type { Io } from './run.js';
 import { driveClosed } from '../load/closed-driver.js';
@@ -39,6 +41,8 @@ export interface LoadInput {
   dbName: string;
   label: string;
   io: Io;
+  /** Links between each instance and the stores: the proxy host and their toxics (absent: direct connections). */
+  links?: { host: LinkHost; toxics: LinkToxics; redisDataNodes?: { host: string; port: number }[] };
   /** Runs the scenario's database checks while the servers are still up, before the liveness probe writes. */
   checkBeforeProbe: (result: RunResult) => Promise<void>;
 }
@@ -56,7 +60,15 @@ export interface LoadOutput {
 
 export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
   const { o, io, label } = x;
-  const instances = await startInstances(o.instances, x.server, { onLog: (i, l) => io.err(`${label} server${o.instances > 1 ? ` ${i}` : ''}: ${l.trimEnd()}`) });
+  // Links up: each instance gets its own links to the stores, so a fault can cut one instance off.
+  const linked = x.links ? await linkInstances(x.links.host, o.instances, x.server, x.links.toxics, x.links.redisDataNodes) : undefined;
+  let instances: Instance[];
+  try {
+    instances = await startInstances(o.instances, linked?.configs ?? x.server, { onLog: (i, l) => io.err(`${label} server${o.instances > 1 ? ` ${i}` : ''}: ${l.trimEnd()}`) });
+  } catch (err) {
+    if (linked) await closeLinks(linked.links);
+    throw err;
+  }
   const urls = instances.map((i) => i.url);
   const progress = new Progress((t) => process.stderr.write(t), process.stderr.isTTY === true);
   try {
@@ -73,9 +85,10 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
 
     const rec = new Recorder(instances.length);
     const now = () => rec.now();
-    const schedule = x.fault ? { fault: x.fault, ...x.fault.defaults({ instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x) }), ...pick(o), firstMs: FIRST_FAULT_MS } : undefined;
+    const targets: NemesisTargets = { instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x), redisKeyPrefix: x.server.redisKeyPrefix, ...(linked ? { links: linked.links } : {}) };
+    const schedule = x.fault ? { fault: x.fault, ...x.fault.defaults(targets), ...pick(o), firstMs: FIRST_FAULT_MS } : undefined;
     const nemesis = schedule
-      ? startNemesis(schedule, { instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x) }, now,
+      ? startNemesis(schedule, targets, now,
         (e) => io.err(`${label} nemesis ${e.fault} at ${(e.startMs / 1000).toFixed(1)}–${(e.endMs / 1000).toFixed(1)} s: ${e.target}: ${e.detail}`))
       : undefined;
     const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);
@@ -128,6 +141,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     };
   } finally {
     await stopAll(instances);
+    if (linked) await closeLinks(linked.links);
   }
 }
 

@@ -23,6 +23,8 @@ import type { RunOptions } from './options.js';
 import type { Io } from './run.js';
 import type { Dialect } from '../db/dialect.js';
 import { loadOverHttp, type LoadOutput } from './run-load.js';
+import type { LinkHost, LinkToxics } from '../infra/link.js';
+import { closeLinks, linkInstances } from '../load/instance-links.js';
 
 // One run of one strategy (under one fault, or none), as its phases: a fresh database and the
 // scenario's seed → the store ceiling → the load (HTTP over N instances with the nemesis, or the
@@ -35,6 +37,8 @@ export interface OneCtx {
   redisUrls: string[]; redis: Provisioned[]; measureStore: boolean;
   /** Where this run's history goes (results/<run-id>/history/…), and its name relative to the report. */
   historyFile: string; historyRel: string;
+  /** The links this cell's servers (and its store ceiling) reach the stores through, and the round trip they add. */
+  link?: { host: LinkHost; toxics: LinkToxics; redisDataNodes?: { host: string; port: number }[] };
 }
 
 
@@ -81,7 +85,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       load = await loadOverHttp({
         o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
         server: { databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue },
-        checkBeforeProbe: runCheck,
+        checkBeforeProbe: runCheck, ...(c.link ? { links: c.link } : {}),
       });
       if (warmup && load.warmup) warmCheck = await checkSeats(db, { scheduleId: warmup.scheduleId, okResponses: load.warmup.ok, unknownResponses: load.warmup.unknown });
     }
@@ -94,7 +98,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       const userId = o.scenario.kind === 'balance' ? load.history.find((op) => op.userId !== undefined)?.userId : undefined;
       hist = await checkHistoryInDb(db, load.history, { scheduleId: prepared.scheduleId, ...(userId !== undefined ? { userId } : {}), seededMaxReservationId });
     }
-    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, historyRel: c.historyRel, prepared, dialect: c.store });
+    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, historyRel: c.historyRel, prepared, dialect: c.store, ...(c.link ? { link: c.link.toxics } : {}) });
   } finally {
     await db.destroy();
     if (!o.keepDb) await dropDatabase(c.adminUrl, c.dbName).catch(() => undefined);
@@ -107,6 +111,8 @@ export interface Parts {
   options: Record<string, string>; historyRel: string; prepared: { seatCount: number };
   /** The store the result ran on; absent for a black-box target, whose database is its own. */
   dialect?: Dialect;
+  /** The links' toxics, when the servers reached the stores through links. */
+  link?: LinkToxics;
 }
 
 export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, p: Parts): StrategyResult {
@@ -141,7 +147,8 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   const unknown = hist?.unknown ?? (load.history.length > 0 ? load.history.filter((op) => op.outcome === 'unknown').length : result.outcomes.timeout);
   const ex = check as ScenarioCheck;
   return {
-    strategy: strategy.name, ...(p.dialect ? { store: p.dialect } : {}), ...(fault ? { fault: fault.name } : {}), ...(unsafeReason ? { unsafeReason } : {}),
+    strategy: strategy.name, ...(p.dialect ? { store: p.dialect } : {}), ...(fault ? { fault: fault.name } : {}),
+    ...(p.link ? { linkLatencyMs: p.link.latencyMs, linkJitterMs: p.link.jitterMs } : {}), ...(unsafeReason ? { unsafeReason } : {}),
     description: strategy.description, safe, options: p.options,
     load: { model: result.model, connections: result.connections, transport: o.transport, ...(result.rate ? { rate: result.rate } : {}) },
     seedMs: p.seedMs, durationMs: result.durationMs, requests: result.requests, rps: result.rps, okPerSec: result.okPerSec,
@@ -194,13 +201,18 @@ async function replayCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCt
   const db = createDb({ url, poolMax: 4, applicationName: 'seatlab-lab' });
   try {
     const prepared = await o.scenario.prepare(db, o.params, { secret: c.secret, rng: createRng(o.params.seed) });
-    const core = await startCore({ databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs,
-      poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${dbName}:` });
+    // Through a link of the same latency as the servers', so the ceiling measures the same network.
+    const linked = c.link ? await linkInstances(c.link.host, 1, { databaseUrl: url, strategy: strategy.name, tokenSecret: c.secret, redisUrls: c.redisUrls }, c.link.toxics, c.link.redisDataNodes) : undefined;
+    const cfg = linked?.configs[0];
+    const core = await startCore({ databaseUrl: cfg?.databaseUrl ?? url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs,
+      poolSize: o.poolSize, redisUrls: cfg?.redisUrls ?? c.redisUrls, redisKeyPrefix: `${dbName}:`, ...(cfg?.redisNatMap ? { redisNatMap: cfg.redisNatMap } : {}) })
+      .catch(async (err: unknown) => { if (linked) await closeLinks(linked.links); throw err; });
     try {
       const r = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
       return { perSec: r.rps, p99Ms: r.latencyMs.p99, durationMs: r.durationMs };
     } finally {
       await core.close();
+      if (linked) await closeLinks(linked.links);
     }
   } finally {
     await db.destroy();

@@ -12,6 +12,7 @@ import { startServerProcess } from '../load/server-process.js';
 import { measureHttpCeiling, type Ceiling } from '../load/ceilings.js';
 import type { Fault } from '../nemesis/types.js';
 import { runOne } from './run-one.js';
+import { measureLinkOverhead, startLinkHost, type LinkHost } from '../infra/link.js';
 import { gitInfo, machineInfo, redisInfo, storeInfo, type StoreInfo } from '../report/metadata.js';
 import type { Dialect } from '../db/dialect.js';
 import { labeller, resultLabel } from '../report/render-faults.js';
@@ -88,7 +89,15 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
         st.info = await storeInfo(db, st.server.kind).finally(() => db.destroy());
         if (named) io.err(`${st.dialect}: ${st.info.engine} ${st.info.version}, isolation ${st.info.isolation}`);
       }
-      return await runCells(o, io, argv, { runId, dbTag, stores, redis, strategies, skipped, named });
+      const plan = linkPlan(o);
+      let linkHost: LinkHost | undefined;
+      if (plan) {
+        linkHost = await startLinkHost();
+        provisioned.push({ url: '', kind: 'embedded', pid: linkHost.pid, stop: () => linkHost!.close() });
+        io.err(`links: every server instance reaches every store through a TCP proxy of the lab's (pid ${linkHost.pid}), ` +
+          `round trip +${plan.latenciesMs.map(fmtMs).join(', +')}${plan.jitterMs ? `, jitter ${fmtMs(plan.jitterMs)}` : ''} (${plan.reason})`);
+      }
+      return await runCells(o, io, argv, { runId, dbTag, stores, redis, strategies, skipped, named, ...(linkHost ? { linkHost } : {}) });
     } finally {
       for (const st of templates) await dropDatabase(st.server.url, template).catch(() => undefined);
     }
@@ -100,11 +109,28 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
 interface Prepared {
   runId: string; dbTag: string; stores: RunStore[]; redis: ProvisionedRedis[]; strategies: RunOptions['strategies'];
   skipped: { strategy: string; reason: string }[]; named: boolean;
+  /** The link proxy process, when servers reach the stores through links. */
+  linkHost?: LinkHost;
+}
+
+/** Why this run has links: asked for with --link-latency, or needed by a fault that cuts them (then at 0 ms). */
+function linkPlan(o: RunOptions): { latenciesMs: number[]; jitterMs: number; reason: string } | undefined {
+  if (o.network.links) return { ...o.network.links, reason: '--link-latency' };
+  const cutters = o.nemesis?.faults.filter((f) => f.needsLinks).map((f) => f.name) ?? [];
+  if (cutters.length > 0 && o.transport === 'http') return { latenciesMs: [0], jitterMs: 0, reason: `${cutters.join(', ')} act(s) on links` };
+  return undefined;
 }
 
 /** The HTTP ceiling, then every cell (strategy × fault × store) once per run, interleaved, then the report. */
 async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Promise<number> {
-  const { runId, dbTag, stores, redis, strategies, skipped, named } = p;
+  const { runId, dbTag, stores, redis, strategies, skipped, named, linkHost } = p;
+  const links = linkPlan(o);
+  let overheadUs: number | undefined;
+  if (linkHost) {
+    const m = await measureLinkOverhead(linkHost);
+    overheadUs = Math.round(m.linkUs - m.directUs);
+    io.err(`link overhead at 0 ms: a round trip takes ${m.linkUs} µs through a link, ${m.directUs} µs direct (+${overheadUs} µs of proxy)`);
+  }
   const first = stores[0]!;
   const secret = randomBytes(32).toString('hex');
 
@@ -131,21 +157,24 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
   // One cell per strategy, fault (a healthy cell when no --nemesis) and store: the fault matrix, on every store.
   // Cells of one strategy on the stores follow each other, so its results sit side by side.
   const faults: (Fault | undefined)[] = o.nemesis?.faults.length ? o.nemesis.faults : [undefined];
-  const cells = strategies.flatMap((s) => faults.flatMap((f) => stores.map((st) => ({
-    strategy: s, fault: f, store: st, key: cellKey(s.name, f?.name, named ? st.dialect : undefined),
-  }))));
+  // With links, one cell per round-trip time too: every strategy at every latency, interleaved like stores.
+  const latencies: (number | undefined)[] = links ? links.latenciesMs : [undefined];
+  const cells = strategies.flatMap((s) => faults.flatMap((f) => stores.flatMap((st) => latencies.map((lat) => ({
+    strategy: s, fault: f, store: st, latencyMs: lat, key: cellKey(s.name, f?.name, named ? st.dialect : undefined, lat),
+  })))));
   const perCell = new Map<string, StrategyResult[]>(cells.map((c) => [c.key, []]));
   // Interleaved (A B C A B C …, every store within each run) so that machine drift hits every strategy and store alike.
   for (let run = 0; run < o.runs; run++) {
     for (const [i, cell] of cells.entries()) {
-      const { strategy, fault, store } = cell;
-      const name = resultLabel({ strategy: strategy.name, fault: fault?.name, store: store.dialect }, named);
+      const { strategy, fault, store, latencyMs } = cell;
+      const name = resultLabel({ strategy: strategy.name, fault: fault?.name, store: store.dialect, ...(latencyMs !== undefined ? { linkLatencyMs: latencyMs } : {}) }, named);
       const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${cells.length} ${name}]`;
       const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
       const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
       perCell.get(cell.key)!.push(await runOne(o, strategy, fault, {
         adminUrl: store.server.url, template: store.template, store: store.dialect, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
         measureStore: run === 0 && !fault, historyRel, historyFile: path.join(o.out, runId, historyRel),
+        ...(linkHost && links && latencyMs !== undefined ? { link: { host: linkHost, toxics: { latencyMs, jitterMs: links.jitterMs }, ...redisDataNodesOf(redis) } } : {}),
       }));
     }
   }
@@ -162,6 +191,8 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
       strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
       poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
       instances: o.instances, livenessGraceMs: o.livenessGraceMs, stores: stores.map((st) => st.dialect),
+      ...(links ? { links: { ...links, ...(overheadUs !== undefined ? { overheadUs } : {}), ...(linkHost ? { proxyPid: linkHost.pid } : {}) } } : {}),
+      redisTopology: o.network.redisTopology, dbDurability: o.network.dbDurability,
       ...(o.nemesis ? { nemesis: { faults: o.nemesis.faults.map((f) => f.name), ...(o.nemesis.everyMs !== undefined ? { everyMs: o.nemesis.everyMs } : {}), ...(o.nemesis.forMs !== undefined ? { forMs: o.nemesis.forMs } : {}) } } : {}),
     },
     servers: {
@@ -200,12 +231,23 @@ function withEfficiency(agg: StrategyResult, http: Ceiling | undefined, lower: n
  * with "." for "@". Internal: reports, thresholds and compare name a result with resultLabel
  * ("redlock@mysql × pause-instance").
  */
-export function cellKey(strategy: string, fault?: string, store?: Dialect): string {
-  return `${fault ? `${strategy}@${fault}` : strategy}${store ? `.${store}` : ''}`;
+export function cellKey(strategy: string, fault?: string, store?: Dialect, linkLatencyMs?: number): string {
+  return `${fault ? `${strategy}@${fault}` : strategy}${store ? `.${store}` : ''}${linkLatencyMs !== undefined ? `.rtt${linkLatencyMs}ms` : ''}`;
+}
+
+/** "0.5ms", "2ms", "0ms". */
+export function fmtMs(ms: number): string {
+  return `${ms}ms`;
+}
+
+/** Redis data nodes behind Sentinel, reached through links via the client's natMap (none for independent servers). */
+function redisDataNodesOf(redis: ProvisionedRedis[]): { redisDataNodes?: { host: string; port: number }[] } {
+  const nodes = redis.flatMap((r) => (r as { dataNodes?: { host: string; port: number }[] }).dataNodes ?? []);
+  return nodes.length > 0 ? { redisDataNodes: nodes } : {};
 }
 
 /** Faults that act on Redis: with one of them, Redis is started even if no strategy needs it. */
-const REDIS_FAULTS = new Set(['restart-redis', 'stop-redis-minority']);
+const REDIS_FAULTS = new Set(['restart-redis', 'stop-redis-minority', 'expire-locks']);
 
 /** Thresholds, the exit code, report.json/md/html and the console table: the end of every kind of run. */
 export async function finishReport(o: RunOptions, io: Io, p: Pick<Report, 'runId' | 'results' | 'config' | 'servers' | 'ceilings'> & { target?: Report['target'] }): Promise<number> {
@@ -239,7 +281,7 @@ export async function finishReport(o: RunOptions, io: Io, p: Pick<Report, 'runId
   io.err(`        ${files.md}`);
   io.err(`        ${files.html}`);
   for (const t of thresholds) {
-    const name = resultLabel({ strategy: t.strategyName, fault: t.fault, store: t.storeName }, t.storeName !== undefined);
+    const name = resultLabel({ strategy: t.strategyName, fault: t.fault, store: t.storeName, ...(t.rttMs !== undefined ? { linkLatencyMs: t.rttMs } : {}) }, t.storeName !== undefined);
     io.err(`threshold ${t.pass ? 'pass' : 'FAIL'}  ${name}: ${t.metric} ${t.op} ${t.target} (was ${t.value})`);
   }
   if (breached.length > 0) io.err(`${breached.length} threshold(s) breached: exit ${EXIT.thresholdBreached}`);

@@ -5,10 +5,13 @@ import { createTemplateDatabase, dropDatabase } from '../db/databases.js';
 import { seedSchedule } from '../db/seed.js';
 import { provisionStore } from '../infra/store.js';
 import { registerCleanup } from '../infra/cleanup.js';
-import { startServer } from '../server/start.js';
+import { startServer, type ServerConfig } from '../server/start.js';
 import { UsageError } from './errors.js';
 import { parseCount, parseDuration, parseInstances, parseQueue, parseStores, strategyOptionsFor } from './options.js';
 import { startInstances } from '../load/instances.js';
+import { parseNetwork } from './network-options.js';
+import { startLinkHost } from '../infra/link.js';
+import { linkInstances } from '../load/instance-links.js';
 import { provisionRedisNodes } from '../infra/redis.js';
 import type { Io } from './run.js';
 
@@ -27,6 +30,8 @@ export interface RawServeOptions {
   queueRate?: string;
   queueActiveTtl?: string;
   instances?: string;
+  linkLatency?: string;
+  linkJitter?: string;
 }
 
 /** Starts the API on provisioned servers with one concert and one schedule; runs until SIGINT/SIGTERM. */
@@ -49,6 +54,8 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   if (instances > 1 && port !== 0 && port + instances - 1 > 65535) problems.push(`--port ${port} with --instances ${instances}: the ports ${port}…${port + instances - 1} do not all exist`);
   // One store: the dialect of --database-url (or DATABASE_URL), or --store, or embedded PostgreSQL.
   const [spec] = parseStores({ store: raw.store, databaseUrl: raw.databaseUrl === undefined ? [] : [raw.databaseUrl] }, process.env.DATABASE_URL || undefined, problems, true);
+  const network = parseNetwork({ linkLatency: raw.linkLatency, linkJitter: raw.linkJitter }, problems);
+  if (network.links && network.links.latenciesMs.length > 1) problems.push(`--link-latency: bench serve runs at one round-trip time (got ${network.links.latenciesMs.map((x) => `${x}ms`).join(', ')})`);
   if (problems.length > 0 || !strategy || !spec) throw new UsageError(problems);
 
   const server = await provisionStore(spec.dialect, { url: spec.url });
@@ -69,16 +76,25 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   }
   const secret = process.env.SEATLAB_TOKEN_SECRET ?? randomBytes(32).toString('hex');
   const cfg = { databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, poolSize, redisUrls, redisKeyPrefix: `${dbName}:`, queue };
+  // With --link-latency each instance reaches the stores through links of its own, as in bench run.
+  let configs: ServerConfig[] = Array.from({ length: instances }, (_, i) => ({ ...cfg, port: port === 0 ? 0 : port + i }));
+  if (network.links) {
+    const host = await startLinkHost();
+    registerCleanup('link proxy', () => host.close());
+    const toxics = { latencyMs: network.links.latenciesMs[0]!, jitterMs: network.links.jitterMs };
+    configs = (await linkInstances(host, instances, cfg, toxics)).configs.map((c, i) => ({ ...c, port: configs[i]!.port }));
+    io.err(`links: every instance reaches the stores through a TCP proxy (pid ${host.pid}) adding a round trip of ${toxics.latencyMs} ms${toxics.jitterMs ? `, jitter ${toxics.jitterMs} ms` : ''}`);
+  }
   let urls: string[];
   if (instances === 1) {
-    const server = await startServer(cfg, io.err);
+    const server = await startServer(configs[0]!, io.err);
     registerCleanup('booking server', () => server.close());
     urls = [server.url];
   } else {
     // N processes, as N pods would be: each with its own pool, Redis clients, sweeper and relay.
     const started = [];
     for (let i = 0; i < instances; i++) {
-      const [inst] = await startInstances(1, { ...cfg, port: port === 0 ? 0 : port + i }, { onLog: (_, l) => io.err(`instance ${i}: ${l.trimEnd()}`) });
+      const [inst] = await startInstances(1, configs[i]!, { onLog: (_, l) => io.err(`instance ${i}: ${l.trimEnd()}`) });
       registerCleanup(`booking server instance ${i}`, () => inst!.stop());
       started.push(inst!);
     }

@@ -26,11 +26,12 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-export async function startInstances(n: number, cfg: ServerConfig, opts: { onLog?: (index: number, line: string) => void } = {}): Promise<Instance[]> {
+/** `cfg` is every instance's config, or one per instance (links give each instance its own store URLs). */
+export async function startInstances(n: number, cfg: ServerConfig | ServerConfig[], opts: { onLog?: (index: number, line: string) => void } = {}): Promise<Instance[]> {
   const started: Instance[] = [];
   try {
     // One at a time: each runs its strategy's init (e.g. rebuilding Redis state) before serving.
-    for (let i = 0; i < n; i++) started.push(await startInstance(i, cfg, opts));
+    for (let i = 0; i < n; i++) started.push(await startInstance(i, Array.isArray(cfg) ? cfg[i]! : cfg, opts));
     return started;
   } catch (err) {
     for (const s of started) await s.stop().catch(() => undefined);

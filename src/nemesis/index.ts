@@ -5,9 +5,12 @@ import { killInstance } from './kill-instance.js';
 import { restartRedis } from './restart-redis.js';
 import { stopRedisMinority } from './stop-redis-minority.js';
 import { killDbConnections } from './kill-db-connections.js';
+import { partitionRedis } from './partition-redis.js';
+import { partitionDb } from './partition-db.js';
+import { expireLocks } from './expire-locks.js';
 
 
-export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections]);
+export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections, partitionRedis, partitionDb, expireLocks]);
 
 export function faultNames(): string[] {
   return [...faults.keys()];

@@ -1,5 +1,6 @@
 import type { Instance } from '../load/instances.js';
 import type { Provisioned } from '../infra/chain.js';
+import type { InstanceLinks } from '../load/instance-links.js';
 
 // The nemesis port, in Jepsen's vocabulary: a fault is a real operating-system action against the
 // servers of a run (signals to PIDs, a Redis killed and started again, backends terminated in
@@ -16,6 +17,10 @@ export interface NemesisTargets {
   dbName: string;
   /** The strategy's lock lease, when it has one: a pause must outlast it. */
   lockTtlMs?: number;
+  /** Each instance's links to the stores (index = instance), when the servers reach the stores through links. */
+  links?: InstanceLinks[];
+  /** The prefix of every Redis key of this run (the run's database name and a colon). */
+  redisKeyPrefix?: string;
 }
 
 /** One injection, as it happened. Times are ms since the load phase began, plus wall-clock ISO. */
@@ -45,6 +50,8 @@ export interface Fault {
   /** kebab-case, equal to the file name. */
   readonly name: string;
   readonly description: string;
+  /** The fault acts on links: the lab then puts links (at 0 ms unless --link-latency says otherwise) between servers and stores. */
+  readonly needsLinks?: boolean;
   /** Sensible defaults for this fault: how often it starts, and how long it lasts. */
   defaults(t: NemesisTargets): { everyMs: number; forMs: number };
   /** Injects the fault once (round: 0, 1, 2 … picks the target in turn). */

@@ -63,8 +63,10 @@ export interface Comparison {
 }
 
 const storeOf = (r: StrategyResult) => r.store ?? 'pg';
+// A result measured through links is a different cell at every round trip: 0 ms pairs with 0 ms, never with "direct".
+const rttOf = (r: StrategyResult) => (r.linkLatencyMs === undefined ? 'direct' : `${r.linkLatencyMs}`);
 const sameCell = (a: StrategyResult, b: StrategyResult, acrossStores = false) =>
-  a.strategy === b.strategy && (a.fault ?? '') === (b.fault ?? '') && (acrossStores || storeOf(a) === storeOf(b));
+  a.strategy === b.strategy && (a.fault ?? '') === (b.fault ?? '') && (acrossStores || storeOf(a) === storeOf(b)) && rttOf(a) === rttOf(b);
 
 /** Each run's figure for a metric; a report without runs[] counts as one run of its headline figure. */
 const perRun = (r: StrategyResult, m: (typeof METRICS)[number]) => (r.runs?.length ? r.runs.map(m.value) : [m.value(r)]);
@@ -170,6 +172,11 @@ const DEFINING: { field: string; of: (r: Report) => string }[] = [
   { field: 'nemesis faults (config.nemesis.faults)', of: (r) => distinct(r.config?.nemesis?.faults ?? []) },
   // pg and mysql lock differently: their figures differ for a reason other than the code.
   { field: 'stores (config.stores, results[].store)', of: (r) => distinct(reportStores(r)) },
+  // A round trip added between servers and stores changes the ranking, not only the figures.
+  { field: 'link round trips (config.links, results[].linkLatencyMs)', of: (r) => distinct(r.results.map((x) => (x.linkLatencyMs === undefined ? 'direct' : `+${x.linkLatencyMs} ms`))) },
+  { field: 'link jitter (config.links.jitterMs)', of: (r) => String(r.config?.links?.jitterMs ?? 0) },
+  { field: 'Redis topology (config.redisTopology)', of: (r) => r.config?.redisTopology ?? 'single' },
+  { field: 'database durability (config.dbDurability)', of: (r) => r.config?.dbDurability ?? 'full' },
 ];
 
 /** "PostgreSQL 16.4 (embedded)" for each store the report names (servers.postgres in older reports). */

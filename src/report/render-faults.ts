@@ -7,13 +7,25 @@ import type { Dialect } from '../db/dialect.js';
 // with a store "strategy@store" ("pessimistic@mysql × pause-instance") — the same strategy@store a
 // --threshold names.
 
-type Named = { strategy: string; fault?: string; store?: Dialect };
+type Named = { strategy: string; fault?: string; store?: Dialect; linkLatencyMs?: number };
 
-/** "redlock × pause-instance", or just the strategy when it ran healthy; `withStore`: "redlock@mysql × pause-instance". */
+/**
+ * "redlock × pause-instance", or just the strategy when it ran healthy; `withStore`: "redlock@mysql × pause-instance";
+ * a result measured through links adds the round trip they added: "redlock@mysql@2ms × partition-db".
+ */
 export function resultLabel(s: Named, withStore = false): string {
-  const name = withStore ? `${s.strategy}@${s.store ?? 'pg'}` : s.strategy;
+  const name = `${withStore ? `${s.strategy}@${s.store ?? 'pg'}` : s.strategy}${s.linkLatencyMs !== undefined ? `@${s.linkLatencyMs}ms` : ''}`;
   return s.fault ? `${name} × ${s.fault}` : name;
 }
+
+/** The same label without the link's round trip, for tables that show it in a column of its own. */
+export const bareLabel = (s: Named): string => resultLabel({ ...s, linkLatencyMs: undefined });
+
+/** Whether results were measured through links (then tables get a "link RTT" column). */
+export const showsLinks = (r: { results: Named[] }): boolean => r.results.some((s) => s.linkLatencyMs !== undefined);
+
+/** The link column's text: "+2 ms", "+0 ms"; "direct" for a result without links. */
+export const rttText = (s: Named): string => (s.linkLatencyMs === undefined ? 'direct' : `+${s.linkLatencyMs} ms`);
 
 /** The stores of a report in the order they ran; a report from before there were two ran on pg. */
 export function reportStores(r: { results: Named[]; config?: { stores?: Dialect[] } }): Dialect[] {
@@ -39,7 +51,7 @@ export function grouped<T extends Named>(results: T[]): T[] {
   const rank = (xs: (string | undefined)[]) => { const order = [...new Set(xs)]; return (x: string | undefined) => order.indexOf(x); };
   const [byStrategy, byFault, byStore] = [rank(results.map((s) => s.strategy)), rank(results.map((s) => s.fault)), rank(results.map((s) => s.store ?? 'pg'))];
   return results.map((s, i) => ({ s, i })).sort((a, b) => byStrategy(a.s.strategy) - byStrategy(b.s.strategy) || byFault(a.s.fault) - byFault(b.s.fault) ||
-    byStore(a.s.store ?? 'pg') - byStore(b.s.store ?? 'pg') || a.i - b.i).map((x) => x.s);
+    byStore(a.s.store ?? 'pg') - byStore(b.s.store ?? 'pg') || (a.s.linkLatencyMs ?? -1) - (b.s.linkLatencyMs ?? -1) || a.i - b.i).map((x) => x.s);
 }
 
 export interface MatrixCell { oversold: number; unknown: number; errors: number; stuck: number; verdict: StrategyResult['verdict'] }
@@ -49,11 +61,12 @@ export function faultMatrix(r: Report): { faults: string[]; rows: { strategy: st
   const faults = [...new Set(r.results.map((s) => s.fault).filter((f): f is string => Boolean(f)))];
   if (faults.length === 0) return undefined;
   const label = labeller(r);
-  const rowNames = [...new Set(grouped(r.results).map((s) => label({ strategy: s.strategy, store: s.store })))];
+  const rowName = (s: Named) => label({ strategy: s.strategy, store: s.store, ...(s.linkLatencyMs !== undefined ? { linkLatencyMs: s.linkLatencyMs } : {}) });
+  const rowNames = [...new Set(grouped(r.results).map(rowName))];
   return {
     faults,
     rows: rowNames.map((name) => {
-      const mine = r.results.filter((s) => label({ strategy: s.strategy, store: s.store }) === name);
+      const mine = r.results.filter((s) => rowName(s) === name);
       return {
         strategy: name,
         safe: mine.every((s) => s.safe),

@@ -1,7 +1,8 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Report, StrategyResult } from './schema.js';
 import { machineLine, tableRow, tableHeader, markdownTable, storesOf, engineName } from './render-md.js';
-import { grouped, labeller, renderFaultsMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
+import { bareLabel, showsLinks, grouped, labeller, renderFaultsMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
+import { linkRankings } from './render-links.js';
 import type { Dialect } from '../db/dialect.js';
 
 // A self-contained report: inline SVG, no script, no network. Every chart draws one series per
@@ -77,6 +78,20 @@ function outcomeBars(results: StrategyResult[], label: (s: StrategyResult) => st
   return `<figure><figcaption>Outcomes (share of requests)</figcaption><svg viewBox="0 0 ${W} ${results.length * rowH + 30}" width="${W}" height="${results.length * rowH + 30}">${rows.join('')}${legend.join('')}</svg></figure>`;
 }
 
+/** Throughput and winners' p99 against the round trip the links added: one line per strategy, so a crossover shows. */
+function rttCharts(r: Report, color: (s: StrategyResult) => string): string {
+  const rs = r.results.filter((s) => s.linkLatencyMs !== undefined && !s.fault);
+  const names = [...new Set(rs.map((s) => bareLabel(s)))];
+  const lats = [...new Set(rs.map((s) => s.linkLatencyMs!))].sort((a, b) => a - b);
+  const xTicks = lats.map((l) => [l, `+${l} ms`] as [number, string]);
+  const series = (y: (s: StrategyResult) => number | undefined) => names.map((name) => {
+    const mine = rs.filter((s) => bareLabel(s) === name).sort((a, b) => a.linkLatencyMs! - b.linkLatencyMs!);
+    return { name, strategy: mine[0]!.strategy, color: color(mine[0]!), points: mine.flatMap((s) => { const v = y(s); return v === undefined ? [] : [[s.linkLatencyMs!, v] as [number, number]]; }) };
+  }).filter((x) => x.points.length > 0);
+  return `<div class="rtt">${lineChart('Throughput against the round-trip time the network adds (req/s, the median run; one line per strategy)', series((s) => s.rps), { xLabel: 'round-trip time added by the links (ms)', yLabel: 'req/s', xTicks })}
+${lineChart('Winners\' p99 against the round-trip time the network adds (ms, successful holds, the median run)', series((s) => (s.latencyByOutcome?.ok?.count ? s.latencyByOutcome.ok.p99 : undefined)), { xLabel: 'round-trip time added by the links (ms)', yLabel: 'ms', xTicks })}</div>`;
+}
+
 export function renderHtml(report: Report): string {
   // The same strategy on every store side by side, whatever order the results came in.
   const r: Report = { ...report, results: grouped(report.results) };
@@ -85,8 +100,9 @@ export function renderHtml(report: Report): string {
   const multiStore = stores.length > 1;
   const label = labeller(r);
   // One colour per strategy (× fault), shared by its results on every store.
-  const keys = [...new Set(r.results.map((s) => resultLabel(s)))];
-  const color = (s: StrategyResult) => COLORS[keys.indexOf(resultLabel(s)) % COLORS.length]!;
+  // A strategy keeps its colour at every link round trip, so the chart against the round trip reads as one line each.
+  const keys = [...new Set(r.results.map((s) => bareLabel(s)))];
+  const color = (s: StrategyResult) => COLORS[keys.indexOf(bareLabel(s)) % COLORS.length]!;
   const onStore = (s: StrategyResult) => (withStore ? { store: s.store ?? 'pg' } : {});
   const lines = multiStore ? ` · colour: strategy; line: ${stores.map((d) => `${d} ${STORE_DASH[d] ? 'dashed' : 'solid'}`).join(', ')}` : '';
   const latency = lineChart(`Latency by percentile (all requests, all runs; log scale)${lines}`, r.results.map((s) => ({
@@ -112,6 +128,7 @@ export function renderHtml(report: Report): string {
       ].map((x) => ({ ...x, ...(d ? { store: d } : {}) })).filter((x) => x.points.length > 0)), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [pct(p), `p${p}`] as [number, string]) });
     }).join('\n')
     : '';
+  const rtt = linkRankings(r) ? rttCharts(r, color) : '';
   const faults = [...new Set(r.results.map((s) => s.fault))];
   // One throughput chart per fault, with every injection of the first run shaded in its strategy's colour.
   const throughput = faults.map((f) => {
@@ -123,7 +140,8 @@ export function renderHtml(report: Report): string {
   const storeCell = (s: StrategyResult) => (withStore ? `<td>${esc(s.store ?? 'pg')}</td>` : '');
   const storeAttr = (s: StrategyResult) => (withStore ? ` data-store="${esc(s.store ?? 'pg')}"` : '');
   const oversold = r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"${storeAttr(s)}><td>${esc(resultLabel(s))}</td>${storeCell(s)}<td class="${s.oversold > 0 ? 'bad' : 'good'}">${s.oversold}</td><td>${esc(s.verdict)}</td></tr>`).join('');
-  const table = markdownTable(tableHeader(withStore), r.results.map((s) => tableRow(s, withStore))).split('\n').filter((_, i) => i !== 1).map((line, i) => {
+  const withLink = showsLinks(r);
+  const table = markdownTable(tableHeader(withStore, withLink), r.results.map((s) => tableRow(s, withStore, withLink))).split('\n').filter((_, i) => i !== 1).map((line, i) => {
     const cells = line.split('|').slice(1, -1).map((c) => c.trim().replace(/\*\*/g, ''));
     return `<tr>${cells.map((c) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;
   }).join('\n');
@@ -148,6 +166,7 @@ ${storeList}
 <table class="comparison">${table}</table>
 <h2>Oversold</h2><table class="oversold"><tr><th>strategy</th>${withStore ? '<th>store</th>' : ''}<th>oversold</th><th>verdict</th></tr>${oversold}</table>
 ${sold}
+${rtt}
 ${winnersLosers}
 ${latency}
 ${throughput}

@@ -1,6 +1,7 @@
 import type { Report, StrategyResult } from './schema.js';
 import type { StoreInfo } from './metadata.js';
-import { grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
+import { bareLabel, grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, rttText, showsLinks, showsStore } from './render-faults.js';
+import { renderLinksMarkdown } from './render-links.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -63,14 +64,17 @@ function withRange(v: number, range: [number, number] | undefined): string {
 }
 
 /** The comparison table's columns; with stores, a store column after the strategy. */
-export const tableHeader = (withStore: boolean) => (withStore ? [HEADER[0]!, 'store', ...HEADER.slice(1)] : HEADER);
+export const tableHeader = (withStore: boolean, withLink = false) => [HEADER[0]!, ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : []), ...HEADER.slice(1)];
 
-export function tableRow(s: StrategyResult, withStore = false): string[] {
+/** The identity columns of a row: the label, then the store and the link's round trip when the report shows them. */
+const idCells = (s: StrategyResult, withStore: boolean, withLink: boolean) => [withLink ? bareLabel(s) : resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), ...(withLink ? [rttText(s)] : [])];
+
+export function tableRow(s: StrategyResult, withStore = false, withLink = false): string[] {
   const o = s.outcomes;
   const l = s.latencyMs;
   const st = s.stats && s.stats.rps.n > 1 ? s.stats : undefined;
   const r0 = (x: number) => x.toFixed(0);
-  return [resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
+  return [...idCells(s, withStore, withLink), s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
     withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max),
     ...(['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const).map((k) => withRange(o[k], s.countRanges?.[k])),
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? (s.ceilingInvalid ? 'invalid' : '–') : s.efficiency.toFixed(2), s.verdict];
@@ -81,10 +85,10 @@ const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p
 const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
 
 /** The sale as a ticketing engineer reads it first: when it sold out, who waited how long, who got in. */
-export function saleRow(s: StrategyResult, withStore = false): string[] {
+export function saleRow(s: StrategyResult, withStore = false, withLink = false): string[] {
   const b = s.latencyByOutcome;
   const pair = (l?: { count: number; p50: number; p99: number }) => (l && l.count > 0 ? `${ms(l.p50)} / ${ms(l.p99)}` : '–');
-  return [resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
+  return [...idCells(s, withStore, withLink), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
     pair(b?.ok), pair(b?.rejected), b && b.error.count > 0 ? ms(b.error.p99) : '–',
     opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), opt(s.sale?.rankCorrelation, (x) => x.toFixed(2)), s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
 }
@@ -99,22 +103,24 @@ export function renderMarkdown(report: Report): string {
   // The same strategy on every store side by side, whatever order the results came in.
   const r: Report = { ...report, results: grouped(report.results) };
   const withStore = showsStore(r);
+  const withLink = showsLinks(r);
   const label = labeller(r);
-  const left = withStore ? 3 : 2;
+  const left = 2 + (withStore ? 1 : 0) + (withLink ? 1 : 0);
   const p = r.scenario.params;
   const out: string[] = [];
   out.push(`# seatlab · ${r.scenario.name} · ${r.runId}`, '');
   out.push(`**Machine:** ${machineLine(r)}`, '');
   if (r.results.some((s) => s.sale)) {
     out.push('## The sale', '');
-    out.push(markdownTable(withStore ? [SALE_HEADER[0]!, 'store', ...SALE_HEADER.slice(1)] : SALE_HEADER, r.results.map((s) => saleRow(s, withStore)), left), '');
+    out.push(markdownTable([SALE_HEADER[0]!, ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : []), ...SALE_HEADER.slice(1)], r.results.map((s) => saleRow(s, withStore, withLink)), left - 1), '');
     out.push('Sold out in: first request to the last successful hold. Winners: successful holds; losers: 409 and other 4xx answers; ' +
       'each from its own HDR histogram, requests given up on included at the time they were given up on. First come: the share of ' +
       'successful holds that went to the first `seats` users to ask (1 = first come, first served). Order kept: rank correlation ' +
       'between the order winners asked and the order their holds succeeded (1 = in order). One sale: the median run.', '');
     out.push('## Throughput and all requests', '');
   }
-  out.push(markdownTable(tableHeader(withStore), r.results.map((s) => tableRow(s, withStore)), left), '');
+  out.push(markdownTable(tableHeader(withStore, withLink), r.results.map((s) => tableRow(s, withStore, withLink)), left), '');
+  out.push(...renderLinksMarkdown(r));
   for (const s of r.config.skipped) out.push(`- **${s.strategy}** was not run: ${s.reason}`);
   if (r.config.skipped.length > 0) out.push('');
   out.push(`> ${r.machine.note}. Load average before the run: ${r.machine.loadAvg1m}.`, '');
@@ -158,7 +164,7 @@ export function renderMarkdown(report: Report): string {
   if (r.thresholds?.length) {
     out.push('## Thresholds', '');
     out.push(markdownTable(['threshold', 'strategy', 'value', 'result'], r.thresholds.map((t) => [`\`${t.expr}\``,
-      resultLabel({ strategy: t.strategyName, fault: t.fault, store: t.storeName }, t.storeName !== undefined), String(t.value), t.pass ? 'pass' : '**FAIL**'])), '');
+      resultLabel({ strategy: t.strategyName, fault: t.fault, store: t.storeName, ...(t.rttMs !== undefined ? { linkLatencyMs: t.rttMs } : {}) }, t.storeName !== undefined), String(t.value), t.pass ? 'pass' : '**FAIL**'])), '');
   }
 
   out.push('## Invariants', '');

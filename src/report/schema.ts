@@ -79,6 +79,10 @@ export interface StrategyResult {
   store?: Dialect;
   /** The fault injected during this result's runs (a column of the fault matrix); absent when healthy. */
   fault?: string;
+  /** The round-trip time (ms) the links between the servers and the stores added; absent when the servers reached the stores directly. */
+  linkLatencyMs?: number;
+  /** The jitter (ms) on each one-way link delay. */
+  linkJitterMs?: number;
   /** Why this configuration is unsafe by design (e.g. fencing off); it is then judged as a control group. */
   unsafeReason?: string;
   description: string;
@@ -184,6 +188,16 @@ export interface Report {
     livenessGraceMs?: number;
     /** The stores this run compared, in the order the cells ran (absent before there were two: pg). */
     stores?: Dialect[];
+    /**
+     * Links (TCP proxies of the lab's) between every server instance and every store: the round
+     * trips they added (one cell per value; half each way), the jitter, why they were on, and what a
+     * link costs by itself (a round trip through a 0 ms link minus a direct one, µs, on this machine).
+     */
+    links?: { latenciesMs: number[]; jitterMs: number; reason: string; overheadUs?: number; proxyPid?: number };
+    /** The Redis topology (single: independent servers; sentinel: a primary, a replica, three Sentinels). */
+    redisTopology?: string;
+    /** PostgreSQL commit durability: full (synchronous_commit on) or async (off). */
+    dbDurability?: string;
   };
   machine: MachineInfo;
   servers: {

@@ -31,6 +31,8 @@ export interface ServerConfig {
   queue?: QueueConfig;
   /** How often the outbox relay runs (when there is a Redis); 0 = never. */
   relayIntervalMs?: number;
+  /** Redis data nodes' addresses (as Sentinel announces them) mapped to the links this instance reaches them through. */
+  redisNatMap?: Record<string, { host: string; port: number }>;
 }
 
 export interface RunningServer {

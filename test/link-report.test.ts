@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { createLatencyHistogram, encode } from '../src/load/histogram.js';
+import { renderMarkdown } from '../src/report/render-md.js';
+import { renderHtml } from '../src/report/render-html.js';
+import { renderConsoleTable } from '../src/cli/console.js';
+import { linkRankings } from '../src/report/render-links.js';
+import { evaluateThresholds, parseThreshold, type Threshold } from '../src/report/thresholds.js';
+import { compareReports, paramDifferences } from '../src/report/compare.js';
+import { cellKey } from '../src/cli/run.js';
+import { parseRunOptions } from '../src/cli/options.js';
+import { parseFineDuration } from '../src/cli/network-options.js';
+import type { Report, StrategyResult } from '../src/report/schema.js';
+
+// Hand-built reports of a run with links at several round-trip times (no server needed): the link
+// column, the ranking at each latency and the crossover, the chart against the round trip,
+// thresholds and compare keyed by latency, and the flags' errors.
+
+function hist(n: number, lo: number, hi: number): string {
+  const h = createLatencyHistogram();
+  for (let i = 0; i < n; i++) h.recordValue(Math.round((lo + ((hi - lo) * i) / Math.max(1, n - 1)) * 1000));
+  return encode(h);
+}
+const lat = (p99: number) => ({ count: 10, p50: p99 / 2, p90: p99 * 0.9, p99, p999: p99, max: p99, mean: p99 / 2 });
+
+function result(strategy: string, rtt: number | undefined, rps: number, selloutMs: number): StrategyResult {
+  const p99 = 1000 / rps;
+  return {
+    strategy, ...(rtt !== undefined ? { linkLatencyMs: rtt, linkJitterMs: 0 } : {}), description: strategy, safe: true, options: {},
+    load: { model: 'closed', connections: 10, transport: 'http' }, seedMs: 5, durationMs: 100, requests: 10, rps, okPerSec: 10,
+    latencyMs: lat(p99), okLatencyMs: lat(p99), outcomes: { ok: 1, conflict: 9, soldOut: 0, rejected: 0, error: 0, timeout: 0 },
+    statusCodes: { 201: 1, 409: 9 }, errorCodes: {}, journeys: { total: 10, succeeded: 1, exhausted: 9, stopped: 0, unknown: 0 },
+    oversold: 0, retries: 0, lockFailures: 0, dbAvoided: 0, counters: {}, check: { capacity: 1, activeReservations: 1, seatsHeldOrSold: 1 },
+    violations: [], violationCounts: {}, verdict: 'pass', notes: [], perSecond: { ok: [1, 0], requests: [6, 4] }, histogram: hist(10, 1, p99),
+    warmup: { ms: 0, applied: false, excludedRequests: 0 },
+    sale: { timeToSelloutMs: selloutMs, holdsPerSecUntilSellout: 20, firstComeShare: 1, rankCorrelation: null },
+    latencyByOutcome: { ok: lat(p99), rejected: lat(p99), error: { ...lat(0), count: 0 }, unknown: { ...lat(0), count: 0 } },
+    outcomeHistograms: { ok: hist(1, p99, p99), rejected: hist(9, 1, p99) }, selloutCurve: [0, 1, 1],
+    runs: [{ run: 1, rps, okPerSec: 10, latencyMs: lat(p99) }] as StrategyResult['runs'],
+  } as StrategyResult;
+}
+
+function report(results: StrategyResult[], latencies: number[] | undefined): Report {
+  return {
+    schemaVersion: 1, runId: 'run-x', createdAt: '2025-01-01T00:00:00Z', tool: { name: 'seatlab', version: '0.1.0' },
+    scenario: { name: 'general-admission', description: 'tickets', expectation: 'exactly seats sold', params: { users: 10, seats: 1, connections: 10, seed: 42 } },
+    config: { strategies: [...new Set(results.map((r) => r.strategy))], skipped: [], redisNodes: 0, strategyOptions: {}, holdTtlMs: 300000, poolSize: 20, timeoutSec: 10,
+      seed: 42, runs: 1, warmupMs: 0, command: [], ...(latencies ? { links: { latenciesMs: latencies, jitterMs: 0, reason: '--link-latency', overheadUs: 40 } } : {}) },
+    machine: { cpuModel: 'Test CPU', cores: 2, memGiB: 4, node: 'v20', os: 'Linux', loadAvg1m: 0, note: 'shared cores' },
+    servers: { postgres: { version: '16', kind: 'embedded', settings: {} } },
+    git: { commit: null, dirty: null }, ceilings: { http: { perSec: 10000, p99Ms: 5, durationMs: 3000 } },
+    results, thresholds: [], summary: { exitCode: 0, failedStrategies: [] },
+  };
+}
+
+// The probe of issue 15: pessimistic ahead on loopback, behind optimistic at 2 ms; redis-decr first throughout.
+const crossing = () => report([
+  result('pessimistic', 0, 860, 2200), result('optimistic', 0, 711, 2900), result('redis-decr', 0, 2841, 600),
+  result('pessimistic', 2, 241, 6900), result('optimistic', 2, 604, 3300), result('redis-decr', 2, 2623, 700),
+], [0, 2]);
+
+describe('a run at several link round trips', () => {
+  it('ranks the strategies at each latency by time to sell out and names the crossover with its figures', () => {
+    const k = linkRankings(crossing())!;
+    expect(k.by).toBe('time to sell out');
+    expect(k.rankings.map((x) => x.order.map((y) => y.label))).toEqual([['redis-decr', 'pessimistic', 'optimistic'], ['redis-decr', 'optimistic', 'pessimistic']]);
+    expect(k.swaps).toEqual(['optimistic overtakes pessimistic between +0 ms and +2 ms (time to sell out: pessimistic 2.20 s → 6.90 s, optimistic 2.90 s → 3.30 s)']);
+    const same = linkRankings(report([result('a', 0, 100, 100), result('b', 0, 50, 200), result('a', 2, 90, 110), result('b', 2, 40, 300)], [0, 2]))!;
+    expect(same.swaps).toEqual([]);
+    expect(linkRankings(report([result('a', 0, 100, 100)], [0]))).toBeUndefined();
+  });
+
+  it('report.md has a link RTT column, the per-latency table and the crossover; the console says it too', () => {
+    const md = renderMarkdown(crossing());
+    expect(md).toContain('| strategy | link RTT | safe |');
+    expect(md).toMatch(/\| pessimistic \| \+2 ms \| yes \| 241 \|/);
+    expect(md).toContain('## The network');
+    expect(md).toContain('A link costs 40 µs per round trip by itself');
+    expect(md).toContain('| pessimistic | 860 req/s · 2.20 s · 1.2 ms | 241 req/s · 6.90 s · 4.1 ms |');
+    expect(md).toContain('- ranking at +2 ms (time to sell out): redis-decr > optimistic > pessimistic');
+    expect(md).toContain('optimistic overtakes pessimistic between +0 ms and +2 ms');
+    const con = renderConsoleTable(crossing());
+    expect(con).toContain('pessimistic@2ms');
+    expect(con).toContain('the order changes: optimistic overtakes pessimistic');
+    // Without links nothing changes: no column, no section.
+    const plain = renderMarkdown(report([result('pessimistic', undefined, 860, 2200)], undefined));
+    expect(plain).not.toContain('link RTT');
+    expect(plain).not.toContain('## The network');
+  });
+
+  it('report.html charts throughput and winners\' p99 against the round trip, one line per strategy with a point per latency', () => {
+    const html = renderHtml(crossing());
+    const rtt = html.slice(html.indexOf('<div class="rtt">'), html.indexOf('</div>', html.indexOf('<div class="rtt">')));
+    expect(rtt).toContain('Throughput against the round-trip time');
+    expect(rtt).toContain('Winners\' p99 against the round-trip time');
+    const lines = [...rtt.matchAll(/<polyline class="series" data-strategy="([^"]+)"[^>]*points="([^"]+)"/g)];
+    expect(lines.map((m) => m[1])).toEqual(['pessimistic', 'optimistic', 'redis-decr', 'pessimistic', 'optimistic', 'redis-decr']);
+    for (const m of lines) expect(m[2]!.trim().split(' ')).toHaveLength(2);
+    expect(rtt).toContain('+2 ms');
+  });
+
+  it('thresholds and compare treat the latency as part of a result\'s identity', () => {
+    const t = parseThreshold('pessimistic@2ms:rps>300', ['pessimistic', 'optimistic']) as Threshold;
+    expect(t).toMatchObject({ strategy: 'pessimistic', linkLatencyMs: 2, metric: 'rps' });
+    const evald = evaluateThresholds([t], crossing().results);
+    expect(evald).toHaveLength(1);
+    expect(evald[0]).toMatchObject({ rttMs: 2, value: 241, pass: false });
+    expect(parseThreshold('pessimistic@mysql@0.5ms:p99<5', ['pessimistic'])).toMatchObject({ store: 'mysql', linkLatencyMs: 0.5 });
+    expect(parseThreshold('pessimistic@fast:p99<5', ['pessimistic'])).toMatch(/unknown store "fast".*@2ms/);
+    expect(cellKey('redlock', 'partition-db', undefined, 0.5)).toBe('redlock@partition-db.rtt0.5ms');
+    // A report at 0 and 2 ms is not compared with one measured directly, unless asked.
+    const direct = report([result('pessimistic', undefined, 860, 2200)], undefined);
+    expect(paramDifferences(direct, crossing()).map((d) => d.field)).toContain('link round trips (config.links, results[].linkLatencyMs)');
+    const c = compareReports(crossing(), crossing(), 10);
+    expect(c.missing).toEqual([]);
+  });
+
+  it('flags: --link-latency takes fractional round trips; every mistake is named with its flag', () => {
+    expect(['0', '0.5ms', '2ms', '500us', '1s'].map(parseFineDuration)).toEqual([0, 0.5, 2, 0.5, 1000]);
+    const ok = parseRunOptions({ strategy: 'pessimistic', scenario: 'hot-seat', linkLatency: '0,0.5ms,2ms', linkJitter: '0.2ms' });
+    expect(ok.problems).toEqual([]);
+    expect(ok.options!.network).toEqual({ links: { latenciesMs: [0, 0.5, 2], jitterMs: 0.2 }, redisTopology: 'single', dbDurability: 'full' });
+    const bad = parseRunOptions({ strategy: 'pessimistic', scenario: 'hot-seat', linkLatency: '2 ms,fast', linkJitter: 'x', redisTopology: 'cluster', dbDurability: 'maybe', threshold: ['pessimistic@3ms:p99<5'] });
+    expect(bad.problems.join('\n')).toMatch(/--link-latency: "2 ms" is not a round-trip time/);
+    expect(bad.problems.join('\n')).toMatch(/--link-latency: "fast"/);
+    expect(bad.problems.join('\n')).toMatch(/--link-jitter must be a duration/);
+    expect(bad.problems.join('\n')).toMatch(/--redis-topology must be one of single, sentinel/);
+    expect(bad.problems.join('\n')).toMatch(/--db-durability must be full .* or async/);
+    expect(bad.problems.join('\n')).toMatch(/no result of this run has a link round trip of 3 ms/);
+    expect(parseRunOptions({ strategy: 'pessimistic', scenario: 'hot-seat', linkJitter: '1ms' }).problems.join('\n')).toMatch(/--link-jitter needs --link-latency/);
+  });
+});
