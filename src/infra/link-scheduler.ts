@@ -1,16 +1,19 @@
 import { performance } from 'node:perf_hooks';
+import { Waker } from './link-waker.js';
 
 // A delay line precise below one millisecond. Node's setTimeout cannot sleep less than 1 ms and
-// fires by the loop's cached millisecond clock (so up to ~1 ms early or late in real time); a
-// 0.5 ms round trip needs 0.25 ms each way. So a timer covers the coarse part of a wait and the
-// last SPIN_MS are polled with setImmediate, which still lets socket I/O run between polls. The
-// polling happens only while something is due soon: an idle link arms nothing and burns no CPU.
-// Every due time is checked against performance.now() (monotonic, sub-µs), never the loop clock.
-// The price: while traffic keeps something due within SPIN_MS (steady load at a few ms of latency)
-// the host polls without pause and uses up to one core, which the lab sees on the host's PID.
+// fires by the loop's cached millisecond clock; a 0.5 ms round trip needs 0.25 ms each way. So
+// waits shorter than a few milliseconds are timed by a worker thread that sleeps in a futex
+// (link-waker.ts) and wakes the event loop at the due time: precise to tens of microseconds, and no
+// CPU burnt while waiting (polling the last stretch kept a core busy whenever a link had traffic).
+// Longer waits use a plain timer, then the waker for the rest. Every due time is checked against
+// performance.now() (monotonic, sub-µs), never the loop clock. An idle link arms nothing.
 
-/** Below this much remaining wait we poll instead of sleeping: a timer could overshoot it. */
-const SPIN_MS = 1.5;
+/** Below this much remaining wait the waker times it: a timer could overshoot it. */
+const FINE_MS = 2;
+/** The wake-up's own lateness (futex timer slack, the message to the event loop), learnt as it goes: 30 µs to 0.5 ms. */
+const LAG_MIN_MS = 0.03;
+const LAG_MAX_MS = 0.5;
 
 interface Item {
   due: number;
@@ -65,8 +68,11 @@ export class Lane {
 export class DelayScheduler {
   private readonly active = new Set<Lane>();
   private timer: NodeJS.Timeout | null = null;
-  private timerDue = Infinity;
-  private polling = false;
+  private armedDue = Infinity;
+  private readonly waker = new Waker(() => this.woken());
+  /** How late a wake-up arrives, on average; waits are shortened by it and items due within it are delivered. */
+  private lagMs = 0.1;
+  private wakeAt = Infinity;
 
   /** Queues a chunk on a lane, due at `due` (performance.now() ms) or after the lane's last item. */
   push(lane: Lane, chunk: Buffer | null, due: number): void {
@@ -75,29 +81,38 @@ export class DelayScheduler {
     this.arm(at);
   }
 
-  private arm(due: number): void {
-    if (this.polling) return; // the running poll sees every lane on its next pass
-    const wait = due - performance.now();
-    if (wait <= SPIN_MS) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      this.timerDue = Infinity;
-      this.polling = true;
-      setImmediate(this.tick);
-      return;
-    }
-    if (this.timer && this.timerDue <= due) return;
+  close(): Promise<number> {
     if (this.timer) clearTimeout(this.timer);
-    this.timerDue = due;
-    // Wake with about SPIN_MS to spare; tick() re-arms if the timer fired early.
-    this.timer = setTimeout(this.tick, Math.max(1, Math.floor(wait - SPIN_MS)));
+    return this.waker.stop();
   }
 
-  private readonly tick = (): void => {
-    this.polling = false;
+  private arm(due: number): void {
+    if (due >= this.armedDue) return; // an earlier wake-up is already on its way
+    this.armedDue = due;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.timerDue = Infinity;
-    const now = performance.now();
+    const wait = due - performance.now();
+    if (wait <= FINE_MS) {
+      const inMs = Math.max(0, wait - this.lagMs);
+      this.wakeAt = performance.now() + inMs;
+      this.waker.at(inMs);
+      return;
+    }
+    // A coarse timer first, with time to spare; tick() hands the rest to the waker.
+    this.timer = setTimeout(() => { this.timer = null; this.tick(); }, Math.floor(wait - FINE_MS));
+  }
+
+  private woken(): void {
+    const late = performance.now() - this.wakeAt;
+    if (Number.isFinite(late) && late >= 0) this.lagMs = Math.min(LAG_MAX_MS, Math.max(LAG_MIN_MS, 0.9 * this.lagMs + 0.1 * late));
+    this.wakeAt = Infinity;
+    this.tick();
+  }
+
+  private tick(): void {
+    this.armedDue = Infinity;
+    // What falls due before the next wake-up could arrive goes now: waiting would only make it later.
+    const now = performance.now() + this.lagMs;
     let next = Infinity;
     for (const lane of this.active) {
       const due = lane.flush(now);
@@ -105,5 +120,5 @@ export class DelayScheduler {
       else if (due < next) next = due;
     }
     if (next !== Infinity) this.arm(next);
-  };
+  }
 }
