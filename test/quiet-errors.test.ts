@@ -5,6 +5,7 @@ import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { ErrorTally, connectionErrorCode, parseReportLine, reportLine, summaryLine, tally } from '../src/infra/error-tally.js';
 import { createDb } from '../src/db/knex.js';
+import { mysqlAdminConnection } from '../src/db/databases.js';
 import { freePort } from '../src/infra/ports.js';
 import { EXIT } from '../src/cli/errors.js';
 import { interruptBench } from './helpers.js';
@@ -113,6 +114,26 @@ describe('the connection error tally', () => {
     expect(t.record('database', syntax)).toBe(false);
     expect(t.record('database', lost)).toBe(true);
     expect(t.take()).toMatchObject([{ component: 'lab', store: 'database', count: 1 }]);
+  });
+
+  it('knows a MySQL/MariaDB connection killed by an administrator, and leaves a programming error alone', async () => {
+    const victim = await mysqlAdminConnection(inject('mysqlUrl'));
+    const admin = await mysqlAdminConnection(inject('mysqlUrl'));
+    const syntax = await victim.query('SELEC 1').catch((e: unknown) => e);
+    const inFlight = victim.query('SELECT SLEEP(10)').catch((e: unknown) => e);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      await admin.query(`KILL CONNECTION ${victim.threadId}`);
+    } finally {
+      await admin.end();
+    }
+    const lost = await inFlight;
+    const after = await victim.query('SELECT 1').catch((e: unknown) => e);
+    victim.destroy();
+    // The killed query's error (MariaDB may first say ER_CONNECTION_KILLED), then mysql2's on the closed connection.
+    expect(['PROTOCOL_CONNECTION_LOST', 'ER_CONNECTION_KILLED'], String(lost)).toContain(connectionErrorCode(lost));
+    expect(connectionErrorCode(after), String(after)).toBe('PROTOCOL_CONNECTION_LOST');
+    expect(connectionErrorCode(syntax), String(syntax)).toBeUndefined();
   });
 
   it("a server's report line carries its counts to the lab, which names the component", () => {
