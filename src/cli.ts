@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { strategies } from '../strategies/index.js';
 import { scenarios } from '../scenarios/index.js';
-import { runAllCleanups } from './infra/cleanup.js';
+import { onStopSignal, runAllCleanups, stoppingFor } from './infra/cleanup.js';
+import { summaryLine, tally } from './infra/error-tally.js';
 import { InfraUnavailableError } from './infra/errors.js';
 import { UsageError, EXIT } from './cli/errors.js';
 import { parseRunOptions, type RawRunOptions } from './cli/options.js';
@@ -12,18 +13,30 @@ import { faultNames } from './nemesis/index.js';
 import { runTargetBench } from './target/run-target.js';
 import { ProfileError } from './target/profile.js';
 
+const say = (line: string) => process.stderr.write(`${line}\n`);
+// Once a signal is stopping the run, the run goes on under it for a moment and all it would say
+// (failed requests, servers gone) follows from the stop: it goes unsaid.
 const io: Io = {
-  err: (line) => process.stderr.write(`${line}\n`),
-  out: (text) => process.stdout.write(text),
+  err: (line) => { if (!stoppingFor()) say(line); },
+  out: (text) => { if (!stoppingFor()) process.stdout.write(text); },
 };
-// async-exit-hook runs the cleanups on SIGINT/SIGTERM; this only tells the person what is happening.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => io.err(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the servers seatlab started and removing their data…`));
-}
+// async-exit-hook runs the cleanups on SIGINT/SIGTERM and exits 128 + the signal's number
+// (EXIT.interrupted for Ctrl-C); this tells the person what is happening, and what went away meanwhile.
+onStopSignal({
+  stopping: (signal, labels) => {
+    const servers = labels.filter((l) => !l.startsWith('database ')).length;
+    say(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping ${servers} server${servers === 1 ? '' : 's'} seatlab started and removing their data…`);
+  },
+  stopped: () => {
+    for (const e of tally.take()) say(summaryLine(e));
+  },
+});
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 async function finish(code: number): Promise<never> {
+  // A signal's exit hook is stopping everything and will exit with its own code: wait for it.
+  if (stoppingFor()) return new Promise<never>(() => undefined);
   await runAllCleanups();
   process.exit(code);
 }

@@ -66,3 +66,31 @@ export function runBench(args: string[], opts: { env?: Record<string, string>; t
     child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
 }
+
+/**
+ * Runs bin/bench.js in a process group of its own and, when stderr first matches `when`, sends
+ * SIGINT to the whole group, as Ctrl-C in a terminal does (the servers it started get it too).
+ * Resolves when bench exits; on timeout the group is killed (SIGKILL) and the promise rejects.
+ */
+export function interruptBench(args: string[], when: RegExp, opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; pid: number; stdout: string; stderr: string; interruptedAfter?: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.resolve('bin/bench.js'), ...args], { env: { ...process.env, DATABASE_URL: '', REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const pid = child.pid!;
+    let stdout = '';
+    let stderr = '';
+    let interruptedAfter: string | undefined;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (interruptedAfter === undefined && when.test(stderr)) {
+        interruptedAfter = stderr;
+        process.kill(-pid, 'SIGINT');
+      }
+    });
+    const timer = setTimeout(() => {
+      try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+      reject(new Error(`bench ${args.join(' ')} did not exit in time; stderr: ${stderr.slice(-3000)}`));
+    }, opts.timeoutMs ?? 120_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, pid, stdout, stderr, interruptedAfter }); });
+  });
+}

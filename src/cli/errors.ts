@@ -16,4 +16,6 @@ export const EXIT = {
   /** bench compare: a (strategy, fault) in the baseline is missing from the current report, so it went unchecked. */
   missingStrategy: 5,
   thresholdBreached: 99,
+  /** Ctrl-C (SIGINT): 128 + 2, as a shell reports it; set by async-exit-hook once the cleanups are done (SIGTERM: 143). */
+  interrupted: 130,
 } as const;

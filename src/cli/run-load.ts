@@ -19,6 +19,7 @@ import { Recorder } from '../load/recorder.js';
 import { startNemesis } from '../nemesis/schedule.js';
 import { probeLiveness, type LivenessResult } from '../check/liveness.js';
 import { Progress } from './progress.js';
+import { stoppingFor } from '../infra/cleanup.js';
 
 // The HTTP load phase of one run: N server instances, a warm-up, the measured load with the fault
 // schedule running beside it, the faults healed, then the liveness probe while the servers are
@@ -70,7 +71,8 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     throw err;
   }
   const urls = instances.map((i) => i.url);
-  const progress = new Progress((t) => process.stderr.write(t), process.stderr.isTTY === true);
+  // Silent once a signal is stopping the run: the CLI then says what is stopping, and nothing else.
+  const progress = new Progress((t) => { if (!stoppingFor()) process.stderr.write(t); }, process.stderr.isTTY === true);
   try {
     let warm: LoadOutput['warmup'];
     let before: Record<string, number> = {};

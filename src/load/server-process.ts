@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { registerCleanup } from '../infra/cleanup.js';
 import { stopChild } from '../infra/chain.js';
 import type { ServerConfig } from '../server/start.js';
+import { parseReportLine, tally } from '../infra/error-tally.js';
 
 export interface ServerProcess {
   url: string;
@@ -26,8 +27,12 @@ function serverEntry(): string {
   return path.join(root, 'dist', 'src', 'server', 'main.js');
 }
 
-/** Starts the booking server in a child process and waits for its ready line. */
-export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (line: string) => void; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
+/**
+ * Starts the booking server in a child process and waits for its ready line. Its stderr is relayed
+ * line by line to `onLog`, except its connection-error reports, which go into this process's tally
+ * under `component` (e.g. "server 0").
+ */
+export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (line: string) => void; readyTimeoutMs?: number; component?: string } = {}): Promise<ServerProcess> {
   const entry = serverEntry();
   if (!existsSync(entry)) throw new Error(`server entry ${entry} is missing; run npm run build`);
   const child: ChildProcess = spawn(process.execPath, [entry], {
@@ -39,15 +44,27 @@ export async function startServerProcess(cfg: ServerConfig, opts: { onLog?: (lin
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
-  child.stderr!.on('data', (d) => {
-    stderr += String(d);
+  // Everything it wrote has been read once the pipes close, which may come after 'exit'.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let partial = '';
+  const onLine = (line: string) => {
+    const counts = parseReportLine(line);
+    if (counts) return tally.add(counts, opts.component ?? 'server');
+    stderr += `${line}\n`;
     if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
-    opts.onLog?.(String(d));
+    opts.onLog?.(line);
+  };
+  child.stderr!.on('data', (d) => {
+    const lines = (partial + String(d)).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) onLine(l);
   });
+  child.stderr!.once('end', () => { if (partial) onLine(partial); partial = ''; });
   const stop = () => {
     // A stopped (SIGSTOP) process cannot act on SIGTERM until it runs again.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
-    return stopChild(child, 5000);
+    // Its last connection-error report is on the pipe; a little grace for it, not a hang.
+    return stopChild(child, 5000).then(() => Promise.race([closed, new Promise<void>((r) => setTimeout(r, 1000).unref())]));
   };
   const unregister = registerCleanup(`booking server pid ${child.pid}`, stop, () => child.kill('SIGKILL'));
   try {

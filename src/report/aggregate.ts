@@ -2,6 +2,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { StrategyResult, RunFigures } from './schema.js';
 import { median, spread } from './stats.js';
 import { encode } from '../load/histogram.js';
+import { mergeConnectionErrors } from '../infra/error-tally.js';
 
 const sumRecords = (xs: Record<string, number>[]) => {
   const out: Record<string, number> = {};
@@ -89,6 +90,8 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     storeCeiling: runs.find((r) => r.storeCeiling)?.storeCeiling,
     runs: runs.map((r, i) => runFigures(r, i + 1)),
     stats: statsOf(runs),
+    // Every lost connection of every run: each one is something that happened.
+    ...(runs.some((r) => r.connectionErrors) ? { connectionErrors: mergeConnectionErrors(runs.map((r) => r.connectionErrors ?? [])) } : {}),
   };
 }
 

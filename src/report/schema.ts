@@ -10,6 +10,7 @@ import type { OutcomeClass } from '../load/recorder.js';
 import type { OpenRate } from '../load/result.js';
 import type { Dialect } from '../db/dialect.js';
 import type { StoreInfo } from './metadata.js';
+import type { ConnectionErrorCount } from '../infra/error-tally.js';
 
 /** The names a store goes by on the command line and in thresholds: each dialect and its aliases. */
 const STORE_ALIASES: Record<string, Dialect> = { pg: 'pg', postgres: 'pg', postgresql: 'pg', mysql: 'mysql', mariadb: 'mysql' };
@@ -160,6 +161,12 @@ export interface StrategyResult {
   outcomeHistograms?: { ok: string; rejected: string };
   /** Cumulative successful holds per 100 ms since the first request (first run): the sellout curve. */
   selloutCurve?: number[];
+  /**
+   * Store connections that failed during these runs (summed over them), per component ('lab',
+   * 'server 0' …) and store, by error code: a fault or a stopping store at work. Absent when none
+   * failed. A server reports its counts every second, so a killed one loses its last second.
+   */
+  connectionErrors?: ConnectionErrorCount[];
 }
 
 export interface Report {

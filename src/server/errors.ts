@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { connectionErrorCode } from '../infra/error-tally.js';
 
 /** An error that maps to an HTTP response `{"error": code, "message": …}`. */
 export class HttpError extends Error {
@@ -34,6 +35,12 @@ export function errorHandler(log: (msg: string) => void): ErrorRequestHandler {
     }
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       res.status(e.status).json({ error: 'BAD_REQUEST', message: e.message ?? 'bad request' });
+      return;
+    }
+    // A store that went away is not a bug of ours: the pool and the Redis clients count the lost
+    // connections (src/infra/error-tally.ts), the client gets a retryable answer, and no stack per request.
+    if (connectionErrorCode(err) !== undefined) {
+      res.status(503).json({ error: 'UNAVAILABLE', message: 'a store is unavailable; retry later' });
       return;
     }
     log(`internal error: ${(err as Error)?.stack ?? String(err)}`);

@@ -11,6 +11,7 @@ import { startRelay } from '../events/relay.js';
 import { WaitingRoom, type QueueConfig } from '../queue/waiting-room.js';
 import type { Redis } from 'ioredis';
 import { connectAll, createRedisClient } from '../infra/redis-client.js';
+import { connectionErrorCode } from '../infra/error-tally.js';
 
 export interface ServerConfig {
   databaseUrl: string;
@@ -81,7 +82,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
     await connectAll([queueRedis], 1);
     room = new WaitingRoom(queueRedis, cfg.queue, `pid-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await room.init();
-    room.start((e) => log(`queue admission failed: ${(e as Error).message}`));
+    room.start(unlessStoreGone(log, 'queue admission'));
   }
   if (strategy.requires.redis) {
     if (redis.length === 0) throw new Error(`strategy "${strategy.name}" needs Redis: give redisUrls`);
@@ -94,7 +95,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const app = createApp({ booking, db, room, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
 
   const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
-    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: (e) => log(`expiry sweep failed: ${(e as Error).message}`) })
+    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: unlessStoreGone(log, 'expiry sweep') })
     : async () => {};
   // The outbox relay publishes to the first Redis, when there is one; one process relays at a time.
   let relayRedis: Redis | undefined;
@@ -102,7 +103,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
     relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
     await connectAll([relayRedis], 1);
-    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: (e) => log(`outbox relay failed: ${(e as Error).message}`) });
+    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: unlessStoreGone(log, 'outbox relay') });
   }
   const server = http.createServer(app);
   // Load generators keep connections open; do not drop them between requests.
@@ -130,6 +131,14 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
       for (const r of redis) r.disconnect();
     },
   };
+}
+
+/**
+ * A periodic job's failure is shown, unless a store went away: the pool and the Redis clients count
+ * those where the connection failed, and a job retrying every 100 ms would repeat it ten times a second.
+ */
+function unlessStoreGone(log: (msg: string) => void, job: string): (e: unknown) => void {
+  return (e) => { if (connectionErrorCode(e) === undefined) log(`${job} failed: ${(e as Error).message}`); };
 }
 
 /** Opens every pooled connection before the first request, as a long-running server would have. */
