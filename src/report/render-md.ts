@@ -18,11 +18,16 @@ export function storesOf(r: Report): (StoreInfo & { store: string })[] {
   return pg ? [{ engine: 'postgresql', version: pg.version, kind: pg.kind, isolation: pg.settings.default_transaction_isolation ?? 'read committed', settings: pg.settings, store: 'pg' }] : [];
 }
 
-/** One store for the machine line: PostgreSQL with the settings it always listed, others with their isolation and settings. */
+/**
+ * One store for the machine line: PostgreSQL with its durability and the settings that make it
+ * (what a crash can lose) and the ones it always listed, others with their isolation and settings.
+ */
 function storeText(s: StoreInfo, withIsolation: boolean): string {
-  const keys = s.engine === 'postgresql' ? ['synchronous_commit', 'shared_buffers', 'max_connections'] : Object.keys(s.settings);
-  const settings = keys.filter((k) => s.settings[k] !== undefined || s.engine === 'postgresql').map((k) => `${k}=${s.settings[k]}`).join(', ');
-  return `${engineName(s)} (${s.kind}; ${withIsolation ? `isolation ${s.isolation}; ` : ''}${settings})`;
+  const pg = s.engine === 'postgresql';
+  // wal_writer_delay is absent from reports written before it was recorded.
+  const keys = pg ? ['synchronous_commit', ...(s.settings.wal_writer_delay !== undefined ? ['wal_writer_delay'] : []), 'shared_buffers', 'max_connections'] : Object.keys(s.settings);
+  const settings = keys.filter((k) => s.settings[k] !== undefined || pg).map((k) => `${k}=${s.settings[k]}`).join(', ');
+  return `${engineName(s)} (${s.kind}; ${withIsolation ? `isolation ${s.isolation}; ` : ''}${s.durability ? `durability ${s.durability}: ` : ''}${settings})`;
 }
 
 export function machineLine(r: Report): string {
