@@ -6,7 +6,7 @@ import type { RunResult } from '../load/result.js';
 import type { LoadPlan } from '../load/plan.js';
 import type { HistoryOp } from '../load/history.js';
 import type { ServerConfig } from '../server/start.js';
-import type { Fault, FaultEvent } from '../nemesis/types.js';
+import type { Fault, FaultEvent, NemesisTargets } from '../nemesis/types.js';
 import type { RunOptions } from './options.js';
 import type { Io } from './run.js';
 import { driveClosed } from '../load/closed-driver.js';
@@ -35,6 +35,8 @@ export interface LoadInput {
   warmup?: { scheduleId: number; plan: LoadPlan };
   probe?: { token: string; userId: number };
   redis: Provisioned[];
+  /** The store's server, for faults that act on it (crash-db); absent for a store seatlab cannot reach as a process. */
+  dbServer?: Provisioned;
   adminUrl: string;
   dbName: string;
   label: string;
@@ -73,9 +75,10 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
 
     const rec = new Recorder(instances.length);
     const now = () => rec.now();
-    const schedule = x.fault ? { fault: x.fault, ...x.fault.defaults({ instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x) }), ...pick(o), firstMs: FIRST_FAULT_MS } : undefined;
+    const targets: NemesisTargets = { instances, redis: x.redis, db: x.dbServer, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x) };
+    const schedule = x.fault ? { fault: x.fault, ...x.fault.defaults(targets), ...pick(o), firstMs: FIRST_FAULT_MS } : undefined;
     const nemesis = schedule
-      ? startNemesis(schedule, { instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x) }, now,
+      ? startNemesis(schedule, targets, now,
         (e) => io.err(`${label} nemesis ${e.fault} at ${(e.startMs / 1000).toFixed(1)}–${(e.endMs / 1000).toFixed(1)} s: ${e.target}: ${e.detail}`))
       : undefined;
     const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);

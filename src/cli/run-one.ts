@@ -31,6 +31,8 @@ import { loadOverHttp, type LoadOutput } from './run-load.js';
 export interface OneCtx {
   /** The store this run is on: its admin URL (creates and drops the run's database), its migrated template, its dialect. */
   adminUrl: string; template: string; store: Dialect;
+  /** The store's server as provisioned: a fault may crash and revive it (crash-db). */
+  dbServer?: Provisioned;
   dbName: string; secret: string; label: string; io: Io;
   redisUrls: string[]; redis: Provisioned[]; measureStore: boolean;
   /** Where this run's history goes (results/<run-id>/history/…), and its name relative to the report. */
@@ -79,7 +81,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       await runCheck(load.result);
     } else {
       load = await loadOverHttp({
-        o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
+        o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, dbServer: c.dbServer, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
         server: { databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue },
         checkBeforeProbe: runCheck,
       });

@@ -5,9 +5,10 @@ import { killInstance } from './kill-instance.js';
 import { restartRedis } from './restart-redis.js';
 import { stopRedisMinority } from './stop-redis-minority.js';
 import { killDbConnections } from './kill-db-connections.js';
+import { crashDb } from './crash-db.js';
 
 
-export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections]);
+export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections, crashDb]);
 
 export function faultNames(): string[] {
   return [...faults.keys()];
