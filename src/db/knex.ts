@@ -48,7 +48,28 @@ function createPgDb({ url, poolMax = 10, applicationName = 'seatlab', session = 
 // knex logs to stdout by default ("Connection Error: …" when a pooled connection is killed), which
 // would corrupt `bench run --json`. Warnings and errors go to stderr.
 const toStderr = (m: unknown) => process.stderr.write(`knex: ${typeof m === 'string' ? m : (m as Error)?.message ?? String(m)}\n`);
-const KNEX_LOG = { warn: toStderr, error: toStderr, deprecate: toStderr, debug: () => undefined };
+
+// A store that goes away (restarting, crashed) makes knex warn once per pooled connection and per
+// acquire attempt, each with a stack trace. The first such warning is printed as one line; the rest
+// are counted and summarised once the store has been quiet for a while.
+const CONNECTION_WARNING = /^(Acquire connection error|Connection Error): /;
+let burst: { count: number; timer: NodeJS.Timeout } | undefined;
+const summarised = (m: unknown) => {
+  if (typeof m !== 'string' || !CONNECTION_WARNING.test(m)) return toStderr(m);
+  if (burst) {
+    burst.count++;
+    burst.timer.refresh();
+    return;
+  }
+  toStderr(m.split('\n')[0]);
+  const b = { count: 0, timer: setTimeout(() => {
+    if (b.count > 0) toStderr(`${b.count} more connection warning(s) while the store was unavailable`);
+    burst = undefined;
+  }, 2000) };
+  b.timer.unref();
+  burst = b;
+};
+const KNEX_LOG = { warn: summarised, error: toStderr, deprecate: toStderr, debug: () => undefined };
 
 /** Server-side connection ids of the pools this process opened, by application name (MySQL has no application_name). */
 export const mysqlConnectionIds = new Map<string, Set<number>>();
