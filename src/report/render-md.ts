@@ -182,8 +182,11 @@ export function renderMarkdown(report: Report): string {
   for (const s of r.results) for (const note of s.notes) out.push(`- ${label(s)}: ${note}`);
   for (const s of r.results.filter((x) => x.history)) {
     const h = s.history!;
+    // The history summary is the first run's; lost acknowledgements are given for every run.
+    const runs = s.runs ?? [];
+    const lost = runs.length > 1 && runs.every((x) => x.lostAcks !== undefined) ? `lost acknowledgements per run ${runs.map((x) => x.lostAcks).join(', ')}` : `${h.lostAcks} lost acknowledgements`;
     out.push(`- ${label(s)}: history of ${h.ops} operations in \`${h.file}\`; ${h.unknown} with unknown outcome` +
-      `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${h.lostAcks} lost acknowledgements; ${h.unexplainedWrites} unexplained writes.`);
+      `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${lost}; ${h.unexplainedWrites} unexplained writes.`);
   }
   out.push('');
 
