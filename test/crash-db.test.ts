@@ -219,11 +219,11 @@ describe('crash-db in the report', () => {
     expect(recoverySummary(log)).toBe('redo starts at 0/15047A8; invalid magic number 0000 in WAL segment 000000010000000000000001, LSN 0/1506000, offset 5267456; redo done at 0/15047E0');
   });
 
-  it('the fault matrix gives lost acknowledgements per run, and the machine line the durability', () => {
+  it('the fault matrix gives lost acknowledgements per run, the injections of every run are listed, and the machine line names the durability', () => {
     const result = {
       strategy: 'pessimistic', fault: 'crash-db', safe: true, oversold: 0, unknown: 12, stuck: 0, verdict: 'fail', outcomes: { error: 12, timeout: 0 },
       history: { file: 'h', ops: 10, unknown: 12, unknownByError: {}, lostAcks: 3, unexplainedWrites: 0, explainedByUnknown: 0 },
-      runs: [{ lostAcks: 3 }, { lostAcks: 0 }, { lostAcks: 1 }],
+      runs: [3, 0, 1].map((lostAcks, i) => ({ run: i + 1, lostAcks, faults: [{ fault: 'crash-db', target: 'PostgreSQL', startMs: 1000, endMs: 2000, startedAt: 't', endedAt: 't', applied: true, detail: `crash ${i + 1}` }] })),
       nemesis: { fault: 'crash-db', everyMs: 5000, forMs: 0, firstMs: 1000, events: [] },
     };
     const report = {
@@ -234,6 +234,8 @@ describe('crash-db in the report', () => {
     } as unknown as Report;
     expect(renderFaultsMarkdown(report).join('\n')).toContain('| pessimistic | yes | oversold 0 · unknown 12 · errors 12 · stuck 0 · **lost acks 3/0/1** |');
     expect(renderFaultsConsole(report).join('\n')).toContain('lost 3/0/1');
+    // Every run's injections, not only the first run's.
+    expect(renderFaultsMarkdown(report).join('\n')).toMatch(/3 injection\(s\) in 3 runs[\s\S]*run 1, 1\.00–2\.00 s \(t\): PostgreSQL: crash 1[\s\S]*run 3, 1\.00–2\.00 s \(t\): PostgreSQL: crash 3/);
     expect(machineLine(report)).toContain('PostgreSQL 16.14 (embedded; durability async: synchronous_commit=off, wal_writer_delay=10000ms, shared_buffers=256MB');
   });
 });

@@ -96,9 +96,14 @@ export function renderFaultsMarkdown(r: Report): string[] {
   const label = labeller(r);
   for (const s of grouped(r.results).filter((x) => x.nemesis)) {
     const n = s.nemesis!;
+    // Every run's injections (a result's nemesis record is its first run's).
+    const perRun = (s.runs?.length ?? 0) > 1 && s.runs!.every((x) => x.faults) ? s.runs!.map((x) => ({ run: `run ${x.run}, `, events: x.faults! })) : [{ run: '', events: n.events }];
+    const total = perRun.reduce((a, x) => a + x.events.length, 0);
     out.push(`- **${label(s)}** (every ${n.everyMs} ms for ${n.forMs} ms, first at ${n.firstMs} ms): ` +
-      (n.events.length === 0 ? 'the load ended before the first injection.' : `${n.events.length} injection(s)`));
-    for (const e of n.events) out.push(`  - ${(e.startMs / 1000).toFixed(2)}–${(e.endMs / 1000).toFixed(2)} s (${e.startedAt}): ${e.applied ? '' : '(not applied) '}${e.target}: ${e.detail}`);
+      (total === 0 ? 'the load ended before the first injection.' : `${total} injection(s)${perRun.length > 1 ? ` in ${perRun.length} runs` : ''}`));
+    for (const { run, events } of perRun) {
+      for (const e of events) out.push(`  - ${run}${(e.startMs / 1000).toFixed(2)}–${(e.endMs / 1000).toFixed(2)} s (${e.startedAt}): ${e.applied ? '' : '(not applied) '}${e.target}: ${e.detail}`);
+    }
   }
   out.push('');
   return out;
