@@ -5,6 +5,7 @@ import { BookingService } from '../core/booking.js';
 import { resolveStrategyOptions } from '../core/options.js';
 import type { Counters, StrategyRuntime } from '../core/ports.js';
 import { createDb } from '../db/knex.js';
+import { dbErrorKind } from '../db/errors.js';
 import { createApp } from './app.js';
 import { startSweeper } from '../core/expiry.js';
 import { startRelay } from '../events/relay.js';
@@ -91,8 +92,11 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
   const app = createApp({ booking, db, room, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
 
+  // A store that is down (restarting, crashed) is summarised once by the pool's log (src/db/knex.ts),
+  // not once per sweep or relay tick; other failures get a line each.
+  const failed = (what: string) => (e: unknown) => { if (dbErrorKind(e) !== 'connection') log(`${what} failed: ${(e as Error).message}`); };
   const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
-    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: (e) => log(`expiry sweep failed: ${(e as Error).message}`) })
+    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: failed('expiry sweep') })
     : async () => {};
   // The outbox relay publishes to the first Redis, when there is one; one process relays at a time.
   let relayRedis: Redis | undefined;
@@ -100,7 +104,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
     relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
     await connectAll([relayRedis], 1);
-    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: (e) => log(`outbox relay failed: ${(e as Error).message}`) });
+    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: failed('outbox relay') });
   }
   const server = http.createServer(app);
   // Load generators keep connections open; do not drop them between requests.
