@@ -128,6 +128,7 @@ withQueueOptions(program.command('serve'))
   .option('--hold-ttl <duration>', 'how long a hold lasts, e.g. 2s, 5m', '5m')
   .option('--pool-size <n>', 'database pool size', '20')
   .option('--instances <n>', 'booking server processes on the same stores (ports --port, --port+1, …; default 1)')
+  .option('--db-durability <full|async>', 'PostgreSQL synchronous_commit on (full, default) or off (async: a crash can lose acknowledged commits)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
     return EXIT.ok;

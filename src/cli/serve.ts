@@ -11,6 +11,7 @@ import { parseCount, parseDuration, parseInstances, parseQueue, parseStores, str
 import { startInstances } from '../load/instances.js';
 import { provisionRedisNodes } from '../infra/redis.js';
 import type { Io } from './run.js';
+import { DB_DURABILITIES, type DbDurability } from './network-options.js';
 
 export interface RawServeOptions {
   strategy?: string;
@@ -27,6 +28,7 @@ export interface RawServeOptions {
   queueRate?: string;
   queueActiveTtl?: string;
   instances?: string;
+  dbDurability?: string;
 }
 
 /** Starts the API on provisioned servers with one concert and one schedule; runs until SIGINT/SIGTERM. */
@@ -49,9 +51,12 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   if (instances > 1 && port !== 0 && port + instances - 1 > 65535) problems.push(`--port ${port} with --instances ${instances}: the ports ${port}…${port + instances - 1} do not all exist`);
   // One store: the dialect of --database-url (or DATABASE_URL), or --store, or embedded PostgreSQL.
   const [spec] = parseStores({ store: raw.store, databaseUrl: raw.databaseUrl === undefined ? [] : [raw.databaseUrl] }, process.env.DATABASE_URL || undefined, problems, true);
+  const durability = (raw.dbDurability ?? 'full') as DbDurability;
+  if (!DB_DURABILITIES.includes(durability)) problems.push(`--db-durability must be full (synchronous_commit on) or async (synchronous_commit off) (got "${raw.dbDurability}")`);
+  else if (durability === 'async' && (spec?.url !== undefined || spec?.dialect !== 'pg')) problems.push('--db-durability async is set on a PostgreSQL seatlab starts itself; drop --database-url / --store mysql, or drop --db-durability');
   if (problems.length > 0 || !strategy || !spec) throw new UsageError(problems);
 
-  const server = await provisionStore(spec.dialect, { url: spec.url });
+  const server = await provisionStore(spec.dialect, { url: spec.url, durability });
   registerCleanup(spec.dialect === 'pg' ? 'postgres' : 'mysql', () => server.stop());
   const dbName = `seatlab_serve_${randomBytes(4).toString('hex')}`;
   await createTemplateDatabase(server.url, dbName);
@@ -85,6 +90,6 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     urls = started.map((s) => s.url);
   }
   io.out(`${JSON.stringify({ url: urls[0], ...(instances > 1 ? { urls } : {}), databaseUrl: url, concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
-  io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (${spec.dialect === 'pg' ? 'PostgreSQL' : 'MySQL/MariaDB'}: ${server.kind}); Ctrl-C stops it and everything it started`);
+  io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (${spec.dialect === 'pg' ? 'PostgreSQL' : 'MySQL/MariaDB'}: ${server.kind}${durability === 'async' ? ', durability async: synchronous_commit off' : ''}); Ctrl-C stops it and everything it started`);
   await new Promise<void>(() => undefined); // until a signal; the exit hook cleans up
 }
