@@ -139,6 +139,9 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   if (load.restarts > 0) notes.push(`${load.restarts} instance restart(s): counters of a killed process are lost with it`);
   if (load.nemesis && load.nemesis.events.length === 0) notes.push(`the load ended before ${load.nemesis.fault} fired (first at ${load.nemesis.firstMs} ms)`);
   if (!hist && o.scenario.kind !== 'queue' && o.transport === 'http') notes.push('no per-operation history: oversold counts currently active duplicates only');
+  if (hist && hist.lostAcks > 0 && o.network?.dbDurability === 'async') {
+    notes.push(`${hist.lostAcks} lost acknowledgement(s) with --db-durability async: synchronous_commit off answers before a commit's WAL is written, and a crash loses what the WAL writer had not yet written (see the WAL positions in Faults injected)`);
+  }
   const oversold = hist ? Math.max(hist.oversold, o.scenario.kind === 'balance' ? check.oversold : 0) : check.oversold;
   const unknown = hist?.unknown ?? (load.history.length > 0 ? load.history.filter((op) => op.outcome === 'unknown').length : result.outcomes.timeout);
   const ex = check as ScenarioCheck;
