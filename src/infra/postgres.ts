@@ -217,9 +217,10 @@ async function startEmbeddedPostgres(settings: Readonly<Record<string, string>>,
       for (let i = 0; i < 100 && (await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
     },
     crash: async () => {
-      const killed = await killCluster(dataDir, child(server));
+      const c = child(server);
+      const killed = await killCluster(dataDir, c);
       // The package's stop() waits for an 'exit' that has already happened; with no process it only returns.
-      (server as unknown as { process?: ChildProcess }).process = undefined;
+      if (killed.length > 0 || (c && (c.exitCode !== null || c.signalCode !== null))) (server as unknown as { process?: ChildProcess }).process = undefined;
       return { pids: killed };
     },
     revive: async () => {
@@ -240,7 +241,10 @@ async function startEmbeddedPostgres(settings: Readonly<Record<string, string>>,
         await acceptsConnections(url, 10_000);
       } catch (err) {
         const tail = logLines(logs.slice(mark)).slice(-3).join(' | ');
-        await server.stop().catch(() => undefined);
+        // A postmaster that exited would leave the package's stop() waiting for an 'exit' already past.
+        const c = child(server);
+        if (c && c.exitCode === null && c.signalCode === null) await server.stop().catch(() => undefined);
+        else (server as unknown as { process?: ChildProcess }).process = undefined;
         throw new Error(`PostgreSQL did not start again on ${dataDir}: ${describeCause(err) || 'it exited'}${tail ? ` (${tail})` : ''}`, { cause: err });
       }
       return { log: logLines(logs.slice(mark)) };
