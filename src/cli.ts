@@ -143,6 +143,7 @@ withQueueOptions(program.command('serve'))
   .option('--instances <n>', 'booking server processes on the same stores (ports --port, --port+1, …; default 1)')
   .option('--link-latency <rtt>', 'reach the stores through a link (a TCP proxy of the lab\'s) per instance adding this round-trip time, e.g. 2ms')
   .option('--link-jitter <duration>', 'random variation of each one-way link delay (needs --link-latency)')
+  .option('--db-durability <full|async>', 'PostgreSQL synchronous_commit on (full, default) or off (async: a crash can lose acknowledged commits)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
     return EXIT.ok;

@@ -38,6 +38,8 @@ export interface LoadInput {
   warmup?: { scheduleId: number; plan: LoadPlan };
   probe?: { token: string; userId: number };
   redis: Provisioned[];
+  /** The store's server, for faults that act on it (crash-db); absent for a store seatlab cannot reach as a process. */
+  dbServer?: Provisioned;
   adminUrl: string;
   dbName: string;
   label: string;
@@ -87,7 +89,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
 
     const rec = new Recorder(instances.length);
     const now = () => rec.now();
-    const targets: NemesisTargets = { instances, redis: x.redis, adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x), redisKeyPrefix: x.server.redisKeyPrefix, ...(linked ? { links: linked.links } : {}) };
+    const targets: NemesisTargets = { instances, redis: x.redis, ...(x.dbServer ? { db: x.dbServer } : {}), adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x), redisKeyPrefix: x.server.redisKeyPrefix, ...(linked ? { links: linked.links } : {}) };
     const schedule = x.fault ? { fault: x.fault, ...x.fault.defaults(targets), ...pick(o), firstMs: FIRST_FAULT_MS } : undefined;
     const nemesis = schedule
       ? startNemesis(schedule, targets, now,

@@ -33,6 +33,8 @@ import { closeLinks, linkInstances } from '../load/instance-links.js';
 export interface OneCtx {
   /** The store this run is on: its admin URL (creates and drops the run's database), its migrated template, its dialect. */
   adminUrl: string; template: string; store: Dialect;
+  /** The store's server as provisioned: a fault may crash and revive it (crash-db). */
+  dbServer?: Provisioned;
   dbName: string; secret: string; label: string; io: Io;
   redisUrls: string[]; redis: Provisioned[]; measureStore: boolean;
   /** Where this run's history goes (results/<run-id>/history/…), and its name relative to the report. */
@@ -83,7 +85,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       await runCheck(load.result);
     } else {
       load = await loadOverHttp({
-        o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
+        o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, dbServer: c.dbServer, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
         server: { databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue },
         checkBeforeProbe: runCheck, ...(c.link ? { links: c.link } : {}),
       });
@@ -143,6 +145,9 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   if (load.restarts > 0) notes.push(`${load.restarts} instance restart(s): counters of a killed process are lost with it`);
   if (load.nemesis && load.nemesis.events.length === 0) notes.push(`the load ended before ${load.nemesis.fault} fired (first at ${load.nemesis.firstMs} ms)`);
   if (!hist && o.scenario.kind !== 'queue' && o.transport === 'http') notes.push('no per-operation history: oversold counts currently active duplicates only');
+  if (hist && hist.lostAcks > 0 && o.network?.dbDurability === 'async') {
+    notes.push(`${hist.lostAcks} lost acknowledgement(s) with --db-durability async: synchronous_commit off answers before a commit's WAL is written, and a crash loses what the WAL writer had not yet written (see the WAL positions in Faults injected)`);
+  }
   const oversold = hist ? Math.max(hist.oversold, o.scenario.kind === 'balance' ? check.oversold : 0) : check.oversold;
   const unknown = hist?.unknown ?? (load.history.length > 0 ? load.history.filter((op) => op.outcome === 'unknown').length : result.outcomes.timeout);
   const ex = check as ScenarioCheck;

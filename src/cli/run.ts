@@ -50,9 +50,11 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
   const named = o.stores.length > 1 || o.stores[0]?.dialect !== 'pg';
   try {
     io.err(`seatlab ${runId}: ${o.scenario.name} × ${o.strategies.map((s) => s.name).join(', ')}${named ? ` on ${o.stores.map((s) => s.dialect).join(', ')}` : ''}`);
+    // --db-durability: when PostgreSQL acknowledges a commit (synchronous_commit), on a server seatlab starts.
+    const durability = o.network.dbDurability;
     for (const spec of o.stores) {
       const t0 = performance.now();
-      const server = await provisionStore(spec.dialect, { url: spec.url });
+      const server = await provisionStore(spec.dialect, { url: spec.url, durability });
       provisioned.push(server);
       stores.push({ dialect: spec.dialect, server, template });
       io.err(`${ENGINE[spec.dialect]}: ${server.kind}${server.port ? ` on 127.0.0.1:${server.port}` : ''} (${Math.round(performance.now() - t0)} ms)`);
@@ -174,7 +176,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
       const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
       const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
       const result = await runOne(o, strategy, fault, {
-        adminUrl: store.server.url, template: store.template, store: store.dialect, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
+        adminUrl: store.server.url, dbServer: store.server, template: store.template, store: store.dialect, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
         measureStore: run === 0 && !fault, historyRel, historyFile: path.join(o.out, runId, historyRel),
         ...(linkHost && links && latencyMs !== undefined ? { link: { host: linkHost, toxics: { latencyMs, jitterMs: links.jitterMs }, ...redisDataNodesOf(redis) } } : {}),
       });

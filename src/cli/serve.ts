@@ -14,6 +14,7 @@ import { startLinkHost } from '../infra/link.js';
 import { linkInstances } from '../load/instance-links.js';
 import { provisionRedisNodes } from '../infra/redis.js';
 import type { Io } from './run.js';
+import { DB_DURABILITIES, type DbDurability } from './network-options.js';
 
 export interface RawServeOptions {
   strategy?: string;
@@ -32,6 +33,7 @@ export interface RawServeOptions {
   instances?: string;
   linkLatency?: string;
   linkJitter?: string;
+  dbDurability?: string;
 }
 
 /** Starts the API on provisioned servers with one concert and one schedule; runs until SIGINT/SIGTERM. */
@@ -56,9 +58,12 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
   const [spec] = parseStores({ store: raw.store, databaseUrl: raw.databaseUrl === undefined ? [] : [raw.databaseUrl] }, process.env.DATABASE_URL || undefined, problems, true);
   const network = parseNetwork({ linkLatency: raw.linkLatency, linkJitter: raw.linkJitter }, problems);
   if (network.links && network.links.latenciesMs.length > 1) problems.push(`--link-latency: bench serve runs at one round-trip time (got ${network.links.latenciesMs.map((x) => `${x}ms`).join(', ')})`);
+  const durability = (raw.dbDurability ?? 'full') as DbDurability;
+  if (!DB_DURABILITIES.includes(durability)) problems.push(`--db-durability must be full (synchronous_commit on) or async (synchronous_commit off) (got "${raw.dbDurability}")`);
+  else if (durability === 'async' && (spec?.url !== undefined || spec?.dialect !== 'pg')) problems.push('--db-durability async is set on a PostgreSQL seatlab starts itself; drop --database-url / --store mysql, or drop --db-durability');
   if (problems.length > 0 || !strategy || !spec) throw new UsageError(problems);
 
-  const server = await provisionStore(spec.dialect, { url: spec.url });
+  const server = await provisionStore(spec.dialect, { url: spec.url, durability });
   registerCleanup(spec.dialect === 'pg' ? 'postgres' : 'mysql', () => server.stop());
   const dbName = `seatlab_serve_${randomBytes(4).toString('hex')}`;
   await createTemplateDatabase(server.url, dbName);
@@ -101,6 +106,6 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     urls = started.map((s) => s.url);
   }
   io.out(`${JSON.stringify({ url: urls[0], ...(instances > 1 ? { urls } : {}), databaseUrl: url, concertId: schedule.concertId, scheduleId: schedule.scheduleId, strategy: strategy.name })}\n`);
-  io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (${spec.dialect === 'pg' ? 'PostgreSQL' : 'MySQL/MariaDB'}: ${server.kind}); Ctrl-C stops it and everything it started`);
+  io.err(`seatlab serving ${strategy.name} on ${urls.join(', ')} (${spec.dialect === 'pg' ? 'PostgreSQL' : 'MySQL/MariaDB'}: ${server.kind}${durability === 'async' ? ', durability async: synchronous_commit off' : ''}); Ctrl-C stops it and everything it started`);
   await new Promise<void>(() => undefined); // until a signal; the exit hook cleans up
 }

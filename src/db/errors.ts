@@ -10,6 +10,11 @@ const PG_CODES: Record<string, DbErrorKind> = {
   '23505': 'unique',
   '57014': 'canceled', // statement_timeout
   '57P01': 'connection', // admin shutdown
+  '57P02': 'connection', // crash shutdown: another backend crashed, the server restarts
+  '57P03': 'connection', // cannot connect now: starting up, or in crash recovery
+  '08000': 'connection',
+  '08001': 'connection',
+  '08004': 'connection',
   '08006': 'connection',
   '08003': 'connection',
 };
@@ -42,7 +47,7 @@ export function dbErrorKind(err: unknown): DbErrorKind {
   if (typeof e?.sqlState === 'string' && typeof e?.errno === 'number' && MYSQL_ERRNOS[e.errno]) return MYSQL_ERRNOS[e.errno]!;
   if (typeof code === 'string' && CONNECTION_CODES.includes(code)) return 'connection';
   // node-postgres reports a server that went away without an SQLSTATE; mysql2 marks such errors fatal.
-  if (/Connection terminated|terminating connection|Client has encountered a connection error|Connection lost|Can't add new command when connection is in closed state/i.test(String(e?.message))) return 'connection';
+  if (/Connection terminated|Connection ended unexpectedly|terminating connection|Client has encountered a connection error|Connection lost|Can't add new command when connection is in closed state/i.test(String(e?.message))) return 'connection';
   if (e?.fatal === true) return 'connection';
   return 'other';
 }

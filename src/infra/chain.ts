@@ -13,11 +13,23 @@ export interface Provisioned {
   pid?: number;
   port?: number;
   stop(): Promise<void>;
-  /** Kill -9 the server process (ephemeral servers only); resolves when it has exited. */
-  crash?(): Promise<void>;
-  /** Start the server again on the same port, empty; resolves when it answers PING. */
-  revive?(): Promise<void>;
+  /**
+   * Kill -9 the server (ephemeral servers only): every process of it; resolves when all have exited.
+   * PostgreSQL says which pids it killed, the postmaster first.
+   */
+  crash?(): Promise<CrashRecord | void>;
+  /**
+   * Start the server again on the same port; resolves when it answers. Redis comes back empty;
+   * PostgreSQL on the same data directory, after crash recovery, and returns its log of the start.
+   */
+  revive?(): Promise<ReviveRecord | void>;
 }
+
+/** What crash() killed: every pid, the server's main process first. */
+export interface CrashRecord { pids: number[] }
+
+/** What the server logged while it started again (PostgreSQL: its crash recovery, "redo done at …"). */
+export interface ReviveRecord { log: string[] }
 
 /**
  * Steps 2–4 of DESIGN.md §5 for one server type: an ephemeral server of our own, else a

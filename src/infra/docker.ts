@@ -33,10 +33,12 @@ export interface ContainerServer {
 }
 
 // testcontainers is imported lazily: it is heavy and only used where a Docker engine exists.
-export async function startPostgresContainer(): Promise<ContainerServer> {
+/** `settings`: server settings given as -c flags, the same ones an embedded server would get. */
+export async function startPostgresContainer(settings: Readonly<Record<string, string>> = {}): Promise<ContainerServer> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const container = await new GenericContainer('postgres:16-alpine')
     .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'postgres' })
+    .withCommand(['postgres', ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])])
     .withExposedPorts(5432)
     .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
     .start();

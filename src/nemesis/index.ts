@@ -8,9 +8,10 @@ import { killDbConnections } from './kill-db-connections.js';
 import { partitionRedis } from './partition-redis.js';
 import { partitionDb } from './partition-db.js';
 import { expireLocks } from './expire-locks.js';
+import { crashDb } from './crash-db.js';
 
 
-export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections, partitionRedis, partitionDb, expireLocks]);
+export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections, partitionRedis, partitionDb, expireLocks, crashDb]);
 
 export function faultNames(): string[] {
   return [...faults.keys()];

@@ -12,6 +12,11 @@ export interface NemesisTargets {
   instances: Instance[];
   /** The run's Redis servers (crash/revive exist only for servers seatlab started itself). */
   redis: Provisioned[];
+  /**
+   * The run's database server, as provisioned: crash/revive exist only for a PostgreSQL seatlab
+   * started itself (not a URL, a testcontainer or MySQL). Absent where no server is at hand.
+   */
+  db?: Provisioned;
   /** An admin connection URL of the PostgreSQL server, and the run's database name. */
   adminDbUrl: string;
   dbName: string;

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import type { Knex } from 'knex';
 import { dialectOf, rawRows } from '../db/dialect.js';
 import { Redis } from 'ioredis';
+import type { Durability } from '../infra/postgres.js';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -44,7 +45,15 @@ export interface PostgresInfo {
   settings: Record<string, string>;
 }
 
-const PG_SETTINGS = ['max_connections', 'synchronous_commit', 'shared_buffers', 'fsync', 'wal_level', 'default_transaction_isolation'];
+// synchronous_commit and the WAL writer's timing decide what a crash can lose (--db-durability).
+const PG_SETTINGS = ['max_connections', 'synchronous_commit', 'wal_writer_delay', 'wal_writer_flush_after', 'shared_buffers', 'fsync', 'wal_level', 'default_transaction_isolation'];
+
+/** A setting in the units people write it in: 256MB, 10000ms, 1MB. */
+function pgSetting(r: { setting: string; unit: string | null }): string {
+  if (r.unit === '8kB') return `${(Number(r.setting) * 8) / 1024}MB`;
+  if (r.unit === 'ms' || r.unit === 's') return `${r.setting}${r.unit}`;
+  return r.setting;
+}
 
 export async function postgresInfo(db: Knex, kind: string): Promise<PostgresInfo> {
   const version = ((await db.raw('SHOW server_version')) as { rows: { server_version: string }[] }).rows[0]!.server_version;
@@ -52,7 +61,7 @@ export async function postgresInfo(db: Knex, kind: string): Promise<PostgresInfo
     rows: { name: string; setting: string; unit: string | null }[];
   }).rows;
   const settings: Record<string, string> = {};
-  for (const r of rows) settings[r.name] = r.name === 'shared_buffers' && r.unit === '8kB' ? `${(Number(r.setting) * 8) / 1024}MB` : r.setting;
+  for (const r of rows) settings[r.name] = pgSetting(r);
   return { version, kind, settings };
 }
 
@@ -62,6 +71,11 @@ export interface StoreInfo {
   kind: string;
   /** The isolation level new transactions get, in PostgreSQL's words on both stores ("read committed", "repeatable read"). */
   isolation: string;
+  /**
+   * PostgreSQL only, as the server runs (--db-durability): full when a commit waits for its WAL to
+   * be flushed (synchronous_commit on, local, remote_*), async when it does not (off).
+   */
+  durability?: Durability;
   settings: Record<string, string>;
 }
 
@@ -76,7 +90,7 @@ const MYSQL_SETTINGS = [
 export async function storeInfo(db: Knex, kind: string): Promise<StoreInfo> {
   if (dialectOf(db) === 'pg') {
     const info = await postgresInfo(db, kind);
-    return { engine: 'postgresql', ...info, isolation: info.settings.default_transaction_isolation ?? 'unknown' };
+    return { engine: 'postgresql', ...info, isolation: info.settings.default_transaction_isolation ?? 'unknown', durability: info.settings.synchronous_commit === 'off' ? 'async' : 'full' };
   }
   const version = (await rawRows<{ v: string }>(db, 'SELECT VERSION() AS v'))[0]!.v;
   const rows = await rawRows<{ Variable_name: string; Value: string }>(db,

@@ -54,7 +54,17 @@ export function grouped<T extends Named>(results: T[]): T[] {
     byStore(a.s.store ?? 'pg') - byStore(b.s.store ?? 'pg') || (a.s.linkLatencyMs ?? -1) - (b.s.linkLatencyMs ?? -1) || a.i - b.i).map((x) => x.s);
 }
 
-export interface MatrixCell { oversold: number; unknown: number; errors: number; stuck: number; verdict: StrategyResult['verdict'] }
+export interface MatrixCell {
+  oversold: number; unknown: number; errors: number; stuck: number; verdict: StrategyResult['verdict'];
+  /** Acknowledged operations missing from the database afterwards, one figure per run; absent without a history. */
+  lostAcks?: number[];
+}
+
+/** Each run's lost acknowledgements (a report from before runs recorded them has the first run's only). */
+function lostAcksPerRun(s: StrategyResult): number[] | undefined {
+  if (s.runs?.some((x) => x.lostAcks !== undefined)) return s.runs.map((x) => x.lostAcks ?? 0);
+  return s.history ? [s.history.lostAcks] : undefined;
+}
 
 /** One row per strategy (per strategy and store when the report shows stores: `strategy` is then "pessimistic@mysql"). */
 export function faultMatrix(r: Report): { faults: string[]; rows: { strategy: string; safe: boolean; cells: (MatrixCell | undefined)[] }[] } | undefined {
@@ -72,31 +82,41 @@ export function faultMatrix(r: Report): { faults: string[]; rows: { strategy: st
         safe: mine.every((s) => s.safe),
         cells: faults.map((f) => {
           const s = mine.find((x) => x.fault === f);
-          return s && { oversold: s.oversold, unknown: s.unknown ?? s.outcomes.timeout, errors: s.outcomes.error, stuck: s.stuck ?? 0, verdict: s.verdict };
+          const lostAcks = s && lostAcksPerRun(s);
+          return s && { oversold: s.oversold, unknown: s.unknown ?? s.outcomes.timeout, errors: s.outcomes.error, stuck: s.stuck ?? 0, verdict: s.verdict, ...(lostAcks ? { lostAcks } : {}) };
         }),
       };
     }),
   };
 }
 
+const lostText = (c: MatrixCell, word: string, bold: (s: string) => string) =>
+  c.lostAcks ? ` · ${c.lostAcks.some((x) => x > 0) ? bold(`${word} ${c.lostAcks.join('/')}`) : `${word} ${c.lostAcks.join('/')}`}` : '';
+
 const cellText = (c: MatrixCell | undefined, bold: (s: string) => string) =>
-  c ? `${c.oversold > 0 ? bold(`oversold ${c.oversold}`) : 'oversold 0'} · unknown ${c.unknown} · errors ${c.errors} · ${c.stuck > 0 ? bold(`stuck ${c.stuck}`) : 'stuck 0'}` : '–';
+  c ? `${c.oversold > 0 ? bold(`oversold ${c.oversold}`) : 'oversold 0'} · unknown ${c.unknown} · errors ${c.errors} · ${c.stuck > 0 ? bold(`stuck ${c.stuck}`) : 'stuck 0'}${lostText(c, 'lost acks', bold)}` : '–';
 
 export function renderFaultsMarkdown(r: Report): string[] {
   const m = faultMatrix(r);
   if (!m) return [];
   const out: string[] = ['## Fault matrix', ''];
   out.push(`${r.config.instances ?? 1} server instance(s); each cell is one sale under that fault (worst run's oversold and stuck, median run's unknowns; errors = 5xx answers and refused connections). ` +
-    `Stuck: available in the database but still refused ${r.config.livenessGraceMs ?? 0} ms after the faults ended.`, '');
+    `Stuck: available in the database but still refused ${r.config.livenessGraceMs ?? 0} ms after the faults ended. ` +
+    'Lost acks: holds acknowledged (201) whose reservation is missing from the database afterwards, each run in turn (run 1/run 2/…).', '');
   out.push(`| strategy | safe | ${m.faults.join(' | ')} |`, `| --- | --- | ${m.faults.map(() => '---').join(' | ')} |`);
   for (const row of m.rows) out.push(`| ${row.strategy} | ${row.safe ? 'yes' : 'no'} | ${row.cells.map((c) => cellText(c, (s) => `**${s}**`)).join(' | ')} |`);
   out.push('', '## Faults injected', '');
   const label = labeller(r);
   for (const s of grouped(r.results).filter((x) => x.nemesis)) {
     const n = s.nemesis!;
+    // Every run's injections (a result's nemesis record is its first run's).
+    const perRun = (s.runs?.length ?? 0) > 1 && s.runs!.every((x) => x.faults) ? s.runs!.map((x) => ({ run: `run ${x.run}, `, events: x.faults! })) : [{ run: '', events: n.events }];
+    const total = perRun.reduce((a, x) => a + x.events.length, 0);
     out.push(`- **${label(s)}** (every ${n.everyMs} ms for ${n.forMs} ms, first at ${n.firstMs} ms): ` +
-      (n.events.length === 0 ? 'the load ended before the first injection.' : `${n.events.length} injection(s)`));
-    for (const e of n.events) out.push(`  - ${(e.startMs / 1000).toFixed(2)}–${(e.endMs / 1000).toFixed(2)} s (${e.startedAt}): ${e.applied ? '' : '(not applied) '}${e.target}: ${e.detail}`);
+      (total === 0 ? 'the load ended before the first injection.' : `${total} injection(s)${perRun.length > 1 ? ` in ${perRun.length} runs` : ''}`));
+    for (const { run, events } of perRun) {
+      for (const e of events) out.push(`  - ${run}${(e.startMs / 1000).toFixed(2)}–${(e.endMs / 1000).toFixed(2)} s (${e.startedAt}): ${e.applied ? '' : '(not applied) '}${e.target}: ${e.detail}`);
+    }
   }
   out.push('');
   return out;
@@ -117,8 +137,8 @@ export function renderFaultsConsole(r: Report): string[] {
   const m = faultMatrix(r);
   if (!m) return [];
   const header = ['strategy', ...m.faults];
-  const rows = m.rows.map((row) => [row.strategy, ...row.cells.map((c) => (c ? `ov ${c.oversold} unk ${c.unknown} err ${c.errors} stuck ${c.stuck}` : '–'))]);
+  const rows = m.rows.map((row) => [row.strategy, ...row.cells.map((c) => (c ? `ov ${c.oversold} unk ${c.unknown} err ${c.errors} stuck ${c.stuck}${lostText(c, 'lost', (x) => x)}` : '–'))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return ['', 'fault matrix (ov = oversold, unk = unknown outcomes, err = errors, stuck = refused although free):', fmt(header), ...rows.map(fmt)];
+  return ['', 'fault matrix (ov = oversold, unk = unknown outcomes, err = errors, stuck = refused although free, lost = lost acknowledgements per run):', fmt(header), ...rows.map(fmt)];
 }

@@ -19,11 +19,16 @@ export function storesOf(r: Report): (StoreInfo & { store: string })[] {
   return pg ? [{ engine: 'postgresql', version: pg.version, kind: pg.kind, isolation: pg.settings.default_transaction_isolation ?? 'read committed', settings: pg.settings, store: 'pg' }] : [];
 }
 
-/** One store for the machine line: PostgreSQL with the settings it always listed, others with their isolation and settings. */
+/**
+ * One store for the machine line: PostgreSQL with its durability and the settings that make it
+ * (what a crash can lose) and the ones it always listed, others with their isolation and settings.
+ */
 function storeText(s: StoreInfo, withIsolation: boolean): string {
-  const keys = s.engine === 'postgresql' ? ['synchronous_commit', 'shared_buffers', 'max_connections'] : Object.keys(s.settings);
-  const settings = keys.filter((k) => s.settings[k] !== undefined || s.engine === 'postgresql').map((k) => `${k}=${s.settings[k]}`).join(', ');
-  return `${engineName(s)} (${s.kind}; ${withIsolation ? `isolation ${s.isolation}; ` : ''}${settings})`;
+  const pg = s.engine === 'postgresql';
+  // wal_writer_delay is absent from reports written before it was recorded.
+  const keys = pg ? ['synchronous_commit', ...(s.settings.wal_writer_delay !== undefined ? ['wal_writer_delay'] : []), 'shared_buffers', 'max_connections'] : Object.keys(s.settings);
+  const settings = keys.filter((k) => s.settings[k] !== undefined || pg).map((k) => `${k}=${s.settings[k]}`).join(', ');
+  return `${engineName(s)} (${s.kind}; ${withIsolation ? `isolation ${s.isolation}; ` : ''}${s.durability ? `durability ${s.durability}: ` : ''}${settings})`;
 }
 
 export function machineLine(r: Report): string {
@@ -183,8 +188,11 @@ export function renderMarkdown(report: Report): string {
   for (const s of r.results) for (const note of s.notes) out.push(`- ${label(s)}: ${note}`);
   for (const s of r.results.filter((x) => x.history)) {
     const h = s.history!;
+    // The history summary is the first run's; lost acknowledgements are given for every run.
+    const runs = s.runs ?? [];
+    const lost = runs.length > 1 && runs.every((x) => x.lostAcks !== undefined) ? `lost acknowledgements per run ${runs.map((x) => x.lostAcks).join(', ')}` : `${h.lostAcks} lost acknowledgements`;
     out.push(`- ${label(s)}: history of ${h.ops} operations in \`${h.file}\`; ${h.unknown} with unknown outcome` +
-      `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${h.lostAcks} lost acknowledgements; ${h.unexplainedWrites} unexplained writes.`);
+      `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${lost}; ${h.unexplainedWrites} unexplained writes.`);
   }
   out.push('');
 

@@ -52,6 +52,8 @@ export interface RunFigures {
   unknown?: number;
   /** Seats or tickets still refused after the faults, while PostgreSQL had them on sale. */
   stuck?: number;
+  /** Acknowledged operations whose write is missing from the database afterwards (the history checker's). */
+  lostAcks?: number;
   faults?: FaultEvent[];
 }
 
