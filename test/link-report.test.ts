@@ -3,7 +3,7 @@ import { createLatencyHistogram, encode } from '../src/load/histogram.js';
 import { renderMarkdown } from '../src/report/render-md.js';
 import { renderHtml } from '../src/report/render-html.js';
 import { renderConsoleTable } from '../src/cli/console.js';
-import { linkRankings } from '../src/report/render-links.js';
+import { linkRankings, rankingLines } from '../src/report/render-links.js';
 import { evaluateThresholds, parseThreshold, type Threshold } from '../src/report/thresholds.js';
 import { compareReports, paramDifferences } from '../src/report/compare.js';
 import { cellKey } from '../src/cli/run.js';
@@ -59,14 +59,28 @@ const crossing = () => report([
 ], [0, 2]);
 
 describe('a run at several link round trips', () => {
-  it('ranks the strategies at each latency by time to sell out and names the crossover with its figures', () => {
+  it('ranks the safe strategies at each latency by time to sell out and by req/s, and names each crossover with its figures', () => {
     const k = linkRankings(crossing())!;
-    expect(k.by).toBe('time to sell out');
-    expect(k.rankings.map((x) => x.order.map((y) => y.label))).toEqual([['redis-decr', 'pessimistic', 'optimistic'], ['redis-decr', 'optimistic', 'pessimistic']]);
-    expect(k.swaps).toEqual(['optimistic overtakes pessimistic between +0 ms and +2 ms (time to sell out: pessimistic 2.20 s → 6.90 s, optimistic 2.90 s → 3.30 s)']);
+    const [sellout, rps] = k.metrics;
+    expect(sellout!.by).toBe('time to sell out');
+    expect(sellout!.rankings.map((x) => x.order.map((y) => y.label))).toEqual([['redis-decr', 'pessimistic', 'optimistic'], ['redis-decr', 'optimistic', 'pessimistic']]);
+    expect(sellout!.swaps).toEqual(['optimistic overtakes pessimistic between +0 ms and +2 ms (time to sell out: pessimistic 2.20 s → 6.90 s, optimistic 2.90 s → 3.30 s)']);
+    expect(rps!.by).toBe('req/s');
+    expect(rps!.swaps).toEqual(['optimistic overtakes pessimistic between +0 ms and +2 ms (req/s: pessimistic 860 → 241, optimistic 711 → 604)']);
     const same = linkRankings(report([result('a', 0, 100, 100), result('b', 0, 50, 200), result('a', 2, 90, 110), result('b', 2, 40, 300)], [0, 2]))!;
-    expect(same.swaps).toEqual([]);
+    expect(same.metrics.flatMap((m) => m.swaps)).toEqual([]);
     expect(linkRankings(report([result('a', 0, 100, 100)], [0]))).toBeUndefined();
+  });
+
+  it('leaves the control group out of the ranking, and a sale that did not sell out out of the time-to-sell-out order', () => {
+    const none = (rtt: number) => ({ ...result('none', rtt, 5000, 100), safe: false, oversold: 4200 });
+    const short = (rtt: number) => ({ ...result('pessimistic-nowait', rtt, 1300, 50), check: { capacity: 1000, activeReservations: 871, remaining: 129 } });
+    const k = linkRankings(report([none(0), short(0), result('pessimistic', 0, 700, 2300), none(2), short(2), result('pessimistic', 2, 260, 6500)], [0, 2]))!;
+    expect(k.leftOut).toEqual(['none']);
+    expect(k.metrics[0]!.rankings[0]).toMatchObject({ order: [{ label: 'pessimistic', value: 2300 }], unranked: ['pessimistic-nowait'] });
+    expect(k.metrics[1]!.rankings[1]!.order.map((x) => x.label)).toEqual(['pessimistic-nowait', 'pessimistic']);
+    expect(rankingLines(k)).toContain('ranking at +0 ms by time to sell out: pessimistic (did not sell out: pessimistic-nowait)');
+    expect(rankingLines(k)).toContain('not ranked (control groups, unsafe by design): none');
   });
 
   it('report.md has a link RTT column, the per-latency table and the crossover; the console says it too', () => {
@@ -76,11 +90,11 @@ describe('a run at several link round trips', () => {
     expect(md).toContain('## The network');
     expect(md).toContain('A link costs 40 µs per round trip by itself');
     expect(md).toContain('| pessimistic | 860 req/s · 2.20 s · 1.2 ms | 241 req/s · 6.90 s · 4.1 ms |');
-    expect(md).toContain('- ranking at +2 ms (time to sell out): redis-decr > optimistic > pessimistic');
-    expect(md).toContain('optimistic overtakes pessimistic between +0 ms and +2 ms');
+    expect(md).toContain('- ranking at +2 ms by time to sell out: redis-decr > optimistic > pessimistic');
+    expect(md).toContain('- by req/s, the order changes: optimistic overtakes pessimistic between +0 ms and +2 ms');
     const con = renderConsoleTable(crossing());
     expect(con).toContain('pessimistic@2ms');
-    expect(con).toContain('the order changes: optimistic overtakes pessimistic');
+    expect(con).toContain('by time to sell out, the order changes: optimistic overtakes pessimistic');
     // Without links nothing changes: no column, no section.
     const plain = renderMarkdown(report([result('pessimistic', undefined, 860, 2200)], undefined));
     expect(plain).not.toContain('link RTT');

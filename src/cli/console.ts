@@ -1,7 +1,7 @@
 import type { Report } from '../report/schema.js';
 import { machineLine, ms } from '../report/render-md.js';
 import { grouped, renderFaultsConsole, resultLabel, showsStore } from '../report/render-faults.js';
-import { linkRankings } from '../report/render-links.js';
+import { linkRankings, rankingLines } from '../report/render-links.js';
 
 /** A compact aligned table for stderr; with stores, a store column and each strategy's stores side by side. */
 export function renderConsoleTable(r: Report): string {
@@ -16,6 +16,6 @@ export function renderConsoleTable(r: Report): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const k = linkRankings(r);
-  const net = k ? ['', ...k.rankings.map((x) => `ranking at +${x.latencyMs} ms (${k.by}): ${x.order.map((y) => y.label).join(' > ')}`), ...(k.swaps.length ? k.swaps.map((x) => `the order changes: ${x}`) : ['the order is the same at every round-trip time'])] : [];
+  const net = k ? ['', ...rankingLines(k)] : [];
   return [machineLine(r), `${r.scenario.name}: ${Object.entries(r.scenario.params).map(([k, v]) => `${k}=${v}`).join(' ')}`, '', fmt(header), ...rows.map(fmt), ...net, ...renderFaultsConsole(r)].join('\n');
 }

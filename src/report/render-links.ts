@@ -5,41 +5,70 @@ import { bareLabel, grouped } from './render-faults.js';
 // at each, and where two strategies swap places. A lock held across round trips pays for each one,
 // so the ranking measured on loopback need not be the ranking across a network.
 
-/** The figure a ranking uses: time to sell out when the sale sold out in every cell, else req/s. */
-function rankBy(results: StrategyResult[]): { name: string; value: (s: StrategyResult) => number; better: 'lower' | 'higher'; fmt: (v: number) => string } {
-  if (results.every((s) => s.sale?.timeToSelloutMs != null)) {
-    return { name: 'time to sell out', value: (s) => s.sale!.timeToSelloutMs!, better: 'lower', fmt: (v) => `${(v / 1000).toFixed(2)} s` };
-  }
-  return { name: 'req/s', value: (s) => s.rps, better: 'higher', fmt: (v) => v.toFixed(0) };
+/** Whether a sale sold everything it had: no ticket left, or every seat held or sold. */
+function soldAll(s: StrategyResult): boolean {
+  const c = s.check;
+  return c.remaining !== undefined ? c.remaining === 0 : c.seatsHeldOrSold !== undefined ? c.seatsHeldOrSold >= c.capacity : true;
 }
 
-export interface LinkRanking { latencyMs: number; order: { label: string; value: number }[] }
+interface Metric { by: string; value: (s: StrategyResult) => number | undefined; better: 'lower' | 'higher'; fmt: (v: number) => string }
 
-/** Per fault and store: the latencies, each result's row, the ranking at each latency and the swaps between neighbouring latencies. */
-export function linkRankings(r: Report): { by: string; latencies: number[]; rankings: LinkRanking[]; swaps: string[] } | undefined {
-  const linked = r.results.filter((s) => s.linkLatencyMs !== undefined && !s.fault);
-  const latencies = [...new Set(linked.map((s) => s.linkLatencyMs!))].sort((a, b) => a - b);
+/** Time to sell out (only a sale that sold everything has one), and requests answered per second. */
+const METRICS: Metric[] = [
+  { by: 'time to sell out', value: (s) => (soldAll(s) ? s.sale?.timeToSelloutMs ?? undefined : undefined), better: 'lower', fmt: (v) => `${(v / 1000).toFixed(2)} s` },
+  { by: 'req/s', value: (s) => s.rps, better: 'higher', fmt: (v) => v.toFixed(0) },
+];
+
+export interface LinkRanking { latencyMs: number; order: { label: string; value: number }[]; unranked: string[] }
+export interface LinkMetricRanking { by: string; rankings: LinkRanking[]; swaps: string[] }
+
+/**
+ * The healthy results of the strategies that claim to be safe (a control group that oversells is no
+ * contender), ranked at each round trip by each metric, and every pair that swaps places between
+ * neighbouring round trips. A sale that did not sell everything has no time to sell out: it is
+ * listed as unranked by that metric.
+ */
+export function linkRankings(r: Report): { latencies: number[]; metrics: LinkMetricRanking[]; leftOut: string[] } | undefined {
+  const all = r.results.filter((s) => s.linkLatencyMs !== undefined && !s.fault);
+  const latencies = [...new Set(all.map((s) => s.linkLatencyMs!))].sort((a, b) => a - b);
   if (latencies.length < 2) return undefined;
-  const rank = rankBy(linked);
-  const rankings = latencies.map((lat) => {
-    const here = linked.filter((s) => s.linkLatencyMs === lat);
-    const order = here.map((s) => ({ label: bareLabel(s), value: rank.value(s) }))
-      .sort((a, b) => (rank.better === 'lower' ? a.value - b.value : b.value - a.value));
-    return { latencyMs: lat, order };
-  });
-  const swaps: string[] = [];
-  for (let i = 1; i < rankings.length; i++) {
-    const [prev, cur] = [rankings[i - 1]!, rankings[i]!];
-    const pos = (k: LinkRanking, l: string) => k.order.findIndex((x) => x.label === l);
-    const names = prev.order.map((x) => x.label);
-    for (const a of names) for (const b of names) {
-      if (pos(prev, a) < pos(prev, b) && pos(cur, a) > pos(cur, b) && pos(cur, a) >= 0 && pos(cur, b) >= 0) {
-        swaps.push(`${b} overtakes ${a} between +${prev.latencyMs} ms and +${cur.latencyMs} ms (${rank.name}: ${a} ${rank.fmt(prev.order[pos(prev, a)]!.value)} → ${rank.fmt(cur.order[pos(cur, a)]!.value)}, ` +
-          `${b} ${rank.fmt(prev.order[pos(prev, b)]!.value)} → ${rank.fmt(cur.order[pos(cur, b)]!.value)})`);
+  const linked = all.filter((s) => s.safe);
+  const leftOut = [...new Set(all.filter((s) => !s.safe).map((s) => bareLabel(s)))];
+  const metrics = METRICS.map((m) => {
+    const rankings = latencies.map((lat) => {
+      const here = linked.filter((s) => s.linkLatencyMs === lat);
+      const order = here.flatMap((s) => { const v = m.value(s); return v === undefined ? [] : [{ label: bareLabel(s), value: v }]; })
+        .sort((a, b) => (m.better === 'lower' ? a.value - b.value : b.value - a.value));
+      return { latencyMs: lat, order, unranked: here.filter((s) => m.value(s) === undefined).map((s) => bareLabel(s)) };
+    });
+    const swaps: string[] = [];
+    for (let i = 1; i < rankings.length; i++) {
+      const [prev, cur] = [rankings[i - 1]!, rankings[i]!];
+      const pos = (k: LinkRanking, l: string) => k.order.findIndex((x) => x.label === l);
+      const names = prev.order.map((x) => x.label).filter((l) => pos(cur, l) >= 0);
+      for (const a of names) for (const b of names) {
+        if (pos(prev, a) < pos(prev, b) && pos(cur, a) > pos(cur, b)) {
+          swaps.push(`${b} overtakes ${a} between +${prev.latencyMs} ms and +${cur.latencyMs} ms (${m.by}: ${a} ${m.fmt(prev.order[pos(prev, a)]!.value)} → ${m.fmt(cur.order[pos(cur, a)]!.value)}, ` +
+            `${b} ${m.fmt(prev.order[pos(prev, b)]!.value)} → ${m.fmt(cur.order[pos(cur, b)]!.value)})`);
+        }
       }
     }
+    return { by: m.by, rankings, swaps };
+  }).filter((m) => m.rankings.some((k) => k.order.length > 0));
+  return { latencies, metrics, leftOut };
+}
+
+/** One line per metric and round trip, then the swaps: for report.md and the console alike. */
+export function rankingLines(k: NonNullable<ReturnType<typeof linkRankings>>): string[] {
+  const out: string[] = [];
+  for (const m of k.metrics) {
+    for (const rk of m.rankings) {
+      out.push(`ranking at +${rk.latencyMs} ms by ${m.by}: ${rk.order.map((x) => x.label).join(' > ') || '–'}${rk.unranked.length ? ` (did not sell out: ${rk.unranked.join(', ')})` : ''}`);
+    }
+    out.push(...(m.swaps.length > 0 ? m.swaps.map((x) => `by ${m.by}, the order changes: ${x}`) : [`by ${m.by}, the order is the same at every round-trip time`]));
   }
-  return { by: rank.name, latencies, rankings: rankings.map((k) => ({ ...k, order: k.order })), swaps };
+  if (k.leftOut.length) out.push(`not ranked (control groups, unsafe by design): ${k.leftOut.join(', ')}`);
+  return out;
 }
 
 export function renderLinksMarkdown(r: Report): string[] {
@@ -58,7 +87,6 @@ export function renderLinksMarkdown(r: Report): string[] {
   out.push(`| strategy | ${k.latencies.map((l) => `+${l} ms`).join(' | ')} |`, `| --- | ${k.latencies.map(() => '---:').join(' | ')} |`);
   for (const name of names) out.push(`| ${name} | ${k.latencies.map((l) => cell(rows.find((s) => bareLabel(s) === name && s.linkLatencyMs === l))).join(' | ')} |`);
   out.push('', 'Each cell: req/s · time to sell out · winners\' p99 (one sale: the median run).', '');
-  for (const rk of k.rankings) out.push(`- ranking at +${rk.latencyMs} ms (${k.by}): ${rk.order.map((x) => x.label).join(' > ')}`);
-  out.push(k.swaps.length > 0 ? `- the order changes: ${k.swaps.join('; ')}` : '- the order is the same at every round-trip time', '');
+  out.push(...rankingLines(k).map((l) => `- ${l}`), '');
   return out;
 }
