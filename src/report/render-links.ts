@@ -13,20 +13,29 @@ function soldAll(s: StrategyResult): boolean {
 
 interface Metric { by: string; value: (s: StrategyResult) => number | undefined; better: 'lower' | 'higher'; fmt: (v: number) => string }
 
-/** Time to sell out (only a sale that sold everything has one), and requests answered per second. */
+/**
+ * Time to sell out (only a sale that sold everything has one, and only one of 10 or more seats: a
+ * single seat goes in the first round trip), time to answer every buyer (the load's duration: on a
+ * hot seat, how long the losers wait to hear), and requests answered per second.
+ */
 const METRICS: Metric[] = [
-  { by: 'time to sell out', value: (s) => (soldAll(s) ? s.sale?.timeToSelloutMs ?? undefined : undefined), better: 'lower', fmt: (v) => `${(v / 1000).toFixed(2)} s` },
+  { by: 'time to sell out', value: (s) => (soldAll(s) && s.check.capacity >= 10 ? s.sale?.timeToSelloutMs ?? undefined : undefined), better: 'lower', fmt: (v) => `${(v / 1000).toFixed(2)} s` },
+  { by: 'time to answer every buyer', value: (s) => s.durationMs, better: 'lower', fmt: (v) => `${(v / 1000).toFixed(2)} s` },
   { by: 'req/s', value: (s) => s.rps, better: 'higher', fmt: (v) => v.toFixed(0) },
 ];
 
+/** Two figures closer than this (relative to the larger) are level: a one-run order between them is noise, not a ranking. */
+const LEVEL = 0.1;
+const apart = (a: number, b: number) => Math.abs(a - b) > LEVEL * Math.max(Math.abs(a), Math.abs(b));
+
 export interface LinkRanking { latencyMs: number; order: { label: string; value: number }[]; unranked: string[] }
-export interface LinkMetricRanking { by: string; rankings: LinkRanking[]; swaps: string[] }
+export interface LinkMetricRanking { by: string; fmt: (v: number) => string; rankings: LinkRanking[]; swaps: string[] }
 
 /**
  * The healthy results of the strategies that claim to be safe (a control group that oversells is no
  * contender), ranked at each round trip by each metric, and every pair that swaps places between
- * neighbouring round trips. A sale that did not sell everything has no time to sell out: it is
- * listed as unranked by that metric.
+ * neighbouring round trips, counting only swaps where the two were more than 10% apart on both
+ * sides. A sale that did not sell everything has no time to sell out: it is listed as unranked.
  */
 export function linkRankings(r: Report): { latencies: number[]; metrics: LinkMetricRanking[]; leftOut: string[] } | undefined {
   const all = r.results.filter((s) => s.linkLatencyMs !== undefined && !s.fault);
@@ -47,13 +56,14 @@ export function linkRankings(r: Report): { latencies: number[]; metrics: LinkMet
       const pos = (k: LinkRanking, l: string) => k.order.findIndex((x) => x.label === l);
       const names = prev.order.map((x) => x.label).filter((l) => pos(cur, l) >= 0);
       for (const a of names) for (const b of names) {
-        if (pos(prev, a) < pos(prev, b) && pos(cur, a) > pos(cur, b)) {
+        const v = (k: LinkRanking, l: string) => k.order[pos(k, l)]!.value;
+        if (pos(prev, a) < pos(prev, b) && pos(cur, a) > pos(cur, b) && apart(v(prev, a), v(prev, b)) && apart(v(cur, a), v(cur, b))) {
           swaps.push(`${b} overtakes ${a} between +${prev.latencyMs} ms and +${cur.latencyMs} ms (${m.by}: ${a} ${m.fmt(prev.order[pos(prev, a)]!.value)} → ${m.fmt(cur.order[pos(cur, a)]!.value)}, ` +
             `${b} ${m.fmt(prev.order[pos(prev, b)]!.value)} → ${m.fmt(cur.order[pos(cur, b)]!.value)})`);
         }
       }
     }
-    return { by: m.by, rankings, swaps };
+    return { by: m.by, fmt: m.fmt, rankings, swaps };
   }).filter((m) => m.rankings.some((k) => k.order.length > 0));
   return { latencies, metrics, leftOut };
 }
@@ -63,9 +73,9 @@ export function rankingLines(k: NonNullable<ReturnType<typeof linkRankings>>): s
   const out: string[] = [];
   for (const m of k.metrics) {
     for (const rk of m.rankings) {
-      out.push(`ranking at +${rk.latencyMs} ms by ${m.by}: ${rk.order.map((x) => x.label).join(' > ') || '–'}${rk.unranked.length ? ` (did not sell out: ${rk.unranked.join(', ')})` : ''}`);
+      out.push(`ranking at +${rk.latencyMs} ms by ${m.by}: ${rk.order.map((x) => `${x.label} ${m.fmt(x.value)}`).join(' > ') || '–'}${rk.unranked.length ? ` (did not sell out: ${rk.unranked.join(', ')})` : ''}`);
     }
-    out.push(...(m.swaps.length > 0 ? m.swaps.map((x) => `by ${m.by}, the order changes: ${x}`) : [`by ${m.by}, the order is the same at every round-trip time`]));
+    out.push(...(m.swaps.length > 0 ? m.swaps.map((x) => `by ${m.by}, the order changes: ${x}`) : [`by ${m.by}, no strategy overtakes another by more than 10% from one round-trip time to the next`]));
   }
   if (k.leftOut.length) out.push(`not ranked (control groups, unsafe by design): ${k.leftOut.join(', ')}`);
   return out;
