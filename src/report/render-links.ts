@@ -34,8 +34,7 @@ export interface LinkMetricRanking { by: string; fmt: (v: number) => string; ran
 /**
  * The healthy results of the strategies that claim to be safe (a control group that oversells is no
  * contender), ranked at each round trip by each metric, and every pair that swaps places between
- * neighbouring round trips, counting only swaps where the two were more than 10% apart on both
- * sides. A sale that did not sell everything has no time to sell out: it is listed as unranked.
+ * round trips, counting only swaps where the two were more than 10% apart on both sides. A sale that did not sell everything has no time to sell out: it is listed as unranked.
  */
 export function linkRankings(r: Report): { latencies: number[]; metrics: LinkMetricRanking[]; leftOut: string[] } | undefined {
   const all = r.results.filter((s) => s.linkLatencyMs !== undefined && !s.fault);
@@ -50,18 +49,24 @@ export function linkRankings(r: Report): { latencies: number[]; metrics: LinkMet
         .sort((a, b) => (m.better === 'lower' ? a.value - b.value : b.value - a.value));
       return { latencyMs: lat, order, unranked: here.filter((s) => m.value(s) === undefined).map((s) => bareLabel(s)) };
     });
+    // A crossover: a ahead of b by more than 10% at one round trip, b ahead of a by more than 10% at a
+    // larger one (not necessarily the next: a slow drift through a level stretch is a crossover too).
     const swaps: string[] = [];
-    for (let i = 1; i < rankings.length; i++) {
-      const [prev, cur] = [rankings[i - 1]!, rankings[i]!];
-      const pos = (k: LinkRanking, l: string) => k.order.findIndex((x) => x.label === l);
-      const names = prev.order.map((x) => x.label).filter((l) => pos(cur, l) >= 0);
-      for (const a of names) for (const b of names) {
-        const v = (k: LinkRanking, l: string) => k.order[pos(k, l)]!.value;
-        if (pos(prev, a) < pos(prev, b) && pos(cur, a) > pos(cur, b) && apart(v(prev, a), v(prev, b)) && apart(v(cur, a), v(cur, b))) {
-          swaps.push(`${b} overtakes ${a} between +${prev.latencyMs} ms and +${cur.latencyMs} ms (${m.by}: ${a} ${m.fmt(prev.order[pos(prev, a)]!.value)} → ${m.fmt(cur.order[pos(cur, a)]!.value)}, ` +
-            `${b} ${m.fmt(prev.order[pos(prev, b)]!.value)} → ${m.fmt(cur.order[pos(cur, b)]!.value)})`);
+    const pos = (k: LinkRanking, l: string) => k.order.findIndex((x) => x.label === l);
+    const val = (k: LinkRanking, l: string) => k.order[pos(k, l)]!.value;
+    const names = [...new Set(rankings.flatMap((k) => k.order.map((x) => x.label)))];
+    for (const a of names) for (const b of names) {
+      let found: string | undefined;
+      for (let i = 0; i < rankings.length && !found; i++) {
+        const lo = rankings[i]!;
+        if (pos(lo, a) < 0 || pos(lo, b) < 0 || pos(lo, a) > pos(lo, b) || !apart(val(lo, a), val(lo, b))) continue;
+        for (let j = i + 1; j < rankings.length && !found; j++) {
+          const hi = rankings[j]!;
+          if (pos(hi, a) < 0 || pos(hi, b) < 0 || pos(hi, a) < pos(hi, b) || !apart(val(hi, a), val(hi, b))) continue;
+          found = `${b} overtakes ${a} between +${lo.latencyMs} ms and +${hi.latencyMs} ms (${m.by}: ${a} ${m.fmt(val(lo, a))} → ${m.fmt(val(hi, a))}, ${b} ${m.fmt(val(lo, b))} → ${m.fmt(val(hi, b))})`;
         }
       }
+      if (found) swaps.push(found);
     }
     return { by: m.by, fmt: m.fmt, rankings, swaps };
   }).filter((m) => m.rankings.some((k) => k.order.length > 0));
