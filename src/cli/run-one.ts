@@ -134,12 +134,10 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   for (const v of [...expected, ...liveViolations]) violationCounts[v.kind] = (violationCounts[v.kind] ?? 0) + 1;
   const unsafeReason = strategy.unsafeWith?.(p.options) ?? undefined;
   const safe = strategy.safe && !unsafeReason;
-  // With --db-durability async the database itself acknowledges commits a crash can take back: a lost
-  // acknowledgement is then the configuration's doing, shown with its evidence, not the strategy's failure.
-  // (Two buyers told they hold the same seat is still overselling, judged as always.)
-  const asConfigured = (v: Violation) => o.network?.dbDurability === 'async' && v.kind === 'lost-acknowledgement';
-  const judged = violations.filter((v) => !asConfigured(v));
-  const verdict: StrategyResult['verdict'] = judged.length === 0 ? (safe ? 'pass' : 'race-not-observed') : safe ? 'fail' : 'unsafe-as-expected';
+  // A lost acknowledgement fails the run even when --db-durability async caused it: the buyer was told
+  // they hold a seat that no longer exists, and the seat is sold again (measured: 201 holds answered
+  // for 200 seats). The note names the configuration as the cause.
+  const verdict: StrategyResult['verdict'] = violations.length === 0 ? (safe ? 'pass' : 'race-not-observed') : safe ? 'fail' : 'unsafe-as-expected';
   const notes: string[] = [];
   if (unsafeReason) notes.push(`unsafe by configuration: ${unsafeReason}`);
   if (verdict === 'race-not-observed') notes.push('the race did not occur in this run: no oversell observed, which does not make this strategy safe');
@@ -152,7 +150,8 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   if (!hist && o.scenario.kind !== 'queue' && o.transport === 'http') notes.push('no per-operation history: oversold counts currently active duplicates only');
   if (hist && hist.lostAcks > 0 && o.network?.dbDurability === 'async') {
     notes.push(`${hist.lostAcks} lost acknowledgement(s) with --db-durability async: synchronous_commit off answers before a commit's WAL is written, and a crash loses what the WAL writer had not yet written (see the WAL positions in Faults injected); ` +
-      'expected of that configuration, so they do not fail the strategy (with --db-durability full they would)');
+      'the configuration\'s doing, not the lock\'s: the same crash with --db-durability full loses none; ' +
+      'a lost hold\'s seat can be sold again, so more buyers were told they hold a seat than there are seats');
   }
   const oversold = hist ? Math.max(hist.oversold, o.scenario.kind === 'balance' ? check.oversold : 0) : check.oversold;
   const unknown = hist?.unknown ?? (load.history.length > 0 ? load.history.filter((op) => op.outcome === 'unknown').length : result.outcomes.timeout);
