@@ -17,6 +17,12 @@ export interface Provisioned {
   crash?(): Promise<void>;
   /** Start the server again on the same port, empty; resolves when it answers PING. */
   revive?(): Promise<void>;
+  /**
+   * Replicated topologies only: SIGKILL the primary, wait until a replica is promoted, start the
+   * old primary again (empty) as a replica; resolves with what was observed (pids, ports, timings,
+   * the writes asynchronous replication lost).
+   */
+  failover?(): Promise<string>;
 }
 
 /**
