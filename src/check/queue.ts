@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { redisFromUrl } from '../infra/redis-client.js';
 import { queueKeys, type QueueConfig } from '../queue/waiting-room.js';
 import { ViolationLog, type CheckResult } from './violations.js';
 
@@ -22,7 +22,7 @@ export interface QueueCheckResult extends CheckResult { admitted: number; maxAdm
  */
 export async function checkQueue(input: QueueCheckInput): Promise<QueueCheckResult> {
   const log = new ViolationLog();
-  const r = new Redis(input.redisUrl, { keyPrefix: input.keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const r = redisFromUrl(input.redisUrl, { keyPrefix: input.keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
   r.on('error', () => undefined);
   await r.connect();
   try {

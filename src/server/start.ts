@@ -25,6 +25,11 @@ export interface ServerConfig {
   redisUrls?: string[];
   /** Prefix for every Redis key, so runs or tests sharing a Redis never see each other's state. */
   redisKeyPrefix?: string;
+  /**
+   * Rewrites the data-node addresses Sentinel hands out ("127.0.0.1:6380" → a proxy in front of
+   * it), for every Redis client this server makes; ioredis's natMap. Plain redis:// URLs ignore it.
+   */
+  redisNatMap?: Record<string, { host: string; port: number }>;
   /** How often this process tries to sweep expired holds (only one process sweeps at a time); 0 = never. */
   sweepIntervalMs?: number;
   /** The waiting room (needs Redis: the first of redisUrls). */
@@ -52,7 +57,7 @@ export async function startCore(cfg: ServerConfig): Promise<{ booking: BookingSe
   if (problems.length) throw new Error(problems.join('\n'));
   const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-direct-${strategy.name}`, session: strategy.sessionSettings?.(options) ?? {} });
   await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
-  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix)) : [];
+  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix, cfg.redisNatMap)) : [];
   if (redis.length > 0) await connectAll(redis, Math.floor(redis.length / 2) + 1);
   const runtime = strategy.create({ db, redis }, options);
   await runtime.init?.();
@@ -70,12 +75,12 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const session = strategy.sessionSettings?.(options) ?? {};
   const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-${strategy.name}`, session });
   await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
-  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix)) : [];
+  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix, cfg.redisNatMap)) : [];
   let room: WaitingRoom | undefined;
   let queueRedis: Redis | undefined;
   if (cfg.queue) {
     if (!cfg.redisUrls?.[0]) throw new Error('the waiting room needs Redis: give redisUrls');
-    queueRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
+    queueRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix, cfg.redisNatMap);
     await connectAll([queueRedis], 1);
     room = new WaitingRoom(queueRedis, cfg.queue, `pid-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await room.init();
@@ -98,7 +103,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   let relayRedis: Redis | undefined;
   let stopRelay = async () => {};
   if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
-    relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
+    relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix, cfg.redisNatMap);
     await connectAll([relayRedis], 1);
     stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: (e) => log(`outbox relay failed: ${(e as Error).message}`) });
   }
