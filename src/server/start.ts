@@ -84,7 +84,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
     await connectAll([queueRedis], 1);
     room = new WaitingRoom(queueRedis, cfg.queue, `pid-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await room.init();
-    room.start((e) => log(`queue admission failed: ${(e as Error).message}`));
+    room.start(everyFewSeconds(log, 'queue admission'));
   }
   if (strategy.requires.redis) {
     if (redis.length === 0) throw new Error(`strategy "${strategy.name}" needs Redis: give redisUrls`);
@@ -97,7 +97,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const app = createApp({ booking, db, room, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
 
   const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
-    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: (e) => log(`expiry sweep failed: ${(e as Error).message}`) })
+    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: everyFewSeconds(log, 'expiry sweep') })
     : async () => {};
   // The outbox relay publishes to the first Redis, when there is one; one process relays at a time.
   let relayRedis: Redis | undefined;
@@ -105,7 +105,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
     relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix, cfg.redisNatMap);
     await connectAll([relayRedis], 1);
-    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: (e) => log(`outbox relay failed: ${(e as Error).message}`) });
+    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: everyFewSeconds(log, 'outbox relay') });
   }
   const server = http.createServer(app);
   // Load generators keep connections open; do not drop them between requests.
@@ -132,6 +132,25 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
       await db.destroy();
       for (const r of redis) r.disconnect();
     },
+  };
+}
+
+/**
+ * The error log of a periodic job (every 50–1000 ms): a Redis failing over or a database going
+ * away is one line per few seconds with a count, not one line per tick.
+ */
+function everyFewSeconds(log: (msg: string) => void, job: string, periodMs = 5000): (e: unknown) => void {
+  let last = -Infinity;
+  let quiet = 0;
+  return (e) => {
+    const now = Date.now();
+    if (now - last < periodMs) {
+      quiet++;
+      return;
+    }
+    log(`${job} failed: ${(e as Error)?.message ?? String(e)}${quiet > 0 ? ` (${quiet} more failures since the last line)` : ''}`);
+    last = now;
+    quiet = 0;
   };
 }
 
