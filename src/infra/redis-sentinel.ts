@@ -66,7 +66,7 @@ export function isSentinelTopology(p: Provisioned): p is SentinelTopology {
 }
 
 const dataConf = (port: number, dir: string, replicaOf?: number) => [
-  `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, 'daemonize no', 'loglevel warning', 'logfile ""',
+  `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, 'daemonize no', 'loglevel notice', `logfile ${dir}/redis.log`,
   'save ""', 'appendonly no',
   // No persistence, and no RDB files from replication either: a node that restarts comes back empty.
   'repl-diskless-sync yes', 'repl-diskless-sync-delay 0', 'repl-diskless-load on-empty-db', 'rdb-del-sync-files yes',
@@ -76,7 +76,7 @@ const dataConf = (port: number, dir: string, replicaOf?: number) => [
 ].join('\n');
 
 const sentinelConf = (port: number, dir: string, primaryPort: number) => [
-  `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, 'daemonize no', 'loglevel warning', 'logfile ""',
+  `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, 'daemonize no', 'loglevel notice', `logfile ${dir}/redis.log`,
   'sentinel resolve-hostnames no', 'sentinel announce-ip 127.0.0.1', `sentinel announce-port ${port}`,
   `sentinel monitor ${SENTINEL_MASTER_NAME} 127.0.0.1 ${primaryPort} ${QUORUM}`,
   `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${DOWN_AFTER_MS}`,
@@ -97,7 +97,7 @@ export async function provisionRedisSentinel(): Promise<SentinelTopology> {
     const [a, b] = [await dataNode(nodes), await dataNode(nodes, nodes[0]!.port)] as [RedisNode, RedisNode];
     await a.start();
     await b.start();
-    await waitFor(() => replicaInSync(b, a.port), 15_000, `the replica on port ${b.port} to sync from the primary on ${a.port}`);
+    await waitFor(() => replicaInSync(b, a), 15_000, `the replica on port ${b.port} to sync from the primary on ${a.port}`);
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       const dir = await makeNodeDir();
@@ -141,10 +141,19 @@ async function withClient<T>(n: { client(): Redis }, fn: (r: Redis) => Promise<T
   }
 }
 
-/** The node is a replica of 127.0.0.1:primaryPort with its link up and its initial sync done. */
-export async function replicaInSync(n: RedisNode, primaryPort: number): Promise<boolean> {
+/**
+ * The node replicates from the primary and has caught up with it: its own view (link up, initial
+ * sync done) is not enough, since after a diskless sync the primary streams what it buffered only
+ * once the replica's first ACK arrives; so the primary must list it online, and the replica must
+ * have applied the primary's offset as read just before.
+ */
+export async function replicaInSync(n: RedisNode, primary: RedisNode): Promise<boolean> {
+  const p = await withClient(primary, (r) => infoOf(r, 'replication'));
+  if (!p || p.role !== 'master') return false;
+  const listed = Object.entries(p).some(([k, v]) => /^slave\d+$/.test(k) && v.includes(`port=${n.port},`) && v.includes('state=online'));
   const info = await withClient(n, (r) => infoOf(r, 'replication'));
-  return info?.role === 'slave' && info.master_port === String(primaryPort) && info.master_link_status === 'up' && info.master_sync_in_progress === '0';
+  return listed && info?.role === 'slave' && info.master_port === String(primary.port) && info.master_link_status === 'up'
+    && info.master_sync_in_progress === '0' && Number(info.slave_repl_offset) >= Number(p.master_repl_offset);
 }
 
 /** The port each Sentinel names as the primary (null: it did not answer). */
@@ -168,6 +177,21 @@ async function sentinelsAgree(sentinels: RedisNode[], primaryPort: number, repli
   return views.every((v) => v === true);
 }
 
+/** For an error message: what each data node says it is, and what each Sentinel thinks. */
+async function roles(data: RedisNode[], sentinels: RedisNode[]): Promise<string> {
+  const nodes = await Promise.all(data.map(async (n) => {
+    const i = await withClient(n, (r) => infoOf(r, 'replication'));
+    return `${n.port}: ${i ? `${i.role}${i.role === 'slave' ? ` of ${i.master_port}, link ${i.master_link_status}` : ''}` : 'no answer'}`;
+  }));
+  const views = await Promise.all(sentinels.map((s) => withClient(s, async (r) => {
+    const m = (await r.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as [string, string] | null;
+    const reps = ((await r.call('SENTINEL', 'replicas', SENTINEL_MASTER_NAME)) as string[][]).map(fields).map((x) => `${x.port} ${x.flags}`);
+    const tilt = (await infoOf(r, 'sentinel')).sentinel_tilt === '1' ? ', TILT' : '';
+    return `Sentinel ${s.port}: primary ${m?.[1]}, replicas ${reps.join(' / ') || 'none'}${tilt}`;
+  })));
+  return [...nodes, ...views.map((v, i) => v ?? `Sentinel ${sentinels[i]!.port}: no answer`)].join('; ');
+}
+
 const fields = (flat: string[]): Record<string, string> => {
   const o: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
@@ -180,8 +204,18 @@ function topology(a: RedisNode, b: RedisNode, sentinels: RedisNode[], all: Redis
   let stopped = false;
   let busy: Promise<unknown> = Promise.resolve();
   let cutSince: number | undefined;
+  // Every Sentinel names the primary and the replica has caught up: a failover (or a cut) acts on the topology it thinks it does.
+  const settle = async () => {
+    try {
+      await waitFor(async () => (await namedPrimaries(sentinels)).every((p) => p === primary.port) && replicaInSync(replica, primary), 20_000,
+        `primary ${primary.port} named by every Sentinel, replica ${replica.port} in sync with it`);
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (${await roles([primary, replica], sentinels)})`);
+    }
+  };
   const cut = async () => {
     if (cutSince !== undefined) return;
+    await settle();
     const nowhere = await freePort();
     const r = replica.client();
     try {
@@ -212,10 +246,11 @@ function topology(a: RedisNode, b: RedisNode, sentinels: RedisNode[], all: Redis
     if (stopped) throw new Error('this Sentinel topology was stopped');
     const killed = primary;
     const promoted = replica;
-    const named = await namedPrimaries(sentinels);
-    if (!named.includes(killed.port)) {
+    if (cutSince === undefined) await settle();
+    else if (!(await namedPrimaries(sentinels)).every((p) => p === killed.port)) {
+      const seen = await roles([primary, replica], sentinels);
       await uncut();
-      throw new Error(`the Sentinels name ${named.join(', ')} as primary, not ${killed.port}: a previous failover has not settled`);
+      throw new Error(`the Sentinels no longer all name ${killed.port} as the primary: ${seen}`);
     }
     if (opts.replicationCutMs) {
       await cut();
@@ -234,9 +269,10 @@ function topology(a: RedisNode, b: RedisNode, sentinels: RedisNode[], all: Redis
         return (await withClient(promoted, async (r) => ((await r.call('ROLE')) as [string])[0])) === 'master';
       }, 30_000, `the Sentinels to promote the replica on port ${promoted.port} (a Sentinel in TILT mode, e.g. on a starved machine, does not fail over)`);
     } catch (err) {
+      const seen = await roles([promoted], sentinels);
       // Leave nothing down: the old primary comes back (empty) and the Sentinels sort out the roles.
       await killed.start().catch(() => undefined);
-      throw err;
+      throw new Error(`${(err as Error).message} (${seen})`);
     }
     const msToPromotion = Date.now() - t0;
     const after = await withClient(promoted, async (r) => {
@@ -249,7 +285,11 @@ function topology(a: RedisNode, b: RedisNode, sentinels: RedisNode[], all: Redis
     primary = promoted;
     replica = killed;
     await killed.start();
-    await waitFor(() => replicaInSync(killed, promoted.port), 60_000, `the Sentinels to make the restarted node on port ${killed.port} a replica of ${promoted.port}`);
+    try {
+      await waitFor(() => replicaInSync(killed, promoted), 60_000, `the Sentinels to make the restarted node on port ${killed.port} a replica of ${promoted.port}`);
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (${await roles([killed, promoted], sentinels)})`);
+    }
     const restarted = { pid: killed.pid, msToReplica: Date.now() - t0 };
     const lostBytes = before && after ? Math.max(0, before.offset - after.offset) : null;
     return {
@@ -291,7 +331,7 @@ export function describeFailover(o: FailoverObservation): string {
   const p = o.promoted;
   const lost = o.lostBytes === null ? 'replication offsets unreadable'
     : o.lostBytes === 0 ? 'no replication bytes lost (the replica had everything the primary had at the last reading)'
-      : `${o.lostBytes} bytes of acknowledged writes never reached the replica: lost`;
+      : `${o.lostBytes} bytes of the primary's replication stream (acknowledged writes, and the Sentinels' hello messages) never reached the replica: lost`;
   return `${o.replicationCutMs > 0 ? `replica cut off from the primary (REPLICAOF an unreachable port) for ${o.replicationCutMs} ms, then ` : ''}` +
     `SIGKILL primary 127.0.0.1:${k.port} (pid ${k.pid}, ${k.keys ?? '?'} keys, offset ${k.offset ?? '?'}); ` +
     `replica 127.0.0.1:${p.port} (pid ${p.pid}) promoted after ${o.msToPromotion} ms (every Sentinel after ${o.msToAllSentinels} ms), ` +
