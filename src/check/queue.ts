@@ -74,7 +74,7 @@ async function readRecords(input: QueueCheckInput): Promise<Records> {
 function checkJoinNumbers(log: ViolationLog, rec: Records, input: QueueCheckInput): void {
   const n = rec.joins.size;
   if (n < input.okResponses || n > input.okResponses + input.unknownResponses) {
-    log.add({ kind: 'joins-disagree-with-responses', detail: `${input.okResponses} joins answered 201${input.unknownResponses ? ` (and ${input.unknownResponses} unanswered)` : ''} but ${n} join numbers exist` });
+    log.add({ kind: 'joins-disagree-with-responses', detail: `${input.okResponses} joins answered 201${input.unknownResponses ? ` (and ${input.unknownResponses} with an unknown outcome)` : ''} but ${n} join numbers exist` });
   }
   const holders = new Map<number, number[]>();
   for (const [user, join] of rec.joins) holders.set(join, [...(holders.get(join) ?? []), user]);

@@ -32,6 +32,18 @@ const SCRIPTS = { join: JOIN, status: STATUS, admit: ADMIT, release: RELEASE };
 type ScriptName = keyof typeof SCRIPTS;
 const LEADER = 'seatlab:queue:admitter';
 
+/** Redis is away (restarting, failing over, a replica not yet promoted): the waiting room cannot answer, which is not a wrong answer. HTTP 503. */
+export class QueueUnavailableError extends Error {
+  readonly status = 503;
+  constructor(cause: unknown) {
+    super(`the waiting room is unavailable (Redis: ${(cause as Error)?.message ?? String(cause)}); retry shortly`, { cause });
+  }
+}
+
+// A reply error is Redis answering; these answers mean "not now" rather than "no".
+const NOT_NOW = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+const unavailable = (err: unknown) => (err as Error)?.name !== 'ReplyError' || NOT_NOW.test(String((err as Error).message));
+
 /** The waiting room of every schedule: a Redis sorted set per schedule, admitted by one Lua script. */
 export class WaitingRoom {
   private sha: Record<ScriptName, string> | undefined;
@@ -51,11 +63,15 @@ export class WaitingRoom {
   // not replicated): EVAL sends the text once and caches it there again.
   private async run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
     try {
-      return await this.redis.evalsha(this.sha![name], keys.length, ...keys, ...args);
+      try {
+        return await this.redis.evalsha(this.sha![name], keys.length, ...keys, ...args);
+      } catch (err) {
+        if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+        this.counters.scriptsReloaded++;
+        return await this.redis.eval(SCRIPTS[name], keys.length, ...keys, ...args);
+      }
     } catch (err) {
-      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
-      this.counters.scriptsReloaded++;
-      return this.redis.eval(SCRIPTS[name], keys.length, ...keys, ...args);
+      throw unavailable(err) ? new QueueUnavailableError(err) : err;
     }
   }
 
