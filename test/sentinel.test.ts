@@ -3,7 +3,7 @@ import os from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { Redis } from 'ioredis';
-import { provisionRedisSentinel, type SentinelTopology } from '../src/infra/redis-sentinel.js';
+import { describeFailover, provisionRedisSentinel, type FailoverObservation, type SentinelTopology } from '../src/infra/redis-sentinel.js';
 import { createRedisClient, parseRedisUrl } from '../src/infra/redis-client.js';
 import { infoOf } from '../src/infra/redis-node.js';
 import { waitFor } from '../src/infra/ports.js';
@@ -18,7 +18,7 @@ import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { call, freshDatabase, SECRET, startApi } from './helpers.js';
 
 // One Redis behind Sentinel, started from PATH like `bench run --redis-topology sentinel` does,
-// shared by the tests of this file in order (each failover takes ~15 s: promotion ~2 s, then the
+// shared by the tests of this file in order (each failover takes ~13 s: promotion ~3 s, then the
 // Sentinels wait ~8 s before they turn the returning old primary into a replica). No mocks: the
 // kill is a real SIGKILL, the promotion the Sentinels' own.
 
@@ -201,5 +201,21 @@ describe('failover-redis: a real SIGKILL, a real promotion', () => {
     await topo.stop();
     expect(pids.filter(alive)).toEqual([]);
     expect((await readdir(os.tmpdir())).filter((d) => d.startsWith(`seatlab-redis-${process.pid}-`))).toEqual([]);
+  });
+});
+
+describe('the failover record', () => {
+  const o: FailoverObservation = {
+    killed: { port: 7001, pid: 11, keys: 120, offset: 9000 }, promoted: { port: 7002, pid: 12, keys: 100, offset: 8000 },
+    lostBytes: 1000, replicationCutMs: 500, msToPromotion: 3200, msToAllSentinels: 3210, restarted: { pid: 13, msToSettled: 12000, primaryAfter: 7002 },
+  };
+  it('says what was cut, killed, promoted and lost, and how the old primary came back', () => {
+    expect(describeFailover(o)).toBe('replica cut off from the primary (REPLICAOF an unreachable port) for 500 ms, then SIGKILL primary 127.0.0.1:7001 (pid 11, 120 keys, offset 9000); ' +
+      'replica 127.0.0.1:7002 (pid 12) promoted after 3200 ms (every Sentinel after 3210 ms), 100 keys, offset 8000: 1000 bytes of the primary\'s replication stream ' +
+      '(acknowledged writes, and the Sentinels\' hello messages) never reached the replica: lost; old primary started again empty as pid 13, a synced replica of 7002 12000 ms after the kill');
+  });
+  it('says so when the Sentinels failed over again on their own, onto the restarted empty node', () => {
+    expect(describeFailover({ ...o, restarted: { pid: 13, msToSettled: 15000, primaryAfter: 7001 } }))
+      .toContain('old primary started again empty as pid 13; then the Sentinels failed over again on their own, to it: 15000 ms after the kill 7001 is the primary and 7002 its replica');
   });
 });

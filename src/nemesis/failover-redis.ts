@@ -12,7 +12,7 @@ import type { Fault } from './types.js';
 export const failoverRedis = {
   name: 'failover-redis',
   description: 'cut the Redis replica off for the fault\'s duration, then SIGKILL the primary: Sentinel promotes the replica, the old primary returns empty as its replica',
-  // An injection lasts well beyond forMs: promotion takes ~2 s (down-after 1 s), and the Sentinels
+  // An injection lasts well beyond forMs: promotion takes ~3 s (down-after 2 s), and the Sentinels
   // wait ~8 s before they turn a returning old primary into a replica. The event spans all of it.
   defaults: () => ({ everyMs: 5000, forMs: 500 }),
   async inject(t) {
