@@ -3,6 +3,7 @@ import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle } from '../src/core/rng.js';
 import type { Scenario } from './types.js';
 import { checkJourney } from '../src/check/journey.js';
+import { checkQueue } from '../src/check/queue.js';
 
 const PAY_FRACTION = 0.7;
 const PRICE = 50;
@@ -16,7 +17,7 @@ export const journey = {
   description: 'queue → admitted → seat map → hold → pay (70%) or abandon (30%, the hold expires and resells)',
   defaults: { users: 2_000, seats: 500, connections: 100 },
   serverDefaults: { holdTtlMs: 2000, queue: { maxActive: 200, ratePerSec: 400, activeTtlMs: 4000 } },
-  expectation: 'no seat sold twice; one payment per confirmed reservation; payments = ledger debits; no negative balance; an event in the stream for every confirmed or expired reservation',
+  expectation: 'no seat sold twice; one payment per confirmed reservation; payments = ledger debits; no negative balance; an event in the stream for every confirmed or expired reservation; the waiting room keeps every place it promised, admits in join order, within its rate and active limit',
   validate: () => [],
   async prepare(db, p, { secret, rng }) {
     const schedule = await seedSchedule(db, { seats: p.seats, price: PRICE });
@@ -34,7 +35,14 @@ export const journey = {
   },
   async check(c) {
     const r = await checkJourney(c.db, { ...c, redisUrl: c.redisUrl! });
-    return { ...r, journey: { confirmed: r.confirmed, expired: r.expired, resold: r.resold, events: r.events } };
+    // Every journey starts in the waiting room: its promises (the place each user was told, the order, the limits) are checked too.
+    const a = c.queueAnswers;
+    const q = c.queue && a ? await checkQueue({ redisUrl: c.redisUrl!, keyPrefix: c.keyPrefix, scheduleId: c.scheduleId, queue: c.queue,
+      okResponses: a.joins.length, unknownResponses: a.joinsUnanswered, answers: a }) : undefined;
+    const violationCounts = { ...r.violationCounts };
+    for (const [k, v] of Object.entries(q?.violationCounts ?? {})) violationCounts[k] = (violationCounts[k] ?? 0) + v;
+    return { ...r, violations: [...r.violations, ...(q?.violations ?? [])], violationCounts,
+      journey: { confirmed: r.confirmed, expired: r.expired, resold: r.resold, events: r.events } };
   },
   expect: () => [],
 } satisfies Scenario;

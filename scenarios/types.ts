@@ -5,6 +5,7 @@ import type { Rng } from '../src/core/rng.js';
 import type { JourneySpec } from '../src/load/journey-driver.js';
 import type { QueueConfig } from '../src/queue/waiting-room.js';
 import type { CheckResult } from '../src/check/violations.js';
+import type { QueueAnswers } from '../src/load/history.js';
 
 export interface ScenarioParams {
   users: number;
@@ -42,6 +43,8 @@ export interface CheckContext {
   /** Journeys only: holds that were walked away from. */
   abandoned: number;
   seatCount: number;
+  /** With the waiting room: what it told the users (join numbers promised, places lost), to hold its records to. */
+  queueAnswers?: QueueAnswers;
 }
 
 /** A checker's result: the common part, plus what this scenario's checker saw. */

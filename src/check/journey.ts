@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import * as sql from '../db/sql/checks.js';
-import { Redis } from 'ioredis';
+import { redisFromUrl } from '../infra/redis-client.js';
 import { EVENTS_STREAM } from '../events/relay.js';
 import { checkSeats } from './seats.js';
 import { checkBalance } from './balance.js';
@@ -23,7 +23,7 @@ export async function checkJourney(db: Knex, input: JourneyCheckInput): Promise<
   for (const r of [seats, money]) {
     for (const v of r.violations) if (v.kind !== 'responses-disagree-with-db' || r === seats) log.add(v);
   }
-  const r = new Redis(input.redisUrl, { keyPrefix: input.keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const r = redisFromUrl(input.redisUrl, { keyPrefix: input.keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
   r.on('error', () => undefined);
   await r.connect();
   const published = new Set<string>();

@@ -373,6 +373,11 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (target && (network.links || raw.redisTopology !== undefined || raw.dbDurability !== undefined)) problems.push('--link-latency, --redis-topology and --db-durability shape seatlab\'s own servers and stores; a --target has its own: drop them');
   if (network.dbDurability === 'async' && raw.databaseUrl?.length) problems.push('--db-durability async is set on a PostgreSQL seatlab starts itself; with --database-url set synchronous_commit on that server instead and drop --db-durability');
   if (network.redisTopology === 'sentinel' && (raw.redisUrl?.length || raw.redisNodes !== undefined)) problems.push('--redis-topology sentinel starts its own primary, replica and three Sentinels; drop --redis-url / --redis-nodes');
+  if (nemesis?.faults.some((f) => f.name === 'failover-redis') && network.redisTopology !== 'sentinel') {
+    problems.push('--nemesis failover-redis fails a Redis primary over to its replica: add --redis-topology sentinel (seatlab then starts a primary, a replica and three Sentinels)');
+  }
+  const independent = network.redisTopology === 'sentinel' ? nemesis?.faults.filter((f) => f.name === 'restart-redis' || f.name === 'stop-redis-minority') ?? [] : [];
+  if (independent.length > 0) problems.push(`--nemesis ${independent.map((f) => f.name).join(',')} acts on independent Redis servers; with --redis-topology sentinel use failover-redis`);
   if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');
   if (rate !== undefined && maxConnections < instances) problems.push(`--max-connections ${maxConnections} is fewer than --instances ${instances}: each instance needs at least one connection`);
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));

@@ -47,7 +47,7 @@ export interface LoadInput {
   /** Links between each instance and the stores: the proxy host and their toxics (absent: direct connections). */
   links?: { host: LinkHost; toxics: LinkToxics; redisDataNodes?: { host: string; port: number }[] };
   /** Runs the scenario's database checks while the servers are still up, before the liveness probe writes. */
-  checkBeforeProbe: (result: RunResult) => Promise<void>;
+  checkBeforeProbe: (result: RunResult, history: readonly HistoryOp[]) => Promise<void>;
 }
 
 export interface LoadOutput {
@@ -126,7 +126,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
       io.err(`${label} waiting ${((o.holdTtlMs + 2500) / 1000).toFixed(1)} s for abandoned holds to expire`);
       await new Promise((r) => setTimeout(r, o.holdTtlMs + 2500));
     }
-    await x.checkBeforeProbe(result);
+    await x.checkBeforeProbe(result, history);
     let liveness: LoadOutput['liveness'];
     const kind = x.o.scenario.kind;
     if (x.probe && (kind === 'seats' || kind === 'tickets') && !o.queue) {

@@ -11,7 +11,7 @@ import { pickSeats } from '../../scenarios/flash-sale.js';
 import type { Provisioned } from '../infra/chain.js';
 import type { RunResult } from '../load/result.js';
 import type { LoadPlan } from '../load/plan.js';
-import { writeHistory, type HistoryOp } from '../load/history.js';
+import { queueAnswersOf, writeHistory, type HistoryOp, type QueueAnswers } from '../load/history.js';
 import { driveDirect } from '../load/direct-driver.js';
 import { startCore } from '../server/start.js';
 import type { Ceiling } from '../load/ceilings.js';
@@ -66,11 +66,13 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
     // Phase 3: the load, and the scenario's checker while the servers are still up.
     let check: ScenarioCheck | undefined;
     let warmCheck: ScenarioCheck | undefined;
-    const runCheck = async (result: RunResult) => {
+    const runCheck = async (result: RunResult, history: readonly HistoryOp[]) => {
+      const queueAnswers = !o.queue ? undefined : 'queueAnswers' in result ? (result as { queueAnswers: QueueAnswers }).queueAnswers : queueAnswersOf(history);
       const journeyOutcomes = 'journeyOutcomes' in result ? (result as { journeyOutcomes: { holds: number; abandoned: number } }).journeyOutcomes : undefined;
       check = await o.scenario.check({
         db, scheduleId: prepared.scheduleId, params: o.params, seatCount: prepared.seatCount, okResponses: journeyOutcomes ? journeyOutcomes.holds : result.outcomes.ok,
         unknownResponses: result.outcomes.timeout + (result.outcomes.error ?? 0), redisUrl: c.redisUrls[0], keyPrefix: `${c.dbName}:`, queue: o.queue, abandoned: journeyOutcomes?.abandoned ?? 0,
+        ...(queueAnswers ? { queueAnswers } : {}),
       });
     };
     let load: LoadOutput;
@@ -82,7 +84,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       } finally {
         await core.close();
       }
-      await runCheck(load.result);
+      await runCheck(load.result, load.history);
     } else {
       load = await loadOverHttp({
         o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, dbServer: c.dbServer, adminUrl: c.adminUrl, dbName: c.dbName, label, io,

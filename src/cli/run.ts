@@ -7,6 +7,7 @@ import { createDatabaseFromTemplate, createTemplateDatabase, dropDatabase } from
 import { provisionStore } from '../infra/store.js';
 import type { Provisioned } from '../infra/chain.js';
 import { provisionRedisNodes, type ProvisionedRedis } from '../infra/redis.js';
+import { isSentinelTopology, provisionRedisSentinel } from '../infra/redis-sentinel.js';
 import { InfraUnavailableError } from '../infra/errors.js';
 import { startServerProcess } from '../load/server-process.js';
 import { measureHttpCeiling, type Ceiling } from '../load/ceilings.js';
@@ -59,17 +60,25 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
       stores.push({ dialect: spec.dialect, server, template });
       io.err(`${ENGINE[spec.dialect]}: ${server.kind}${server.port ? ` on 127.0.0.1:${server.port}` : ''} (${Math.round(performance.now() - t0)} ms)`);
     }
+    // --redis-topology sentinel: one logical Redis (primary, replica, three Sentinels) instead of N
+    // independent servers; Redlock then has a single vote, behind Sentinel — the set-up the Redis docs warn about.
+    const startRedis = async (): Promise<ProvisionedRedis[]> => {
+      if (o.network.redisTopology !== 'sentinel') return provisionRedisNodes({ urls: o.redisUrls, nodes: o.redisNodes });
+      const t = await provisionRedisSentinel();
+      io.err(`Redis Sentinel: primary 127.0.0.1:${t.primary().port}, replica 127.0.0.1:${t.replica().port}, Sentinels ${t.sentinels().map((s) => s.port).join(', ')} (${t.url})`);
+      return [t];
+    };
     let redis: ProvisionedRedis[] = [];
     let strategies = o.strategies;
     const skipped: { strategy: string; reason: string }[] = [];
     if (o.queue) {
       // The waiting room lives in Redis: without Redis this run cannot happen at all.
-      redis = await provisionRedisNodes({ urls: o.redisUrls, nodes: o.redisNodes });
+      redis = await startRedis();
       provisioned.push(...redis);
       io.err(`Redis: ${redis.length} × ${redis[0]!.kind} (waiting room on)`);
     } else if (strategies.some((s) => s.requires.redis) || o.nemesis?.faults.some((f) => REDIS_FAULTS.has(f.name))) {
       try {
-        redis = await provisionRedisNodes({ urls: o.redisUrls, nodes: o.redisNodes });
+        redis = await startRedis();
         provisioned.push(...redis);
         io.err(`Redis: ${redis.length} × ${redis[0]!.kind} (${redis.map((r) => r.url.replace('redis://', '')).join(', ')})`);
       } catch (err) {
@@ -193,18 +202,18 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
   return await finishReport(o, io, {
     runId, results,
     config: {
-      strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
+      strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, ...(redis.some(isSentinelTopology) ? { redisTopology: 'sentinel' as const } : {}), strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
       poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
       instances: o.instances, livenessGraceMs: o.livenessGraceMs, stores: stores.map((st) => st.dialect),
       ...(links ? { links: { ...links, ...(overheadUs !== undefined ? { overheadUs } : {}), ...(linkHost ? { proxyPid: linkHost.pid } : {}) } } : {}),
-      redisTopology: o.network.redisTopology, dbDurability: o.network.dbDurability,
+      dbDurability: o.network.dbDurability,
       ...(o.nemesis ? { nemesis: { faults: o.nemesis.faults.map((f) => f.name), ...(o.nemesis.everyMs !== undefined ? { everyMs: o.nemesis.everyMs } : {}), ...(o.nemesis.forMs !== undefined ? { forMs: o.nemesis.forMs } : {}) } } : {}),
     },
     servers: {
       stores: stores.map((st) => st.info!),
       // Readers of reports from before there were two stores look here.
       ...(pg?.info ? { postgres: { version: pg.info.version, kind: pg.info.kind, settings: pg.info.settings } } : {}),
-      ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), nodes: redis.length } } : {}),
+      ...(redis.length > 0 ? { redis: { ...(await redisInfo(redis[0]!.url, redis[0]!.kind)), ...redisShape(redis) } } : {}),
     },
     ceilings: { http: httpCeiling },
   });
@@ -247,12 +256,19 @@ export function fmtMs(ms: number): string {
 
 /** Redis data nodes behind Sentinel, reached through links via the client's natMap (none for independent servers). */
 function redisDataNodesOf(redis: ProvisionedRedis[]): { redisDataNodes?: { host: string; port: number }[] } {
-  const nodes = redis.flatMap((r) => (r as { dataNodes?: { host: string; port: number }[] }).dataNodes ?? []);
+  // Both nodes, whatever their roles now: they swap on a failover, and the links must already be there.
+  const nodes = redis.filter(isSentinelTopology).flatMap((t) => [t.primary(), t.replica()].map((n) => ({ host: '127.0.0.1', port: n.port })));
   return nodes.length > 0 ? { redisDataNodes: nodes } : {};
 }
 
 /** Faults that act on Redis: with one of them, Redis is started even if no strategy needs it. */
-const REDIS_FAULTS = new Set(['restart-redis', 'stop-redis-minority', 'expire-locks']);
+const REDIS_FAULTS = new Set(['restart-redis', 'stop-redis-minority', 'expire-locks', 'failover-redis']);
+
+/** How many Redis data nodes, and behind how many Sentinels: the report's servers.redis. */
+function redisShape(redis: ProvisionedRedis[]): { nodes: number; topology: 'single' | 'sentinel'; sentinels?: number } {
+  const t = redis.find(isSentinelTopology);
+  return t ? { nodes: 2, topology: 'sentinel', sentinels: t.sentinels().length } : { nodes: redis.length, topology: 'single' };
+}
 
 /** Thresholds, the exit code, report.json/md/html and the console table: the end of every kind of run. */
 export async function finishReport(o: RunOptions, io: Io, p: Pick<Report, 'runId' | 'results' | 'config' | 'servers' | 'ceilings'> & { target?: Report['target'] }): Promise<number> {

@@ -23,6 +23,12 @@ export interface Provisioned {
    * PostgreSQL on the same data directory, after crash recovery, and returns its log of the start.
    */
   revive?(): Promise<ReviveRecord | void>;
+  /**
+   * Replicated topologies only: SIGKILL the primary, wait until a replica is promoted, start the
+   * old primary again (empty) as a replica; resolves with what was observed (pids, ports, timings,
+   * the writes asynchronous replication lost).
+   */
+  failover?(): Promise<string>;
 }
 
 /** What crash() killed: every pid, the server's main process first. */

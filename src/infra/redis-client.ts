@@ -1,20 +1,69 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { tally } from './error-tally.js';
+
+/** Where a Redis address points: one server, or a master name behind Sentinels. */
+export type RedisTarget =
+  | { kind: 'server'; url: string }
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string; password?: string };
+
+/** Addresses a server learns from Sentinel ("127.0.0.1:6380") → where to connect instead (a proxy). */
+export type RedisNatMap = Record<string, { host: string; port: number }>;
+
+const SENTINEL_URL = /^redis-sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)\/?$/;
+
+/**
+ * `redis://…` (and `rediss://`) as ioredis reads them, or `redis-sentinel://h:p,h:p/name`: the
+ * Sentinels to ask and the master name (an optional `:password@` is the data nodes' password).
+ */
+export function parseRedisUrl(url: string): RedisTarget {
+  if (!url.startsWith('redis-sentinel:')) return { kind: 'server', url };
+  const m = SENTINEL_URL.exec(url);
+  if (!m) throw new Error(`"${url}" is not a Sentinel URL; write redis-sentinel://host:port,host:port/<master name>`);
+  const sentinels = m[2]!.split(',').map((hp) => {
+    const at = hp.lastIndexOf(':');
+    const port = Number(hp.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`"${url}": "${hp}" is not host:port`);
+    return { host: hp.slice(0, at), port };
+  });
+  const password = m[1] ? decodeURIComponent(m[1].replace(/^[^:]*:/, '')) : undefined;
+  return { kind: 'sentinel', sentinels, name: decodeURIComponent(m[3]!), ...(password ? { password } : {}) };
+}
+
+/**
+ * The one place a Redis URL becomes a client. A Sentinel URL gives a client that asks the
+ * Sentinels for the current primary on every (re)connect and checks it answers ROLE master, so it
+ * follows a failover; `natMap` rewrites the addresses the Sentinels hand out.
+ */
+export function redisFromUrl(url: string, opts: RedisOptions = {}, natMap?: RedisNatMap): Redis {
+  const t = parseRedisUrl(url);
+  if (t.kind === 'server') return new Redis(t.url, opts);
+  return new Redis({
+    ...opts,
+    sentinels: t.sentinels,
+    name: t.name,
+    ...(t.password ? { password: t.password } : {}),
+    ...(natMap ? { natMap } : {}),
+    // A Sentinel that is down is skipped at once; give up on a round of them after a few tries
+    // the same way the data connection's retryStrategy does (null stops retrying).
+    sentinelRetryStrategy: (times) => (opts.retryStrategy ? opts.retryStrategy(times) : opts.retryStrategy === null ? null : Math.min(100 * times, 1000)),
+  });
+}
 
 /**
  * A client for the booking server's hot path. Commands to a server that is down fail at once
  * (no offline queue, no per-request retries) so that with N Redis nodes a dead node costs a vote,
- * not a hang; the connection itself keeps retrying in the background.
+ * not a hang; the connection itself keeps retrying in the background (behind Sentinel: asking the
+ * Sentinels again each time, so it lands on the promoted primary).
  */
-export function createRedisClient(url: string, keyPrefix?: string): Redis {
-  const client = new Redis(url, {
+export function createRedisClient(url: string, keyPrefix?: string, natMap?: RedisNatMap): Redis {
+  const client = redisFromUrl(url, {
     ...(keyPrefix ? { keyPrefix } : {}),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
     lazyConnect: true,
     retryStrategy: (times) => Math.min(50 * times, 1000),
-  });
+  }, natMap);
   // Each failed reconnect is an 'error' (ECONNREFUSED while the server is down): counted, not shown.
   client.on('error', (e) => tally.record('redis', e));
   return client;
@@ -28,4 +77,11 @@ export async function connectAll(clients: Redis[], atLeast: number): Promise<voi
     const why = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as Error | undefined;
     throw new Error(`only ${up} of ${clients.length} Redis servers answered (need ${atLeast}): ${why?.message ?? 'unknown error'}`);
   }
+}
+
+/** A short-lived client for the lab's own reads (checkers, report metadata, fault records): fails fast, never retries. */
+export function labRedis(url: string, opts: RedisOptions = {}): Redis {
+  const r = redisFromUrl(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, ...opts });
+  r.on('error', () => undefined);
+  return r;
 }

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { labRedis } from './redis-client.js';
 import { freePort, portOpen } from './ports.js';
 import { registerCleanup } from './cleanup.js';
 import { startRedisContainer } from './docker.js';
@@ -112,8 +112,7 @@ async function startRedisServer(): Promise<ProvisionedRedis> {
 }
 
 async function ping(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  r.on('error', () => undefined);
+  const r = labRedis(url);
   try {
     await r.connect();
     return (await r.ping()) === 'PONG';

@@ -39,6 +39,8 @@ export interface HistoryOp {
   /** The reservation an acknowledged hold created, or the one a payment was for. */
   reservationId?: number;
   paymentId?: number;
+  /** A join acknowledged by the waiting room: the place in line it promised (unique, gap-free). */
+  joinNumber?: number;
 }
 
 /** What an attempt is, so the driver can record it without parsing request bodies. */
@@ -55,6 +57,29 @@ export interface HistoryMeta {
   t0EpochMs: number;
   ops: number;
   file?: string;
+}
+
+/**
+ * What the waiting room told its clients: the join numbers it promised, how many joins went
+ * unanswered (they may or may not have happened), and users it told WAITING who were later told
+ * they were in no line at all. The queue checker holds Redis's records to these promises.
+ */
+export interface QueueAnswers {
+  joins: { userId: number; joinNumber: number }[];
+  joinsUnanswered: number;
+  placesLost: { userId: number; joinNumber: number; atMs: number }[];
+}
+
+/** The queue answers in a history of joins (queue-rush): acknowledged joins with their numbers, unknown ones. */
+export function queueAnswersOf(history: readonly HistoryOp[]): QueueAnswers {
+  const joins: QueueAnswers['joins'] = [];
+  let joinsUnanswered = 0;
+  for (const op of history) {
+    if (op.op !== 'join') continue;
+    if (op.outcome === 'ok' && op.userId !== undefined && op.joinNumber !== undefined) joins.push({ userId: op.userId, joinNumber: op.joinNumber });
+    else if (op.outcome === 'unknown') joinsUnanswered++;
+  }
+  return { joins, joinsUnanswered, placesLost: [] };
 }
 
 /** One JSON line per operation, in invocation order; gzipped when the name ends in .gz (a 10,000-user sale is ~5 MB of text). */

@@ -19,10 +19,11 @@ export async function send(pool: Pool, a: AttemptRequest, j: Journey): Promise<A
     const answer: Answer = { status: res.statusCode };
     if (text && text.charCodeAt(0) === 123 /* { */) {
       try {
-        const json = JSON.parse(text) as { error?: unknown; reservationId?: unknown; paymentId?: unknown };
+        const json = JSON.parse(text) as { error?: unknown; reservationId?: unknown; paymentId?: unknown; joinNumber?: unknown };
         if (res.statusCode >= 400 && typeof json.error === 'string') answer.errorCode = json.error;
         if (res.statusCode < 300 && typeof json.reservationId === 'number') answer.reservationId = json.reservationId;
         if (res.statusCode < 300 && typeof json.paymentId === 'number') answer.paymentId = json.paymentId;
+        if (res.statusCode < 300 && typeof json.joinNumber === 'number') answer.joinNumber = json.joinNumber;
       } catch {
         // Not JSON after all: the status code is the answer.
       }

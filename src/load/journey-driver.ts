@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { createLatencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './histogram.js';
 import type { RunResult } from './result.js';
-import type { HistoryOp } from './history.js';
+import type { HistoryOp, QueueAnswers } from './history.js';
 import { Recorder } from './recorder.js';
 
 /** One user's journey, decided before the clock starts (seeded). */
@@ -36,6 +36,8 @@ export interface JourneyResult extends RunResult {
   journeyOutcomes: { holds: number; paid: number; abandoned: number; noSeat: number; failed: number; gaveUpWaiting: number };
   /** The contended writes (holds and payments) as a history. */
   history: HistoryOp[];
+  /** What the waiting room told the users, for the queue checker. */
+  queueAnswers: QueueAnswers;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
   // Holds and payments, the contended writes, are the Recorder's operations (outcomes, histograms,
   // history); the other steps only count as requests, with a latency histogram per step.
   const rec = new Recorder(o.urls.length);
+  const queueAnswers: QueueAnswers = { joins: [], joinsUnanswered: 0, placesLost: [] };
 
   async function req(w: Who, step: Step, method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
     const b = (body ?? {}) as { scheduleId?: number; seatNo?: number; reservationId?: number };
@@ -82,7 +85,10 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
 
   async function journey(s: JourneySpec, w: Who): Promise<void> {
     const joined = await req(w, 'join', 'POST', '/api/queue/tokens', s.token, { scheduleId: s.scheduleId });
+    if (joined.status === 0 || joined.status >= 500) queueAnswers.joinsUnanswered++;
     if (joined.status !== 201) return void jo.failed++;
+    const joinNumber = joined.json.joinNumber as number;
+    if (w.userId !== undefined) queueAnswers.joins.push({ userId: w.userId, joinNumber });
     const q = { 'x-queue-token': joined.json.queueToken as string };
     let status = joined.json.status as string;
     const waitUntil = performance.now() + (o.maxWaitMs ?? 120_000);
@@ -92,6 +98,11 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
       const st = await req(w, 'status', 'GET', '/api/queue/status', s.token, undefined, q);
       if (st.status !== 200) return void jo.failed++;
       status = st.json.status;
+      // In no line at all, never having been ACTIVE: the place it was promised is gone; waiting on is pointless.
+      if (status === 'NONE') {
+        if (w.userId !== undefined) queueAnswers.placesLost.push({ userId: w.userId, joinNumber, atMs: Math.round(rec.now()) });
+        return void jo.failed++;
+      }
     }
     let reservationId: number | undefined;
     for (const pick of s.seatPicks) {
@@ -129,6 +140,7 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     steps: Object.fromEntries(STEPS.map((s) => [s, summarize(hist[s])])) as Record<Step, LatencySummaryMs>,
     journeyOutcomes: jo,
     history: rec.history,
+    queueAnswers,
   };
 }
 

@@ -16,6 +16,8 @@ export interface Answer {
   wireError?: string;
   reservationId?: number;
   paymentId?: number;
+  /** A waiting-room join's place in line, when it was acknowledged. */
+  joinNumber?: number;
   /** The outcome when a target's answers are read by its profile's rules, not by seatlab's codes. */
   outcome?: Outcome;
 }
@@ -140,6 +142,7 @@ export class Recorder {
         ...(m.seatNo !== undefined ? { seatNo: m.seatNo } : {}),
         ...(a.reservationId !== undefined ? { reservationId: a.reservationId } : m.reservationId !== undefined ? { reservationId: m.reservationId } : {}),
         ...(a.paymentId !== undefined ? { paymentId: a.paymentId } : {}),
+        ...(a.joinNumber !== undefined ? { joinNumber: a.joinNumber } : {}),
       });
     }
     return { outcome, history };

@@ -9,9 +9,10 @@ import { partitionRedis } from './partition-redis.js';
 import { partitionDb } from './partition-db.js';
 import { expireLocks } from './expire-locks.js';
 import { crashDb } from './crash-db.js';
+import { failoverRedis } from './failover-redis.js';
 
 
-export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections, partitionRedis, partitionDb, expireLocks, crashDb]);
+export const faults = buildNamedRegistry<Fault>('fault', [pauseInstance, killInstance, restartRedis, stopRedisMinority, killDbConnections, partitionRedis, partitionDb, expireLocks, crashDb, failoverRedis]);
 
 export function faultNames(): string[] {
   return [...faults.keys()];

@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
+import { labRedis } from '../infra/redis-client.js';
 import type { Fault } from './types.js';
 
-async function keyCount(url: string): Promise<string> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  r.on('error', () => undefined);
+export async function keyCount(url: string): Promise<string> {
+  const r = labRedis(url);
   try {
     await r.connect();
     return String(await r.dbsize());

@@ -28,20 +28,51 @@ export function queueKeys(scheduleId: number) {
   return { waiting: `${tag}:waiting`, active: `${tag}:active`, seq: `${tag}:seq`, joins: `${tag}:joins`, admitted: `${tag}:admitted`, released: `${tag}:released` };
 }
 const SCHEDULES = 'seatlab:queue:schedules';
+const SCRIPTS = { join: JOIN, status: STATUS, admit: ADMIT, release: RELEASE };
+type ScriptName = keyof typeof SCRIPTS;
 const LEADER = 'seatlab:queue:admitter';
+
+/** Redis is away (restarting, failing over, a replica not yet promoted): the waiting room cannot answer, which is not a wrong answer. HTTP 503. */
+export class QueueUnavailableError extends Error {
+  readonly status = 503;
+  constructor(cause: unknown) {
+    super(`the waiting room is unavailable (Redis: ${(cause as Error)?.message ?? String(cause)}); retry shortly`, { cause });
+  }
+}
+
+// A reply error is Redis answering; these answers mean "not now" rather than "no".
+const NOT_NOW = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+const unavailable = (err: unknown) => (err as Error)?.name !== 'ReplyError' || NOT_NOW.test(String((err as Error).message));
 
 /** The waiting room of every schedule: a Redis sorted set per schedule, admitted by one Lua script. */
 export class WaitingRoom {
-  private sha: Record<'join' | 'status' | 'admit' | 'release', string> | undefined;
+  private sha: Record<ScriptName, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
-  readonly counters = { joins: 0, admitted: 0, ticks: 0 };
+  readonly counters = { joins: 0, admitted: 0, ticks: 0, scriptsReloaded: 0 };
 
   constructor(private readonly redis: Redis, readonly config: QueueConfig, private readonly owner: string) {}
 
   async init(): Promise<void> {
-    const load = async (s: string) => (await this.redis.script('LOAD', s)) as string;
-    this.sha = { join: await load(JOIN), status: await load(STATUS), admit: await load(ADMIT), release: await load(RELEASE) };
+    const sha = {} as Record<ScriptName, string>;
+    for (const [name, text] of Object.entries(SCRIPTS) as [ScriptName, string][]) sha[name] = (await this.redis.script('LOAD', text)) as string;
+    this.sha = sha;
+  }
+
+  // A Redis that restarted, or a replica promoted by Sentinel, has no scripts loaded (SCRIPT LOAD is
+  // not replicated): EVAL sends the text once and caches it there again.
+  private async run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+    try {
+      try {
+        return await this.redis.evalsha(this.sha![name], keys.length, ...keys, ...args);
+      } catch (err) {
+        if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+        this.counters.scriptsReloaded++;
+        return await this.redis.eval(SCRIPTS[name], keys.length, ...keys, ...args);
+      }
+    } catch (err) {
+      throw unavailable(err) ? new QueueUnavailableError(err) : err;
+    }
   }
 
   private place(res: [string, number, number]): QueuePlace {
@@ -52,12 +83,12 @@ export class WaitingRoom {
   async join(scheduleId: number, userId: number): Promise<QueuePlace> {
     const k = queueKeys(scheduleId);
     this.counters.joins++;
-    return this.place((await this.redis.evalsha(this.sha!.join, 5, k.waiting, k.active, k.seq, k.joins, SCHEDULES, userId, scheduleId)) as [string, number, number]);
+    return this.place((await this.run('join', [k.waiting, k.active, k.seq, k.joins, SCHEDULES], [userId, scheduleId])) as [string, number, number]);
   }
 
   async status(scheduleId: number, userId: number): Promise<QueuePlace> {
     const k = queueKeys(scheduleId);
-    return this.place((await this.redis.evalsha(this.sha!.status, 3, k.waiting, k.active, k.joins, userId)) as [string, number, number]);
+    return this.place((await this.run('status', [k.waiting, k.active, k.joins], [userId])) as [string, number, number]);
   }
 
   async isActive(scheduleId: number, userId: number): Promise<boolean> {
@@ -67,7 +98,7 @@ export class WaitingRoom {
   /** Frees the user's ACTIVE slot (after a payment or a cancel). */
   async release(scheduleId: number, userId: number): Promise<void> {
     const k = queueKeys(scheduleId);
-    await this.redis.evalsha(this.sha!.release, 3, k.active, k.released, k.joins, userId);
+    await this.run('release', [k.active, k.released, k.joins], [userId]);
   }
 
   /** One admission round over every schedule with a queue. Atomic per schedule, so safe from any process. */
@@ -75,8 +106,8 @@ export class WaitingRoom {
     let total = 0;
     for (const id of await this.redis.smembers(SCHEDULES)) {
       const k = queueKeys(Number(id));
-      total += (await this.redis.evalsha(this.sha!.admit, 5, k.waiting, k.active, k.admitted, k.released, k.joins,
-        this.config.ratePerSec, this.config.maxActive, this.config.activeTtlMs)) as number;
+      total += (await this.run('admit', [k.waiting, k.active, k.admitted, k.released, k.joins],
+        [this.config.ratePerSec, this.config.maxActive, this.config.activeTtlMs])) as number;
     }
     this.counters.admitted += total;
     return total;

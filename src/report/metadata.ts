@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { dialectOf, rawRows } from '../db/dialect.js';
 import { Redis } from 'ioredis';
 import type { Durability } from '../infra/postgres.js';
+import { redisFromUrl } from '../infra/redis-client.js';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -117,7 +118,7 @@ async function mysqlIsolation(db: Knex): Promise<string> {
 }
 
 export async function redisInfo(url: string, kind: string): Promise<{ version: string; kind: string; settings: Record<string, string> }> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const r = redisFromUrl(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   r.on('error', () => undefined);
   try {
     await r.connect();

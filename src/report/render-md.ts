@@ -35,10 +35,15 @@ export function machineLine(r: Report): string {
   const m = r.machine;
   const withIsolation = showsStore(r);
   const stores = storesOf(r).map((s) => storeText(s, withIsolation)).join(' · ');
-  const redis = r.servers.redis ? ` · Redis ${r.servers.redis.version} (${r.servers.redis.nodes} × ${r.servers.redis.kind})` : '';
+  const redis = r.servers.redis ? ` · Redis ${r.servers.redis.version} (${redisShape(r.servers.redis)})` : '';
   const git = r.git.commit ? ` · git ${r.git.commit.slice(0, 10)}${r.git.dirty ? ' (dirty)' : ''}` : '';
   const target = r.target ? `target ${r.target.url} (${r.target.where === 'this machine' ? 'target on this machine: it shares these cores with the load generator' : 'remote'}) · ` : '';
   return `${target}${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB · node ${m.node} · ${m.os} · ${stores}${redis}${git}`;
+}
+
+/** "3 × embedded", or "primary + replica behind 3 Sentinels (embedded)". */
+function redisShape(redis: NonNullable<Report['servers']['redis']>): string {
+  return redis.topology === 'sentinel' ? `primary + replica behind ${redis.sentinels ?? '?'} Sentinels, ${redis.kind}` : `${redis.nodes} × ${redis.kind}`;
 }
 
 /** The servers section: every store with its engine, version, kind and the isolation level it ran at, then Redis. */
@@ -48,7 +53,7 @@ export function renderServersMarkdown(r: Report): string[] {
   const out = ['## Servers', '', markdownTable(['store', 'engine', 'version', 'kind', 'isolation', 'settings'],
     stores.map((s) => [s.store, ENGINES[s.engine] ?? s.engine, s.version, s.kind, s.isolation, Object.entries(s.settings).map(([k, v]) => `${k}=${v}`).join(', ')]), 6), ''];
   const redis = r.servers.redis;
-  if (redis) out.push(`Redis ${redis.version}: ${redis.nodes} × ${redis.kind} (${Object.entries(redis.settings).map(([k, v]) => `${k}=${v}`).join(', ')}).`, '');
+  if (redis) out.push(`Redis ${redis.version}: ${redisShape(redis)} (${Object.entries(redis.settings).map(([k, v]) => `${k}=${v}`).join(', ')}).`, '');
   if (stores.length > 1) {
     out.push('Every strategy ran on every store with the same seed and load, interleaved (each run: every strategy on every store, in turn), ' +
       'each run on a fresh database; the isolation level is each server\'s default unless a strategy sets its own.', '');
@@ -144,7 +149,7 @@ export function renderMarkdown(report: Report): string {
         `${x.load.rate?.dropped ?? '?'} dropped, peak ${x.load.rate?.peakConnections ?? '?'} in flight, generator late by p99 ${x.load.rate?.startLagMs?.p99 ?? '?'} ms`).join('; ') + '.', '');
   if (!open) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
-    `${r.config.redisNodes > 0 ? `; ${r.config.redisNodes} Redis node(s)` : ''}.`, '');
+    `${r.config.redisNodes > 0 ? `; ${r.config.redisTopology === 'sentinel' ? 'one Redis behind Sentinel (primary + asynchronous replica)' : `${r.config.redisNodes} Redis node(s)`}` : ''}.`, '');
 
   if (r.target) {
     const t = r.target;

@@ -182,6 +182,8 @@ export interface Report {
     /** Strategies left out because their servers could not be had (`--strategy all`). */
     skipped: { strategy: string; reason: string }[];
     redisNodes: number;
+    /** --redis-topology sentinel: the one logical Redis was a primary and a replica behind three Sentinels (absent: independent servers). */
+    redisTopology?: 'sentinel';
     strategyOptions: Record<string, string>;
     holdTtlMs: number;
     poolSize: number;
@@ -203,8 +205,6 @@ export interface Report {
      * link costs by itself (a round trip through a 0 ms link minus a direct one, µs, on this machine).
      */
     links?: { latenciesMs: number[]; jitterMs: number; reason: string; overheadUs?: number; proxyPid?: number };
-    /** The Redis topology (single: independent servers; sentinel: a primary, a replica, three Sentinels). */
-    redisTopology?: string;
     /** PostgreSQL commit durability: full (synchronous_commit on) or async (off). */
     dbDurability?: string;
   };
@@ -214,7 +214,11 @@ export interface Report {
     stores?: StoreInfo[];
     /** Kept when PostgreSQL is among the stores, for readers of reports written before there were two. */
     postgres?: { version: string; kind: string; settings: Record<string, string> };
-    redis?: { version: string; kind: string; nodes: number; settings: Record<string, string> };
+    /**
+     * nodes: independent Redis servers; with topology 'sentinel', the data nodes (primary + replica)
+     * of one logical Redis, watched by `sentinels` Sentinels.
+     */
+    redis?: { version: string; kind: string; nodes: number; settings: Record<string, string>; topology?: 'single' | 'sentinel'; sentinels?: number };
   };
   git: { commit: string | null; dirty: boolean | null };
   /** Black-box mode: the API measured instead of a strategy (src/target). */

@@ -33,6 +33,11 @@ export function errorHandler(log: (msg: string) => void): ErrorRequestHandler {
       res.status(413).json({ error: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than 16 kB' });
       return;
     }
+    // A store that is away (a Redis failing over, a lost quorum): one answer the client can retry, no stack trace per request.
+    if (e.status === 503) {
+      res.status(503).json({ error: 'UNAVAILABLE', message: e.message ?? 'a store is unavailable; retry shortly' });
+      return;
+    }
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       res.status(e.status).json({ error: 'BAD_REQUEST', message: e.message ?? 'bad request' });
       return;

@@ -27,14 +27,17 @@ export interface ServerConfig {
   redisUrls?: string[];
   /** Prefix for every Redis key, so runs or tests sharing a Redis never see each other's state. */
   redisKeyPrefix?: string;
+  /**
+   * Rewrites the data-node addresses Sentinel hands out ("127.0.0.1:6380" → a proxy in front of
+   * it), for every Redis client this server makes; ioredis's natMap. Plain redis:// URLs ignore it.
+   */
+  redisNatMap?: Record<string, { host: string; port: number }>;
   /** How often this process tries to sweep expired holds (only one process sweeps at a time); 0 = never. */
   sweepIntervalMs?: number;
   /** The waiting room (needs Redis: the first of redisUrls). */
   queue?: QueueConfig;
   /** How often the outbox relay runs (when there is a Redis); 0 = never. */
   relayIntervalMs?: number;
-  /** Redis data nodes' addresses (as Sentinel announces them) mapped to the links this instance reaches them through. */
-  redisNatMap?: Record<string, { host: string; port: number }>;
 }
 
 export interface RunningServer {
@@ -56,7 +59,7 @@ export async function startCore(cfg: ServerConfig): Promise<{ booking: BookingSe
   if (problems.length) throw new Error(problems.join('\n'));
   const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-direct-${strategy.name}`, session: strategy.sessionSettings?.(options) ?? {} });
   await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
-  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix)) : [];
+  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix, cfg.redisNatMap)) : [];
   if (redis.length > 0) await connectAll(redis, Math.floor(redis.length / 2) + 1);
   const runtime = strategy.create({ db, redis }, options);
   await runtime.init?.();
@@ -74,12 +77,12 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const session = strategy.sessionSettings?.(options) ?? {};
   const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-${strategy.name}`, session });
   await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
-  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix)) : [];
+  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix, cfg.redisNatMap)) : [];
   let room: WaitingRoom | undefined;
   let queueRedis: Redis | undefined;
   if (cfg.queue) {
     if (!cfg.redisUrls?.[0]) throw new Error('the waiting room needs Redis: give redisUrls');
-    queueRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
+    queueRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix, cfg.redisNatMap);
     await connectAll([queueRedis], 1);
     room = new WaitingRoom(queueRedis, cfg.queue, `pid-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await room.init();
@@ -105,7 +108,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   let relayRedis: Redis | undefined;
   let stopRelay = async () => {};
   if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
-    relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix);
+    relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix, cfg.redisNatMap);
     await connectAll([relayRedis], 1);
     stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: unlessStoreGone(log, 'outbox relay') });
   }
@@ -138,11 +141,24 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
 }
 
 /**
- * A periodic job's failure is shown, unless a store went away: the pool and the Redis clients count
- * those where the connection failed, and a job retrying every 100 ms would repeat it ten times a second.
+ * A periodic job's failure is shown at most once every few seconds with a count of the rest, and
+ * not at all when a store went away: the pool and the Redis clients count those where the connection
+ * failed, and a job retrying every 100 ms would repeat it ten times a second.
  */
-function unlessStoreGone(log: (msg: string) => void, job: string): (e: unknown) => void {
-  return (e) => { if (connectionErrorCode(e) === undefined) log(`${job} failed: ${(e as Error).message}`); };
+function unlessStoreGone(log: (msg: string) => void, job: string, periodMs = 5000): (e: unknown) => void {
+  let last = -Infinity;
+  let quiet = 0;
+  return (e) => {
+    if (connectionErrorCode(e) !== undefined) return;
+    const now = Date.now();
+    if (now - last < periodMs) {
+      quiet++;
+      return;
+    }
+    log(`${job} failed: ${(e as Error)?.message ?? String(e)}${quiet > 0 ? ` (${quiet} more failures since the last line)` : ''}`);
+    last = now;
+    quiet = 0;
+  };
 }
 
 /** Opens every pooled connection before the first request, as a long-running server would have. */
