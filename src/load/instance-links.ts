@@ -54,7 +54,8 @@ export async function linkInstances(host: LinkHost, n: number, cfg: ServerConfig
         redisUrls.push(rewriteRedis(url, mine));
       }
       const natMap: Record<string, { host: string; port: number }> = {};
-      for (const node of dataNodes) {
+      // Data nodes are reached only by a server that uses Redis at all.
+      for (const node of redisUrls.length > 0 ? dataNodes : []) {
         const l = await host.open(`instance ${i} → redis data node ${node.port}`, node, toxics);
         redis.push(l);
         natMap[`${node.host}:${node.port}`] = { host: '127.0.0.1', port: l.port };

@@ -18,7 +18,7 @@ export const partitionRedis = {
     for (const l of links.redis) await l.blackhole();
     return {
       target: `instance ${instance} → Redis (${links.redis.length} link${links.redis.length > 1 ? 's' : ''})`,
-      detail: `blackholed ${links.redis.map((l) => l.upstream.port).join(', ')} (lock TTL ${t.lockTtlMs ?? 'default'} ms)`,
+      detail: `blackholed ${links.redis.map((l) => l.upstream.port).join(', ')} (${t.lockTtlMs ? `lock TTL ${t.lockTtlMs} ms` : 'the strategy\'s default lock TTL'})`,
       applied: true,
       async heal() {
         let closed = 0;
