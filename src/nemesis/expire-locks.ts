@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { labRedis } from '../infra/redis-client.js';
 import type { Fault } from './types.js';
 
 // The effect of a forward clock jump on a Redis server, from outside: every lock key's TTL set to
@@ -12,11 +12,8 @@ export const expireLocks = {
   async inject(t) {
     if (t.redis.length === 0) return { target: 'none', detail: 'this run has no Redis', applied: false, heal: async () => '' };
     const pattern = `${t.redisKeyPrefix ?? ''}seatlab:lock:*`;
-    const clients = t.redis.map((r) => {
-      const c = new Redis(r.url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000 });
-      c.on('error', () => undefined);
-      return c;
-    });
+    // Through the lab's one Redis door: a Sentinel URL reaches the current primary.
+    const clients = t.redis.map((r) => labRedis(r.url, { connectTimeout: 1000 }));
     await Promise.allSettled(clients.map((c) => c.connect()));
     let expired = 0;
     let rounds = 0;
