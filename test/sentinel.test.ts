@@ -3,6 +3,8 @@ import os from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { Redis } from 'ioredis';
+import { startLinkHost } from '../src/infra/link.js';
+import { linkInstances } from '../src/load/instance-links.js';
 import { describeFailover, provisionRedisSentinel, type FailoverObservation, type SentinelTopology } from '../src/infra/redis-sentinel.js';
 import { createRedisClient, parseRedisUrl } from '../src/infra/redis-client.js';
 import { infoOf } from '../src/infra/redis-node.js';
@@ -106,6 +108,41 @@ describe('--redis-topology sentinel: provisioning', () => {
     expect(parseRunOptions({ strategy: 'redlock', scenario: 'flash-sale', nemesis: 'failover-redis', redisTopology: 'sentinel' }).problems).toEqual([]);
     expect(parseRunOptions({ strategy: 'redlock', scenario: 'flash-sale', nemesis: 'restart-redis', redisTopology: 'sentinel' }).problems)
       .toEqual([expect.stringContaining('with --redis-topology sentinel use failover-redis')]);
+  });
+});
+
+describe('faults that reach Redis behind Sentinel', () => {
+  it('expire-locks cuts the lock keys on the current primary, through the sentinel URL', async () => {
+    const prefix = `expire_${process.pid}:`;
+    const c = await sentinelClient(topo, '');
+    await c.set(`${prefix}seatlab:lock:{s1}:seat:1`, 'a', 'PX', 60_000);
+    await c.set(`${prefix}seatlab:{s1}:seat-count`, '5');
+    const active = await faults.get('expire-locks')!.inject({ instances: [], redis: [topo], adminDbUrl: inject('pgUrl'), dbName: 'x', redisKeyPrefix: prefix }, 0);
+    await new Promise((r) => setTimeout(r, 150));
+    const healed = await active.heal();
+    expect(healed).toMatch(/^1 live lock\(s\) cut to 1 ms/);
+    expect(await c.exists(`${prefix}seatlab:lock:{s1}:seat:1`)).toBe(0);
+    expect(await c.get(`${prefix}seatlab:{s1}:seat-count`)).toBe('5');
+  });
+
+  it('links reach the data nodes behind Sentinel (natMap): a partition of one instance\'s Redis links stops its commands, healing restores them', async () => {
+    const host = await startLinkHost();
+    onTestFinished(() => host.close());
+    const nodes = [topo.primary(), topo.replica()].map((n) => ({ host: '127.0.0.1', port: n.port }));
+    const { links, configs } = await linkInstances(host, 1, { databaseUrl: 'postgres://x@127.0.0.1:5432/x', strategy: 'redlock', tokenSecret: 's', redisUrls: [topo.url], redisKeyPrefix: 'linked:' }, { latencyMs: 0, jitterMs: 0 }, nodes);
+    expect(configs[0]!.redisUrls![0]).toMatch(/^redis-sentinel:\/\/(127\.0\.0\.1:\d+,){2}127\.0\.0\.1:\d+\/seatlab$/);
+    expect(Object.keys(configs[0]!.redisNatMap!)).toEqual(nodes.map((n) => `127.0.0.1:${n.port}`));
+    const c = createRedisClient(configs[0]!.redisUrls![0]!, 'linked:', configs[0]!.redisNatMap);
+    onTestFinished(() => c.disconnect());
+    await c.connect();
+    await c.set('k', 'v1');
+    const before = await Promise.all(links[0]!.redis.map((l) => l.stats()));
+    expect(before.reduce((a, x) => a + x.bytesUp, 0)).toBeGreaterThan(0);
+    for (const l of links[0]!.redis) await l.blackhole();
+    await expect(Promise.race([c.get('k'), new Promise((_, rej) => setTimeout(() => rej(new Error('no answer')), 500))])).rejects.toThrow('no answer');
+    for (const l of links[0]!.redis) await l.heal();
+    await ready(c);
+    expect(await c.get('k')).toBe('v1');
   });
 });
 
