@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { stopChild } from './chain.js';
+import { ping as pingUrl } from './redis.js';
 
 // One redis-server process of a topology (a data node or a Sentinel) that seatlab starts from a
 // config file in a temp dir of its own. The config file stays writable: Sentinel rewrites its
@@ -45,17 +46,7 @@ export async function redisNode(port: number, dir: string, conf: string, args: s
     r.on('error', () => undefined);
     return r;
   };
-  const ping = async () => {
-    const r = client();
-    try {
-      await r.connect();
-      return (await r.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      r.disconnect();
-    }
-  };
+  const ping = () => pingUrl(`redis://127.0.0.1:${port}`);
   return {
     port, dir,
     get pid() { return child && !exited(child) ? child.pid : undefined; },

@@ -111,7 +111,8 @@ async function startRedisServer(): Promise<ProvisionedRedis> {
   };
 }
 
-async function ping(url: string): Promise<boolean> {
+/** Whether a Redis server answers PING at `url` (one short-lived connection, no retries). */
+export async function ping(url: string): Promise<boolean> {
   const r = labRedis(url);
   try {
     await r.connect();
