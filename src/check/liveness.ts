@@ -45,10 +45,12 @@ export async function probeLiveness(i: LivenessInput): Promise<LivenessResult> {
   for (let round = 0; pending.length > 0; round++) {
     stuck = [];
     unanswered = [];
-    for (const [k, item] of pending.entries()) {
-      const r = await tryOne(i, item, i.urls[(round + k) % i.urls.length]!, ops);
-      if (r === 'refused') stuck.push(item);
-      else if (r === 'no-answer') unanswered.push(item);
+    // Several probes at once: a slow hold (a strategy working under its lock) must not make the
+    // probe of 200 items take 200 × its duration. Each item is still tried once per round.
+    const results = await inPool(pending, PROBES_AT_ONCE, (item, k) => tryOne(i, item, i.urls[(round + k) % i.urls.length]!, ops));
+    for (const [k, r] of results.entries()) {
+      if (r === 'refused') stuck.push(pending[k]!);
+      else if (r === 'no-answer') unanswered.push(pending[k]!);
     }
     // A refusal counts only while PostgreSQL still has the item on sale.
     stuck = await stillAvailable(i, stuck);
@@ -57,6 +59,22 @@ export async function probeLiveness(i: LivenessInput): Promise<LivenessResult> {
     await new Promise((r) => setTimeout(r, RETRY_MS));
   }
   return { graceMs: i.graceMs, available: items.length, probed: todo.length, stuck: stuck.length, unanswered: unanswered.length, stuckItems: stuck.slice(0, 20), ops };
+}
+
+const PROBES_AT_ONCE = 16;
+
+/** Runs `fn` over `items` with at most `n` in flight; results in the items' order. */
+async function inPool<T, R>(items: readonly T[], n: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      out[k] = await fn(items[k]!, k);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
 }
 
 async function availableItems(i: LivenessInput): Promise<(number | null)[]> {
