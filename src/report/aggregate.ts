@@ -35,7 +35,7 @@ export function runFigures(r: StrategyResult, run: number): RunFigures {
     run, durationMs: r.durationMs, requests: r.requests, rps: r.rps, okPerSec: r.okPerSec, latencyMs: r.latencyMs,
     outcomes: r.outcomes, oversold: r.oversold, verdict: r.verdict, histogram: r.histogram, perSecond: r.perSecond, warmup: r.warmup,
     ...(r.unknown !== undefined ? { unknown: r.unknown } : {}), ...(r.stuck !== undefined ? { stuck: r.stuck } : {}),
-    ...(r.history ? { lostAcks: r.history.lostAcks } : {}),
+    ...(r.history ? { lostAcks: r.history.lostAcks, unexplainedWrites: r.history.unexplainedWrites } : {}),
     ...(r.nemesis ? { faults: r.nemesis.events } : {}),
     ...(r.sale ? { sale: r.sale } : {}),
     ...(r.latencyByOutcome ? { latencyByOutcome: r.latencyByOutcome } : {}),

@@ -195,9 +195,10 @@ export function renderMarkdown(report: Report): string {
     const h = s.history!;
     // The history summary is the first run's; lost acknowledgements are given for every run.
     const runs = s.runs ?? [];
-    const lost = runs.length > 1 && runs.every((x) => x.lostAcks !== undefined) ? `lost acknowledgements per run ${runs.map((x) => x.lostAcks).join(', ')}` : `${h.lostAcks} lost acknowledgements`;
+    const perRun = (k: 'lostAcks' | 'unexplainedWrites', what: string, first: number) =>
+      (runs.length > 1 && runs.every((x) => x[k] !== undefined) ? `${what} per run ${runs.map((x) => x[k]).join(', ')}` : `${first} ${what}`);
     out.push(`- ${label(s)}: history of ${h.ops} operations in \`${h.file}\`; ${h.unknown} with unknown outcome` +
-      `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${lost}; ${h.unexplainedWrites} unexplained writes.`);
+      `${h.explainedByUnknown ? ` (${h.explainedByUnknown} of them did write)` : ''}; ${perRun('lostAcks', 'lost acknowledgements', h.lostAcks)}; ${perRun('unexplainedWrites', 'unexplained writes', h.unexplainedWrites)}.`);
   }
   out.push('');
 

@@ -54,6 +54,8 @@ export interface RunFigures {
   stuck?: number;
   /** Acknowledged operations whose write is missing from the database afterwards (the history checker's). */
   lostAcks?: number;
+  /** Writes in the database that no acknowledged or unknown operation explains (the history checker's). */
+  unexplainedWrites?: number;
   faults?: FaultEvent[];
 }
 
