@@ -208,7 +208,7 @@ describe('thresholds with two stores', () => {
     expect(parseThreshold('pessimistic@mysql:p99<250', names)).toEqual({ expr: 'pessimistic@mysql:p99<250', strategy: 'pessimistic', store: 'mysql', metric: 'p99', op: '<', target: 250 });
     expect(parseThreshold('safe@postgres:oversold==0', names)).toMatchObject({ safe: true, store: 'pg', metric: 'oversold' });
     expect(parseThreshold('@mariadb:p99<1', names)).toMatchObject({ strategy: undefined, store: 'mysql' });
-    expect(parseThreshold('pessimistic@oracle:p99<1', names)).toBe('--threshold "pessimistic@oracle:p99<1": unknown store "oracle" after @; valid: pg (or postgres, postgresql), mysql (or mariadb)');
+    expect(parseThreshold('pessimistic@oracle:p99<1', names)).toBe('--threshold "pessimistic@oracle:p99<1": unknown store "oracle" after @; valid: pg (or postgres, postgresql), mysql (or mariadb), or a link round trip such as @2ms');
     expect(parseThreshold(':p99<1', names)).toContain('expected [strategy:|safe:|unsafe:]metric<op>number');
   });
 
