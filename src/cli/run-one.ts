@@ -16,6 +16,7 @@ import { driveDirect } from '../load/direct-driver.js';
 import { startCore } from '../server/start.js';
 import type { Ceiling } from '../load/ceilings.js';
 import { checkSeats } from '../check/seats.js';
+import { seatOrder } from '../check/seat-order.js';
 import { checkHistoryInDb, type HistoryCheckResult } from '../check/history.js';
 import type { Fault } from '../nemesis/types.js';
 import type { StrategyResult } from '../report/schema.js';
@@ -185,6 +186,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
       selloutCurve: result.sellout.cumulativeOkPer100ms,
     } : {}),
     ...(result.latencyByOutcome ? { latencyByOutcome: result.latencyByOutcome } : {}),
+    ...(o.scenario.kind === 'seats' && load.history.some((op) => op.op === 'hold') ? { seatOrder: seatOrder(load.history) } : {}),
     ...(result.histograms ? { outcomeHistograms: result.histograms } : {}),
   };
 }

@@ -75,6 +75,8 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     ...(first.stuck !== undefined ? { stuck: Math.max(...runs.map((r) => r.stuck ?? 0)) } : {}),
     ...(first.unknown !== undefined ? { unknown: median(runs.map((r) => r.unknown ?? 0)) } : {}),
     ...(first.sale ? { sale: medianSale(runs) } : {}),
+    // One sale's seat order (the run with the median in-order share), so its counts belong together.
+    ...(first.seatOrder ? { seatOrder: [...runs].sort((a, b) => (a.seatOrder?.inOrderShare ?? 0) - (b.seatOrder?.inOrderShare ?? 0))[Math.floor((runs.length - 1) / 2)]!.seatOrder } : {}),
     ...(first.latencyByOutcome ? { latencyByOutcome: medianByOutcome(runs) } : {}),
     ...(first.load.rate ? { load: { ...first.load, rate: medianRate(runs) } } : {}),
     retries: medianCount(runs.map((r) => r.retries)),

@@ -90,7 +90,7 @@ export function tableRow(s: StrategyResult, withStore = false, withLink = false)
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? (s.ceilingInvalid ? 'invalid' : '–') : s.efficiency.toFixed(2), s.verdict];
 }
 
-const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p50 / p99 ms', 'losers p50 / p99 ms', 'errors p99 ms', 'first come', 'order kept', 'oversold', 'verdict'];
+const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p50 / p99 ms', 'losers p50 / p99 ms', 'errors p99 ms', 'first come', 'order kept', 'seats won in order', 'overtakes (median / worst ms)', 'oversold', 'verdict'];
 
 const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
 
@@ -100,7 +100,9 @@ export function saleRow(s: StrategyResult, withStore = false, withLink = false):
   const pair = (l?: { count: number; p50: number; p99: number }) => (l && l.count > 0 ? `${ms(l.p50)} / ${ms(l.p99)}` : '–');
   return [...idCells(s, withStore, withLink), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
     pair(b?.ok), pair(b?.rejected), b && b.error.count > 0 ? ms(b.error.p99) : '–',
-    opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), opt(s.sale?.rankCorrelation, (x) => x.toFixed(2)), s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
+    opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), opt(s.sale?.rankCorrelation, (x) => x.toFixed(2)),
+    opt(s.seatOrder?.inOrderShare, (x) => x.toFixed(2)), s.seatOrder ? `${s.seatOrder.overtakes}${s.seatOrder.overtakeMs ? ` (${ms(s.seatOrder.overtakeMs.median)} / ${ms(s.seatOrder.overtakeMs.max)})` : ''}` : '–',
+    s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
 }
 
 /** A markdown table; the first `left` columns are left-aligned (names), the rest right-aligned (figures). */
@@ -126,7 +128,10 @@ export function renderMarkdown(report: Report): string {
     out.push('Sold out in: first request to the last successful hold. Winners: successful holds; losers: 409 and other 4xx answers; ' +
       'each from its own HDR histogram, requests given up on included at the time they were given up on. First come: the share of ' +
       'successful holds that went to the first `seats` users to ask (1 = first come, first served). Order kept: rank correlation ' +
-      'between the order winners asked and the order their holds succeeded (1 = in order). One sale: the median run.', '');
+      'between the order winners asked and the order their holds succeeded (1 = in order). Seats won in order (numbered seats): the share of seats ' +
+      'won by no request later than one that was refused as busy or still waiting for the same seat; an overtake is such a pair, and its distance how much ' +
+      'later the winner asked. Read first come on general admission (one queue for all tickets) and seats won in order on numbered seats (which seats ' +
+      'users choose does not move it). One sale: the median run.', '');
     out.push('## Throughput and all requests', '');
   }
   out.push(markdownTable(tableHeader(withStore, withLink), r.results.map((s) => tableRow(s, withStore, withLink)), left), '');

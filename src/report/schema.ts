@@ -1,3 +1,4 @@
+import type { SeatOrder } from '../check/seat-order.js';
 import type { LatencySummaryMs } from '../load/histogram.js';
 import type { Outcome } from '../load/plan.js';
 import type { Violation } from '../../scenarios/types.js';
@@ -84,6 +85,8 @@ export interface StrategyResult {
   store?: Dialect;
   /** The fault injected during this result's runs (a column of the fault matrix); absent when healthy. */
   fault?: string;
+  /** Numbered seats only: was each seat won by the earliest request that stayed for it (src/check/seat-order.ts); with several runs, the median run's. */
+  seatOrder?: SeatOrder;
   /** The round-trip time (ms) the links between the servers and the stores added; absent when the servers reached the stores directly. */
   linkLatencyMs?: number;
   /** The jitter (ms) on each one-way link delay. */
