@@ -109,7 +109,7 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
         io.err(`links: every server instance reaches every store through a TCP proxy of the lab's (pid ${linkHost.pid}), ` +
           `round trip +${plan.latenciesMs.map(fmtMs).join(', +')}${plan.jitterMs ? `, jitter ${fmtMs(plan.jitterMs)}` : ''} (${plan.reason})`);
       }
-      return await runCells(o, io, argv, { runId, dbTag, stores, redis, strategies, skipped, named, ...(linkHost ? { linkHost } : {}) });
+      return await runCells(o, io, argv, { runId, dbTag, stores, redis, strategies, skipped, named, ...(linkHost && plan ? { linkHost, links: plan } : {}) });
     } finally {
       for (const st of templates) await dropDatabase(st.server.url, template).catch(() => undefined);
     }
@@ -121,12 +121,15 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
 interface Prepared {
   runId: string; dbTag: string; stores: RunStore[]; redis: ProvisionedRedis[]; strategies: RunOptions['strategies'];
   skipped: { strategy: string; reason: string }[]; named: boolean;
-  /** The link proxy process, when servers reach the stores through links. */
+  /** The link proxy process and what it was started for, when servers reach the stores through links. */
   linkHost?: LinkHost;
+  links?: LinkPlan;
 }
 
+type LinkPlan = { latenciesMs: number[]; jitterMs: number; reason: string };
+
 /** Why this run has links: asked for with --link-latency, or needed by a fault that cuts them (then at 0 ms). */
-function linkPlan(o: RunOptions): { latenciesMs: number[]; jitterMs: number; reason: string } | undefined {
+function linkPlan(o: RunOptions): LinkPlan | undefined {
   if (o.network.links) return { ...o.network.links, reason: '--link-latency' };
   const cutters = o.nemesis?.faults.filter((f) => f.needsLinks).map((f) => f.name) ?? [];
   if (cutters.length > 0 && o.transport === 'http') return { latenciesMs: [0], jitterMs: 0, reason: `${cutters.join(', ')} act(s) on links` };
@@ -135,8 +138,7 @@ function linkPlan(o: RunOptions): { latenciesMs: number[]; jitterMs: number; rea
 
 /** The HTTP ceiling, then every cell (strategy × fault × store) once per run, interleaved, then the report. */
 async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Promise<number> {
-  const { runId, dbTag, stores, redis, strategies, skipped, named, linkHost } = p;
-  const links = linkPlan(o);
+  const { runId, dbTag, stores, redis, strategies, skipped, named, linkHost, links } = p;
   let overheadUs: number | undefined;
   if (linkHost) {
     const m = await measureLinkOverhead(linkHost);

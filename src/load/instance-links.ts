@@ -1,4 +1,5 @@
-import type { Link, LinkHost, LinkToxics } from '../infra/link.js';
+import { upstreamOf, type Link, type LinkHost, type LinkToxics } from '../infra/link.js';
+import { parseRedisUrl } from '../infra/redis-client.js';
 import type { ServerConfig } from '../server/start.js';
 
 // The network between server instances and stores: one link (a TCP proxy with toxics) per instance
@@ -15,15 +16,8 @@ export interface InstanceLinks {
 
 /** host:port pairs of a Redis URL: one for redis://, each Sentinel for redis-sentinel://h:p,h:p/name. */
 export function redisEndpoints(url: string): { host: string; port: number }[] {
-  const m = /^redis-sentinel:\/\/([^/]+)\/.+$/.exec(url);
-  if (m) return m[1]!.split(',').map(hostPort);
-  const u = new URL(url);
-  return [{ host: u.hostname, port: Number(u.port || 6379) }];
-}
-
-function hostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':');
-  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+  const t = parseRedisUrl(url);
+  return t.kind === 'sentinel' ? t.sentinels : [upstreamOf(t.url)];
 }
 
 /** A Redis URL with each endpoint replaced by its link. */
@@ -43,8 +37,7 @@ export async function linkInstances(host: LinkHost, n: number, cfg: ServerConfig
   const configs: ServerConfig[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const dbUrl = new URL(cfg.databaseUrl);
-      const db = await host.open(`instance ${i} → database`, { host: dbUrl.hostname, port: Number(dbUrl.port || (dbUrl.protocol.startsWith('mysql') || dbUrl.protocol.startsWith('mariadb') ? 3306 : 5432)) }, toxics);
+      const { link: db, url: databaseUrl } = await host.openFor(`instance ${i} → database`, cfg.databaseUrl, toxics);
       const redis: Link[] = [];
       const redisUrls: string[] = [];
       for (const [r, url] of (cfg.redisUrls ?? []).entries()) {
@@ -61,7 +54,7 @@ export async function linkInstances(host: LinkHost, n: number, cfg: ServerConfig
         natMap[`${node.host}:${node.port}`] = { host: '127.0.0.1', port: l.port };
       }
       links.push({ index: i, db, redis, all: [db, ...redis] });
-      configs.push({ ...cfg, databaseUrl: db.rewrite(cfg.databaseUrl), redisUrls, ...(dataNodes.length ? { redisNatMap: natMap } : {}) });
+      configs.push({ ...cfg, databaseUrl, redisUrls, ...(dataNodes.length ? { redisNatMap: natMap } : {}) });
     }
     return { links, configs };
   } catch (err) {
