@@ -13,8 +13,9 @@ const PRICE = 50;
 export const journey = {
   name: 'journey',
   kind: 'journey',
-  requiresQueue: true,
-  description: 'queue → admitted → seat map → hold → pay (70%) or abandon (30%, the hold expires and resells)',
+  queueByDefault: true,
+  needsRedis: true,
+  description: 'queue → admitted → seat map → hold → pay (70%) or abandon (30%, the hold expires and resells); --queue off starts at the seat map',
   defaults: { users: 2_000, seats: 500, connections: 100 },
   serverDefaults: { holdTtlMs: 2000, queue: { maxActive: 200, ratePerSec: 400, activeTtlMs: 4000 } },
   expectation: 'no seat sold twice; one payment per confirmed reservation; payments = ledger debits; no negative balance; an event in the stream for every confirmed or expired reservation; the waiting room keeps every place it promised, admits in join order, within its rate and active limit',
@@ -35,7 +36,7 @@ export const journey = {
   },
   async check(c) {
     const r = await checkJourney(c.db, { ...c, redisUrl: c.redisUrl! });
-    // Every journey starts in the waiting room: its promises (the place each user was told, the order, the limits) are checked too.
+    // With the waiting room on, every journey starts there: its promises (the place each user was told, the order, the limits) are checked too.
     const a = c.queueAnswers;
     const q = c.queue && a ? await checkQueue({ redisUrl: c.redisUrl!, keyPrefix: c.keyPrefix, scheduleId: c.scheduleId, queue: c.queue,
       okResponses: a.joins.length, unknownResponses: a.joinsUnanswered, answers: a }) : undefined;

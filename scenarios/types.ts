@@ -72,6 +72,10 @@ export interface Scenario {
   readonly kind: 'seats' | 'tickets' | 'balance' | 'queue' | 'journey';
   /** The scenario only makes sense with the waiting room on. */
   readonly requiresQueue?: boolean;
+  /** The waiting room is on unless --queue off says otherwise (to measure what it changes). */
+  readonly queueByDefault?: boolean;
+  /** Needs Redis whatever the strategy (the journey's event stream). */
+  readonly needsRedis?: boolean;
   /** Server settings this scenario wants unless flags say otherwise. */
   readonly serverDefaults?: { holdTtlMs?: number; queue?: QueueConfig };
   readonly defaults: Omit<ScenarioParams, 'seed'>;

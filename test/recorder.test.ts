@@ -68,11 +68,35 @@ describe('Recorder', () => {
   it('fairness: first come, first served scores 1; newcomers overtaking the first arrivals score lower', () => {
     const fair = new Recorder(1);
     for (let i = 0; i < 10; i++) fair.journey(i, i < 3 ? 100 + i : undefined);
-    expect(fair.fairness(3)).toEqual({ firstComeShare: 1, rankCorrelation: 1, winners: 3 });
+    expect(fair.fairness(3)).toEqual({ firstComeShare: 1, rankCorrelation: 1, winners: 3, gaveUpWhileOnSale: 0, gaveUpAfter: null, winnerRanks: [[0, 0], [1, 1], [2, 2]] });
     const unfair = new Recorder(1);
     // The first three users sleep in back-off; users 7, 8, 9 get the three tickets, the last arrival first.
     for (let i = 0; i < 10; i++) unfair.journey(i, i >= 7 ? 200 - i : undefined);
-    expect(unfair.fairness(3)).toEqual({ firstComeShare: 0, rankCorrelation: -1, winners: 3 });
+    expect(unfair.fairness(3)).toEqual({ firstComeShare: 0, rankCorrelation: -1, winners: 3, gaveUpWhileOnSale: 0, gaveUpAfter: null, winnerRanks: [[9, 0], [8, 1], [7, 2]] });
+  });
+
+  it('gave up while on sale: busy refusals before a later hold succeeded count; taken-only refusals and giving up after the last hold do not', () => {
+    const rec = new Recorder(1);
+    rec.journey(0, undefined, { refusals: 3, busy: 3, at: 50 }); // turned away busy three times while tickets were left: counts
+    rec.journey(1, undefined, { refusals: 2, busy: 1, at: 60 }); // one busy among two refusals: counts
+    rec.journey(2, undefined, { refusals: 3, busy: 0, at: 70 }); // every seat it asked for was taken: the workload's doing, not counted
+    rec.journey(3, 100); // the last hold of the sale
+    rec.journey(4, undefined, { refusals: 3, busy: 3, at: 150 }); // refused after the last ticket went: nothing left to give
+    rec.journey(5, undefined); // ended on another answer (an error): not a refusal
+    const f = rec.fairness(1)!;
+    expect(f.gaveUpWhileOnSale).toBe(2);
+    expect(f.gaveUpAfter).toBe(3);
+    expect(f.winners).toBe(1);
+    expect(f.firstComeShare).toBe(0);
+  });
+
+  it('winner ranks are sampled evenly down to 400 points, keeping the first winner', () => {
+    const rec = new Recorder(1);
+    for (let i = 0; i < 1000; i++) rec.journey(i, 5000 + i);
+    const f = rec.fairness(1000)!;
+    expect(f.winnerRanks).toHaveLength(400);
+    expect(f.winnerRanks[0]).toEqual([0, 0]);
+    expect(f.winnerRanks.every(([a, s]) => a === s)).toBe(true);
   });
 
   it("a count over several runs is one sale's: the median run's (the lower middle one for an even number of runs)", () => {

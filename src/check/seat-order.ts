@@ -1,4 +1,5 @@
 import type { HistoryOp } from '../load/history.js';
+import { SEAT_BUSY } from '../load/plan.js';
 
 // Who got each seat, judged seat by seat from the history, so the seats users happened to choose do
 // not matter (the flash sale's "first come" share cannot tell strategies apart, since most users
@@ -25,8 +26,6 @@ export interface SeatOrder {
   examples: { seatNo: number; winner: number; overtaken: number; winnerInvokeMs: number; overtakenInvokeMs: number; how: 'refused-busy' | 'still-waiting' }[];
 }
 
-const BUSY = 'SEAT_BUSY';
-
 export function seatOrder(history: readonly HistoryOp[]): SeatOrder {
   const bySeat = new Map<number, HistoryOp[]>();
   for (const op of history) {
@@ -49,7 +48,7 @@ export function seatOrder(history: readonly HistoryOp[]): SeatOrder {
     if (earlier.length > 0) seatsContested++;
     const overtaken = earlier.flatMap((o): { o: HistoryOp; how: 'refused-busy' | 'still-waiting' }[] => {
       if (o.outcome === 'unknown') return [];
-      if (o.outcome === 'fail' && o.error === BUSY) return [{ o, how: 'refused-busy' }];
+      if (o.outcome === 'fail' && o.error === SEAT_BUSY) return [{ o, how: 'refused-busy' }];
       if (o.completeMs > winner.completeMs && o.outcome === 'fail') return [{ o, how: 'still-waiting' }];
       return [];
     });

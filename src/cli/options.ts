@@ -16,8 +16,8 @@ import { parseNetwork, type NetworkOptions } from './network-options.js';
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
 /** --queue on|off and its limits; a scenario that needs the waiting room turns it on by default. */
-export function parseQueue(raw: RawQueueOptions, required: boolean, problems: string[], defaults?: QueueConfig): QueueConfig | undefined {
-  const flag = raw.queue ?? (required ? 'on' : 'off');
+export function parseQueue(raw: RawQueueOptions, required: boolean, problems: string[], defaults?: QueueConfig, onByDefault = required): QueueConfig | undefined {
+  const flag = raw.queue ?? (onByDefault ? 'on' : 'off');
   if (flag !== 'on' && flag !== 'off') problems.push(`--queue must be on or off (got "${raw.queue}")`);
   if (flag === 'off' && required) problems.push('--queue off: this scenario needs the waiting room; leave --queue out or say --queue on');
   const maxActive = parseCount('--queue-active', raw.queueActive, defaults?.maxActive ?? 100, problems, 1_000_000);
@@ -331,7 +331,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (scenario?.kind === 'journey' && holdTtlMs > 60_000) {
     problems.push(`--hold-ttl ${raw.holdTtl}: a journey waits for abandoned holds to expire before checking; use at most 60s (e.g. 2s)`);
   }
-  const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems, scenario?.serverDefaults?.queue);
+  const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems, scenario?.serverDefaults?.queue, scenario?.requiresQueue ?? scenario?.queueByDefault ?? false);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
   const runs = parseCount('--runs', raw.runs, 3, problems, 100);
   const rate = raw.rate === undefined ? undefined : parseCount('--rate', raw.rate, 1, problems, 1_000_000);

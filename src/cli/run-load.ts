@@ -15,7 +15,7 @@ import { driveClosed } from '../load/closed-driver.js';
 import { driveOpen } from '../load/open-driver.js';
 import { driveJourneys, type JourneyResult } from '../load/journey-driver.js';
 import { startInstances, sumCounters, type Instance } from '../load/instances.js';
-import { Recorder } from '../load/recorder.js';
+import { Recorder, type Fairness } from '../load/recorder.js';
 import { startNemesis } from '../nemesis/schedule.js';
 import { probeLiveness, type LivenessResult } from '../check/liveness.js';
 import { Progress } from './progress.js';
@@ -58,7 +58,7 @@ export interface LoadOutput {
   nemesis?: { fault: string; everyMs: number; forMs: number; firstMs: number; events: FaultEvent[] };
   liveness?: Omit<LivenessResult, 'ops'>;
   restarts: number;
-  fairness?: { firstComeShare: number | null; rankCorrelation: number | null; winners: number };
+  fairness?: Fairness;
 }
 
 export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
@@ -101,9 +101,10 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     let fairness: LoadOutput['fairness'];
     try {
       if (x.prepared.journeys) {
-        const j = await driveJourneys(x.prepared.journeys, { urls, concurrency: o.params.connections, onProgress });
+        const j = await driveJourneys(x.prepared.journeys, { urls, concurrency: o.params.connections, onProgress, queue: o.queue !== undefined, recorder: rec });
         result = j;
         history = j.history;
+        fairness = rec.fairness(x.prepared.seatCount);
       } else if (o.rate) {
         const r = await driveOpen(x.prepared.plan, { urls, rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
         result = r;

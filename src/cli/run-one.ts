@@ -186,7 +186,9 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
       selloutCurve: result.sellout.cumulativeOkPer100ms,
     } : {}),
     ...(result.latencyByOutcome ? { latencyByOutcome: result.latencyByOutcome } : {}),
-    ...(o.scenario.kind === 'seats' && load.history.some((op) => op.op === 'hold') ? { seatOrder: seatOrder(load.history) } : {}),
+    ...((o.scenario.kind === 'seats' || o.scenario.kind === 'journey') && load.history.some((op) => op.op === 'hold') ? { seatOrder: seatOrder(load.history) } : {}),
+    // Who got the seats: for the sales of seats and tickets, and the journey (holds, whether or not paid for).
+    ...(load.fairness && (o.scenario.kind === 'seats' || o.scenario.kind === 'tickets' || o.scenario.kind === 'journey') ? { fairness: load.fairness } : {}),
     ...(result.histograms ? { outcomeHistograms: result.histograms } : {}),
   };
 }

@@ -71,11 +71,11 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     let redis: ProvisionedRedis[] = [];
     let strategies = o.strategies;
     const skipped: { strategy: string; reason: string }[] = [];
-    if (o.queue) {
-      // The waiting room lives in Redis: without Redis this run cannot happen at all.
+    if (o.queue || o.scenario.needsRedis) {
+      // The waiting room (or the journey's event stream) lives in Redis: without Redis this run cannot happen at all.
       redis = await startRedis();
       provisioned.push(...redis);
-      io.err(`Redis: ${redis.length} × ${redis[0]!.kind} (waiting room on)`);
+      io.err(`Redis: ${redis.length} × ${redis[0]!.kind} (${o.queue ? 'waiting room on' : 'event stream'})`);
     } else if (strategies.some((s) => s.requires.redis) || o.nemesis?.faults.some((f) => REDIS_FAULTS.has(f.name))) {
       try {
         redis = await startRedis();
@@ -156,7 +156,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
     try {
       const s0 = strategies.find((s) => !s.requires.redis) ?? strategies[0]!;
       const server = await startServerProcess({ databaseUrl: url, strategy: s0.name, strategyOptions: o.strategyOptions.get(s0.name), tokenSecret: secret, poolSize: o.poolSize,
-        redisUrls: s0.requires.redis || o.queue ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
+        redisUrls: s0.requires.redis || o.queue || o.scenario.needsRedis ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
       try {
         httpCeiling = await measureHttpCeiling(server.url, { connections: o.params.connections, rate: o.rate, durationSec: CEILING_SECONDS });
         io.err(`HTTP ceiling (GET /lab/noop, ${o.params.connections} connections): ${httpCeiling.perSec} req/s, p99 ${httpCeiling.p99Ms} ms`);
@@ -184,7 +184,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
       const { strategy, fault, store, latencyMs } = cell;
       const name = resultLabel({ strategy: strategy.name, fault: fault?.name, store: store.dialect, ...(latencyMs !== undefined ? { linkLatencyMs: latencyMs } : {}) }, named);
       const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${cells.length} ${name}]`;
-      const redisUrls = strategy.requires.redis || o.queue ? redis.map((r) => r.url) : [];
+      const redisUrls = strategy.requires.redis || o.queue || o.scenario.needsRedis ? redis.map((r) => r.url) : [];
       const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
       const result = await runOne(o, strategy, fault, {
         adminUrl: store.server.url, dbServer: store.server, template: store.template, store: store.dialect, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,
@@ -206,7 +206,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
     config: {
       strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, ...(redis.some(isSentinelTopology) ? { redisTopology: 'sentinel' as const } : {}), strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
       poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
-      instances: o.instances, livenessGraceMs: o.livenessGraceMs, stores: stores.map((st) => st.dialect),
+      instances: o.instances, queue: o.queue ?? 'off', livenessGraceMs: o.livenessGraceMs, stores: stores.map((st) => st.dialect),
       ...(links ? { links: { ...links, ...(overheadUs !== undefined ? { overheadUs } : {}), ...(linkHost ? { proxyPid: linkHost.pid } : {}) } } : {}),
       dbDurability: o.network.dbDurability,
       ...(o.nemesis ? { nemesis: { faults: o.nemesis.faults.map((f) => f.name), ...(o.nemesis.everyMs !== undefined ? { everyMs: o.nemesis.everyMs } : {}), ...(o.nemesis.forMs !== undefined ? { forMs: o.nemesis.forMs } : {}) } } : {}),

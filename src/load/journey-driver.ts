@@ -3,6 +3,7 @@ import { createLatencyHistogram, summarize, type Histogram, type LatencySummaryM
 import type { RunResult } from './result.js';
 import type { HistoryOp, QueueAnswers } from './history.js';
 import { Recorder } from './recorder.js';
+import { SEAT_BUSY } from './plan.js';
 
 /** One user's journey, decided before the clock starts (seeded). */
 export interface JourneySpec {
@@ -26,6 +27,10 @@ export interface JourneyOptions {
   /** Give up waiting in line after this long (counted as unknown). */
   maxWaitMs?: number;
   onProgress?: (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => void;
+  /** Without the waiting room, a journey starts at the seat map (--queue off). */
+  queue?: boolean;
+  /** Counts into this recorder (the caller's, for fairness); a fresh one by default. */
+  recorder?: Recorder;
 }
 
 const STEPS = ['join', 'status', 'seats', 'hold', 'pay'] as const;
@@ -50,7 +55,7 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
   const jo = { holds: 0, paid: 0, abandoned: 0, noSeat: 0, failed: 0, gaveUpWaiting: 0 };
   // Holds and payments, the contended writes, are the Recorder's operations (outcomes, histograms,
   // history); the other steps only count as requests, with a latency histogram per step.
-  const rec = new Recorder(o.urls.length);
+  const rec = o.recorder ?? new Recorder(o.urls.length);
   const queueAnswers: QueueAnswers = { joins: [], joinsUnanswered: 0, placesLost: [] };
 
   async function req(w: Who, step: Step, method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -84,6 +89,42 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
   }
 
   async function journey(s: JourneySpec, w: Who): Promise<void> {
+    const arrivedAt = rec.now();
+    let q: Record<string, string> = {};
+    if (o.queue !== false) {
+      const admitted = await waitInLine(s, w);
+      if (!admitted) return;
+      q = admitted;
+    }
+    let reservationId: number | undefined;
+    let refusals = 0;
+    let busy = 0;
+    for (const pick of s.seatPicks) {
+      const map = await req(w, 'seats', 'GET', `/api/schedules/${s.scheduleId}/seats`, s.token, undefined, q);
+      if (map.status !== 200) return void jo.failed++;
+      const free = (map.json.seats as { seatNo: number; status: string }[]).filter((x) => x.status === 'AVAILABLE');
+      if (free.length === 0) break;
+      const seatNo = free[Math.floor(pick * free.length)]!.seatNo;
+      const held = await req(w, 'hold', 'POST', '/api/reservations', s.token, { scheduleId: s.scheduleId, seatNo }, q);
+      if (held.status === 201) { jo.holds++; reservationId = held.json.reservationId; break; }
+      if (held.status !== 409) return void jo.failed++;
+      refusals++;
+      if (held.json?.error === SEAT_BUSY) busy++;
+    }
+    // Arrival is the user's first request: the join with the waiting room, the seat map without it.
+    rec.journey(arrivedAt, reservationId !== undefined ? rec.now() : undefined, reservationId === undefined && refusals > 0 ? { refusals, busy, at: rec.now() } : undefined);
+    if (reservationId === undefined) return void jo.noSeat++;
+    if (!s.pays) return void jo.abandoned++;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const paid = await req(w, 'pay', 'POST', '/api/payments', s.token, { reservationId }, { ...q, 'idempotency-key': s.idempotencyKey });
+      if (paid.status === 201) return void jo.paid++;
+      if (paid.status !== 409 || paid.json?.error !== 'BALANCE_BUSY') return void jo.failed++;
+    }
+    jo.failed++;
+  }
+
+  /** Joins the waiting room and polls until ACTIVE: the queue token's header, or undefined when the journey ended in line. */
+  async function waitInLine(s: JourneySpec, w: Who): Promise<Record<string, string> | undefined> {
     const joined = await req(w, 'join', 'POST', '/api/queue/tokens', s.token, { scheduleId: s.scheduleId });
     if (joined.status === 0 || joined.status >= 500) queueAnswers.joinsUnanswered++;
     if (joined.status !== 201) return void jo.failed++;
@@ -104,25 +145,7 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
         return void jo.failed++;
       }
     }
-    let reservationId: number | undefined;
-    for (const pick of s.seatPicks) {
-      const map = await req(w, 'seats', 'GET', `/api/schedules/${s.scheduleId}/seats`, s.token, undefined, q);
-      if (map.status !== 200) return void jo.failed++;
-      const free = (map.json.seats as { seatNo: number; status: string }[]).filter((x) => x.status === 'AVAILABLE');
-      if (free.length === 0) break;
-      const seatNo = free[Math.floor(pick * free.length)]!.seatNo;
-      const held = await req(w, 'hold', 'POST', '/api/reservations', s.token, { scheduleId: s.scheduleId, seatNo }, q);
-      if (held.status === 201) { jo.holds++; reservationId = held.json.reservationId; break; }
-      if (held.status !== 409) return void jo.failed++;
-    }
-    if (reservationId === undefined) return void jo.noSeat++;
-    if (!s.pays) return void jo.abandoned++;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const paid = await req(w, 'pay', 'POST', '/api/payments', s.token, { reservationId }, { ...q, 'idempotency-key': s.idempotencyKey });
-      if (paid.status === 201) return void jo.paid++;
-      if (paid.status !== 409 || paid.json?.error !== 'BALANCE_BUSY') return void jo.failed++;
-    }
-    jo.failed++;
+    return q;
   }
 
   let next = 0;

@@ -1,4 +1,4 @@
-import type { AttemptRequest, Journey, LoadPlan } from './plan.js';
+import { SEAT_BUSY, type AttemptRequest, type Journey, type LoadPlan } from './plan.js';
 import { REFUSED, type Answer, type Recorder } from './recorder.js';
 
 // One user's journey, and the closed model's loop over the plan, shared by the HTTP, the
@@ -24,6 +24,9 @@ export async function runJourney(j: Journey, o: {
   const { rec, counts } = o;
   let attempt = 0;
   let refusals = 0;
+  // Answers that refused this user (409s): all of them, and those that said busy rather than taken.
+  let conflicts = 0;
+  let busy = 0;
   let startAt = o.arriveAt;
   let arrivedAt: number | undefined;
   for (;;) {
@@ -43,6 +46,10 @@ export async function runJourney(j: Journey, o: {
       await new Promise((r) => setTimeout(r, REFUSED_BACKOFF_MS));
       continue;
     }
+    if (outcome === 'conflict') {
+      conflicts++;
+      if (answer.errorCode === SEAT_BUSY) busy++;
+    }
     if (outcome === 'conflict' && attempt + 1 < j.attempts.length) {
       attempt++;
       continue;
@@ -50,7 +57,7 @@ export async function runJourney(j: Journey, o: {
     if (outcome === 'conflict') counts.exhausted++;
     else if (outcome === 'timeout') counts.unknown++;
     else counts.stopped++;
-    rec.journey(arrivedAt, undefined);
+    rec.journey(arrivedAt, undefined, conflicts > 0 ? { refusals: conflicts, busy, at: rec.now() } : undefined);
     return;
   }
 }

@@ -36,6 +36,9 @@ export interface LoadPlan {
 export type Outcome = 'ok' | 'conflict' | 'soldOut' | 'rejected' | 'error' | 'timeout';
 export const OUTCOMES: readonly Outcome[] = ['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'];
 
+/** The error code of a 409 that says contended (a lock or a version), not taken: try again. */
+export const SEAT_BUSY = 'SEAT_BUSY';
+
 export function classify(status: number, errorCode: string | undefined): Outcome {
   if (status >= 200 && status < 300) return 'ok';
   if (status === 409) return errorCode === 'SOLD_OUT' ? 'soldOut' : 'conflict';

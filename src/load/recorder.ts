@@ -59,6 +59,25 @@ export type Recorded = Pick<RunResult, 'durationMs' | 'requests' | 'rps' | 'okPe
   t0EpochMs: number;
 };
 
+interface JourneyEnd { arrivedAt: number; okAt?: number; refused?: { refusals: number; busy: number; at: number } }
+
+/** Who got the seats, from how every user's journey ended (see Recorder.fairness). */
+export interface Fairness {
+  /** Share of successful holds that went to the first `seats` users to ask (1 = first come, first served). */
+  firstComeShare: number | null;
+  /** Spearman's rank correlation between the order winners asked and the order their holds succeeded. */
+  rankCorrelation: number | null;
+  winners: number;
+  /** Users who ended without one after refusals, at least one of them busy, while a later hold still succeeded. */
+  gaveUpWhileOnSale: number;
+  /** The most refusals one of them took before giving up (null when nobody gave up so). */
+  gaveUpAfter: number | null;
+  /** [arrival rank among all users, rank of the hold's success among winners], 0-based, one per winner (evenly sampled). */
+  winnerRanks: [number, number][];
+}
+
+const MAX_RANK_POINTS = 400;
+
 /** A connection refused before the request was written: it certainly did not happen. */
 export const REFUSED = 'ECONNREFUSED';
 
@@ -73,7 +92,7 @@ export class Recorder {
   private readonly okHist = createLatencyHistogram();
   private readonly byClass = Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, createLatencyHistogram()])) as Record<OutcomeClass, ReturnType<typeof createLatencyHistogram>>;
   private readonly okTimes: number[] = [];
-  private readonly journeys: { arrivedAt: number; okAt?: number }[] = [];
+  private readonly journeys: JourneyEnd[] = [];
   private readonly perSecond = { ok: [] as number[], requests: [] as number[] };
   private readonly instances: InstanceStats[];
   private next = 0;
@@ -167,24 +186,37 @@ export class Recorder {
     else if (status < 300) inst.ok++;
   }
 
-  /** A journey (one user) ended: when it first asked, and when it got a hold (undefined: it did not). */
-  journey(arrivedAt: number, okAt: number | undefined): void {
-    this.journeys.push(okAt === undefined ? { arrivedAt } : { arrivedAt, okAt });
+  /**
+   * A journey (one user) ended: when it first asked, and when it got a hold (undefined: it did not).
+   * A user who did not get one says how many refusals it took and how many of those were busy
+   * (a lock or a version, not the seat or ticket being gone), and when it gave up.
+   */
+  journey(arrivedAt: number, okAt: number | undefined, refused?: { refusals: number; busy: number; at: number }): void {
+    this.journeys.push(okAt !== undefined ? { arrivedAt, okAt } : refused ? { arrivedAt, refused } : { arrivedAt });
   }
 
   /**
    * Did the seats go to the people who asked first? The share of successful holds that went to the
-   * first `capacity` arrivals (1 = first come, first served), and Spearman's rank correlation
-   * between the order the winners arrived in and the order their holds succeeded (1 = in order).
+   * first `capacity` arrivals (1 = first come, first served), Spearman's rank correlation between
+   * the order the winners arrived in and the order their holds succeeded (1 = in order), the users
+   * who gave up after refusals (at least one busy) while later users still got one, and each
+   * winner's arrival rank against its success rank (for a chart; at most MAX_RANK_POINTS, evenly spread).
    */
-  fairness(capacity: number): { firstComeShare: number | null; rankCorrelation: number | null; winners: number } | undefined {
+  fairness(capacity: number): Fairness | undefined {
     if (this.journeys.length === 0) return undefined;
     const byArrival = [...this.journeys].sort((a, b) => a.arrivedAt - b.arrivedAt);
     const winners = byArrival.filter((j) => j.okAt !== undefined);
-    if (winners.length === 0) return { firstComeShare: null, rankCorrelation: null, winners: 0 };
+    const lastOk = winners.reduce((m, w) => Math.max(m, w.okAt!), -Infinity);
+    const gaveUp = byArrival.filter((j) => j.refused && j.refused.busy > 0 && j.refused.at < lastOk);
+    const gave = { gaveUpWhileOnSale: gaveUp.length, gaveUpAfter: gaveUp.length > 0 ? gaveUp.reduce((m, j) => Math.max(m, j.refused!.refusals), 0) : null };
+    if (winners.length === 0) return { firstComeShare: null, rankCorrelation: null, winners: 0, ...gave, winnerRanks: [] };
     const first = new Set(byArrival.slice(0, Math.max(1, capacity)));
     const share = winners.filter((w) => first.has(w)).length / Math.min(winners.length, Math.max(1, capacity));
-    return { firstComeShare: round3(Math.min(1, share)), rankCorrelation: winners.length > 1 ? round3(spearman(winners)) : null, winners: winners.length };
+    const arrivalRank = new Map(byArrival.map((j, i) => [j, i]));
+    const ranks = [...winners].sort((a, b) => a.okAt! - b.okAt!).map((w, i): [number, number] => [arrivalRank.get(w)!, i]);
+    const step = Math.max(1, ranks.length / MAX_RANK_POINTS);
+    const winnerRanks = ranks.length <= MAX_RANK_POINTS ? ranks : Array.from({ length: MAX_RANK_POINTS }, (_, i) => ranks[Math.floor(i * step)]!);
+    return { firstComeShare: round3(Math.min(1, share)), rankCorrelation: winners.length > 1 ? round3(spearman(winners)) : null, winners: winners.length, ...gave, winnerRanks };
   }
 
   summary(): Recorded {
@@ -228,7 +260,7 @@ export class Recorder {
 }
 
 /** Spearman's rho between arrival rank (the list's order) and success rank, without ties. */
-function spearman(winners: { arrivedAt: number; okAt?: number }[]): number {
+function spearman(winners: JourneyEnd[]): number {
   const n = winners.length;
   const successRank = new Map([...winners].sort((a, b) => a.okAt! - b.okAt!).map((w, i) => [w, i]));
   let d2 = 0;

@@ -1,6 +1,6 @@
 import type { Outcome } from './plan.js';
 import type { LatencySummaryMs } from './histogram.js';
-import type { InstanceStats, OutcomeClass, Sellout } from './recorder.js';
+import type { Fairness, InstanceStats, OutcomeClass, Sellout } from './recorder.js';
 
 /** The open model's account of its schedule: what was asked, what went out, and what did not. */
 export interface OpenRate {
@@ -52,5 +52,5 @@ export interface RunResult {
   histograms?: { ok: string; rejected: string };
   sellout?: Sellout;
   /** Share of holds that went to the first arrivals, and arrival/success rank correlation. */
-  fairness?: { firstComeShare: number | null; rankCorrelation: number | null; winners: number };
+  fairness?: Fairness;
 }

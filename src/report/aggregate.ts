@@ -76,7 +76,8 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     ...(first.unknown !== undefined ? { unknown: median(runs.map((r) => r.unknown ?? 0)) } : {}),
     ...(first.sale ? { sale: medianSale(runs) } : {}),
     // One sale's seat order (the run with the median in-order share), so its counts belong together.
-    ...(first.seatOrder ? { seatOrder: [...runs].sort((a, b) => (a.seatOrder?.inOrderShare ?? 0) - (b.seatOrder?.inOrderShare ?? 0))[Math.floor((runs.length - 1) / 2)]!.seatOrder } : {}),
+    ...(first.seatOrder ? { seatOrder: medianRun(runs, (r) => r.seatOrder?.inOrderShare).seatOrder } : {}),
+    ...(first.fairness ? { fairness: medianRun(runs, (r) => r.fairness?.firstComeShare).fairness } : {}),
     ...(first.latencyByOutcome ? { latencyByOutcome: medianByOutcome(runs) } : {}),
     ...(first.load.rate ? { load: { ...first.load, rate: medianRate(runs) } } : {}),
     retries: medianCount(runs.map((r) => r.retries)),
@@ -102,6 +103,11 @@ const medianOrNull = (xs: (number | null | undefined)[]) => {
   const v = xs.filter((x): x is number => typeof x === 'number');
   return v.length === 0 ? null : median(v);
 };
+
+/** The run with the median of a figure, so that figures counted together (one sale's) stay together. */
+function medianRun(runs: StrategyResult[], by: (r: StrategyResult) => number | null | undefined): StrategyResult {
+  return [...runs].sort((a, b) => (by(a) ?? 0) - (by(b) ?? 0))[Math.floor((runs.length - 1) / 2)]!;
+}
 
 function medianSale(runs: StrategyResult[]): NonNullable<StrategyResult['sale']> {
   const s = runs.map((r) => r.sale);

@@ -177,7 +177,15 @@ const DEFINING: { field: string; of: (r: Report) => string }[] = [
   { field: 'link jitter (config.links.jitterMs)', of: (r) => String(r.config?.links?.jitterMs ?? 0) },
   { field: 'Redis topology (config.redisTopology)', of: (r) => r.config?.redisTopology ?? 'single' },
   { field: 'database durability (config.dbDurability)', of: (r) => r.config?.dbDurability ?? 'full' },
+  // A waiting room in front of the sale changes who gets in and how fast.
+  { field: 'waiting room (config.queue)', of: queueOf },
 ];
+
+/** on or off; reports from before config.queue had it on exactly for the scenarios that needed it. */
+export function queueOf(r: Report): 'on' | 'off' {
+  const q = r.config?.queue ?? (r.scenario.name === 'journey' || r.scenario.name === 'queue-rush' ? 'on' : 'off');
+  return q === 'off' ? 'off' : 'on';
+}
 
 /** "PostgreSQL 16.4 (embedded)" for each store the report names (servers.postgres in older reports). */
 const serversOf = (r: Report) => {

@@ -3,6 +3,7 @@ import type { Report, StrategyResult } from './schema.js';
 import { machineLine, tableRow, tableHeader, markdownTable, storesOf, engineName } from './render-md.js';
 import { bareLabel, showsLinks, grouped, labeller, renderFaultsMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
 import { linkRankings } from './render-links.js';
+import { fairnessHtml } from './render-fairness.js';
 import type { Dialect } from '../db/dialect.js';
 
 // A self-contained report: inline SVG, no script, no network. Every chart draws one series per
@@ -158,7 +159,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}
 .bad{color:#fff;background:#d62728;font-weight:bold}.good{color:#2ca02c}
 svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figure{margin:16px 0}figcaption{font-weight:600;margin-bottom:4px}
-.machine{color:#555}
+.machine{color:#555}.panels{display:flex;flex-wrap:wrap;gap:8px}.legend{color:#555;font-size:13px}
 </style></head><body>
 <h1>seatlab · ${esc(r.scenario.name)}</h1>
 <p class="machine">${esc(machineLine(r))}<br>${esc(r.machine.note)}. Run ${esc(r.runId)}, ${r.config.runs} run(s) per strategy${multiStore ? ' on each store' : ''}, seed ${r.config.seed}.</p>
@@ -166,6 +167,7 @@ ${storeList}
 <table class="comparison">${table}</table>
 <h2>Oversold</h2><table class="oversold"><tr><th>strategy</th>${withStore ? '<th>store</th>' : ''}<th>oversold</th><th>verdict</th></tr>${oversold}</table>
 ${sold}
+${fairnessHtml(r, color)}
 ${rtt}
 ${winnersLosers}
 ${latency}

@@ -2,6 +2,7 @@ import type { Report, StrategyResult } from './schema.js';
 import type { StoreInfo } from './metadata.js';
 import { bareLabel, grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, rttText, showsLinks, showsStore } from './render-faults.js';
 import { renderLinksMarkdown } from './render-links.js';
+import { renderFairnessMarkdown } from './render-fairness.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -90,7 +91,7 @@ export function tableRow(s: StrategyResult, withStore = false, withLink = false)
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? (s.ceilingInvalid ? 'invalid' : '–') : s.efficiency.toFixed(2), s.verdict];
 }
 
-const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p50 / p99 ms', 'losers p50 / p99 ms', 'errors p99 ms', 'first come', 'order kept', 'seats won in order', 'overtakes (median / worst ms)', 'oversold', 'verdict'];
+const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p50 / p99 ms', 'losers p50 / p99 ms', 'errors p99 ms', 'first come', 'oversold', 'verdict'];
 
 const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
 
@@ -100,9 +101,7 @@ export function saleRow(s: StrategyResult, withStore = false, withLink = false):
   const pair = (l?: { count: number; p50: number; p99: number }) => (l && l.count > 0 ? `${ms(l.p50)} / ${ms(l.p99)}` : '–');
   return [...idCells(s, withStore, withLink), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
     pair(b?.ok), pair(b?.rejected), b && b.error.count > 0 ? ms(b.error.p99) : '–',
-    opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), opt(s.sale?.rankCorrelation, (x) => x.toFixed(2)),
-    opt(s.seatOrder?.inOrderShare, (x) => x.toFixed(2)), s.seatOrder ? `${s.seatOrder.overtakes}${s.seatOrder.overtakeMs ? ` (${ms(s.seatOrder.overtakeMs.median)} / ${ms(s.seatOrder.overtakeMs.max)})` : ''}` : '–',
-    s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
+    opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
 }
 
 /** A markdown table; the first `left` columns are left-aligned (names), the rest right-aligned (figures). */
@@ -127,14 +126,13 @@ export function renderMarkdown(report: Report): string {
     out.push(markdownTable([SALE_HEADER[0]!, ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : []), ...SALE_HEADER.slice(1)], r.results.map((s) => saleRow(s, withStore, withLink)), left - 1), '');
     out.push('Sold out in: first request to the last successful hold. Winners: successful holds; losers: 409 and other 4xx answers; ' +
       'each from its own HDR histogram, requests given up on included at the time they were given up on. First come: the share of ' +
-      'successful holds that went to the first `seats` users to ask (1 = first come, first served). Order kept: rank correlation ' +
-      'between the order winners asked and the order their holds succeeded (1 = in order). Seats won in order (numbered seats): the share of seats ' +
-      'won by no request later than one that was refused as busy or still waiting for the same seat; an overtake is such a pair, and its distance how much ' +
-      'later the winner asked. Read first come on general admission (one queue for all tickets) and seats won in order on numbered seats (which seats ' +
-      'users choose does not move it). One sale: the median run.', '');
+      'successful holds that went to the first `seats` users to ask; the next section says who got the seats in full. One sale: the median run.', '');
+    out.push(...renderFairnessMarkdown(r));
     out.push('## Throughput and all requests', '');
   }
   out.push(markdownTable(tableHeader(withStore, withLink), r.results.map((s) => tableRow(s, withStore, withLink)), left), '');
+  // A journey has no sale table; who got the seats follows its main table.
+  if (!r.results.some((s) => s.sale)) out.push(...renderFairnessMarkdown(r));
   out.push(...renderLinksMarkdown(r));
   for (const s of r.config.skipped) out.push(`- **${s.strategy}** was not run: ${s.reason}`);
   if (r.config.skipped.length > 0) out.push('');
@@ -154,7 +152,8 @@ export function renderMarkdown(report: Report): string {
         `${x.load.rate?.dropped ?? '?'} dropped, peak ${x.load.rate?.peakConnections ?? '?'} in flight, generator late by p99 ${x.load.rate?.startLagMs?.p99 ?? '?'} ms`).join('; ') + '.', '');
   if (!open) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
-    `${r.config.redisNodes > 0 ? `; ${r.config.redisTopology === 'sentinel' ? 'one Redis behind Sentinel (primary + asynchronous replica)' : `${r.config.redisNodes} Redis node(s)`}` : ''}.`, '');
+    `${r.config.redisNodes > 0 ? `; ${r.config.redisTopology === 'sentinel' ? 'one Redis behind Sentinel (primary + asynchronous replica)' : `${r.config.redisNodes} Redis node(s)`}` : ''}` +
+    `${typeof r.config.queue === 'object' ? `; waiting room on (at most ${r.config.queue.maxActive} admitted at once, ${r.config.queue.ratePerSec} admissions/s, admission valid ${r.config.queue.activeTtlMs} ms)` : r.config.queue === 'off' ? '; waiting room off' : ''}.`, '');
 
   if (r.target) {
     const t = r.target;

@@ -1,4 +1,6 @@
 import type { SeatOrder } from '../check/seat-order.js';
+import type { Fairness } from '../load/recorder.js';
+import type { QueueConfig } from '../queue/waiting-room.js';
 import type { LatencySummaryMs } from '../load/histogram.js';
 import type { Outcome } from '../load/plan.js';
 import type { Violation } from '../../scenarios/types.js';
@@ -87,6 +89,8 @@ export interface StrategyResult {
   fault?: string;
   /** Numbered seats only: was each seat won by the earliest request that stayed for it (src/check/seat-order.ts); with several runs, the median run's. */
   seatOrder?: SeatOrder;
+  /** Who got the seats, from how every user's journey ended (src/load/recorder.ts); with several runs, the median run's by first-come share. */
+  fairness?: Fairness;
   /** The round-trip time (ms) the links between the servers and the stores added; absent when the servers reached the stores directly. */
   linkLatencyMs?: number;
   /** The jitter (ms) on each one-way link delay. */
@@ -199,6 +203,8 @@ export interface Report {
     command: string[];
     /** Booking server processes per run. */
     instances?: number;
+    /** The waiting room: its limits when it was on, 'off' when not (absent in reports before this field: on for journey and queue-rush, off otherwise). */
+    queue?: QueueConfig | 'off';
     /** The faults injected (one column of the fault matrix each), when --nemesis was given. */
     nemesis?: { faults: string[]; everyMs?: number; forMs?: number };
     livenessGraceMs?: number;
