@@ -16,7 +16,7 @@ const fair = (firstComeShare: number, gaveUp: number, ranks: [number, number][])
   firstComeShare, rankCorrelation: 0.5, winners: ranks.length, gaveUpWhileOnSale: gaveUp, gaveUpAfter: gaveUp > 0 ? 3 : null, winnerRanks: ranks,
 });
 const inOrder = (n: number): [number, number][] => Array.from({ length: n }, (_, i) => [i, i]);
-const barged = (n: number): [number, number][] => Array.from({ length: n }, (_, i) => [n * 2 + i, i]);
+const barged = (n: number): [number, number][] => Array.from({ length: n }, (_, i) => [4000 + i, i]);
 
 function ga(): Report {
   const r = report([
@@ -85,7 +85,7 @@ describe('who got the seats, in the report', () => {
       expect(svg.match(/<circle /g)).toHaveLength(5);
       expect(svg).toContain('class="diagonal"');
     }
-    // In order, the first winner sits at the origin; barging (winners who arrived 10th to 14th of 15) puts every dot far to the right.
+    // In order, the first winner sits at the origin; barging (winners who arrived 4,000th and later of 5,000) puts every dot far to the right.
     const dots = (svg: string) => [...svg.matchAll(/cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
     expect(dots(panels[0]![0])[0]).toEqual([36, 212]);
     expect(dots(panels[1]![0]).every(([x]) => x > 150)).toBe(true);

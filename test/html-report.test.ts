@@ -37,9 +37,12 @@ describe('report.html in a real headless browser', () => {
           series: [...f.querySelectorAll('.series')].map((s) => s.getAttribute('data-strategy')),
         })));
         expect(figures.map((f) => f.caption)).toEqual([
-          expect.stringContaining('Seats sold over time'), expect.stringContaining('Winners (solid) and losers (dashed)'),
+          expect.stringContaining('Seats sold over time'), expect.stringContaining("Each winner's place in the arrival order"), expect.stringContaining('Winners (solid) and losers (dashed)'),
           expect.stringContaining('Latency by percentile'), expect.stringContaining('Throughput over time'), expect.stringContaining('Outcomes')]);
-        const [sold, winnersLosers, ...rest] = figures;
+        const [sold, , winnersLosers, ...rest] = figures;
+        // Who got the seats: a panel for the strategy with more than one winner (the control group oversold the seat).
+        expect(await page.$$eval('svg.rank-panel', (ps) => ps.map((p) => p.getAttribute('data-strategy')))).toEqual(['none']);
+        expect(await page.$$eval('table.fairness tr[data-strategy]', (rs) => rs.map((r) => r.getAttribute('data-strategy')))).toEqual(strategies);
         // Every strategy sold its one seat; winners and (where there were any) losers each get a curve.
         expect(sold!.series).toEqual(strategies);
         expect([...new Set(winnersLosers!.series)]).toEqual(strategies);

@@ -59,7 +59,9 @@ export const FAIRNESS_LEGEND = 'Got one: users whose hold succeeded (a journey\'
   'how much later the winner asked. Read it on the flash sale and the hot seat, where which seats users pick decides first come ' +
   'more than the strategy does. Gave up while on sale: users who ended with nothing after refusals, at least one of them busy ' +
   '(a lock or a version, not the seat gone), while a later hold still succeeded — the buyers a strategy turns away early. ' +
-  'Waiting room (with --queue on): the queue checker\'s verdict on the order it admitted users in. With several runs, the median run\'s figures.';
+  'Waiting room (with --queue on): the queue checker\'s verdict on the order it admitted users in. With several runs, one run\'s figures: ' +
+  'the run with the median first-come share (its seat order: the run with the median share of seats won in order), so its counts may differ ' +
+  'from the tables above, whose counts are medians field by field.';
 
 export function renderFairnessMarkdown(r: Report): string[] {
   if (!showsFairness(r)) return [];
@@ -82,18 +84,19 @@ export function fairnessHtml(r: Report, color: (s: StrategyResult) => string): s
     return `<tr data-strategy="${esc(s.strategy)}">${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
   }).join('')}</table>`;
   const withStore = showsStore(r);
-  const panels = r.results.filter((s) => s.fairness && s.fairness.winnerRanks.length > 1).map((s) => rankPanel(s, resultLabel(s, withStore), color(s)));
   const users = r.scenario.params.users;
+  // Across: every user who asked, the same in every panel, so how far right the dots reach compares at a
+  // glance; up: that strategy's own winners (a control group's thousands would flatten the others).
+  const panels = r.results.filter((s) => s.fairness && s.fairness.winnerRanks.length > 1).map((s) => rankPanel(s, resultLabel(s, withStore), color(s),
+    Math.max(1, (users ?? 0) - 1, ...s.fairness!.winnerRanks.map((p) => p[0])), Math.max(1, s.fairness!.winners - 1)));
   return `<h2>Who got the seats</h2>${table}<p class="legend">${esc(FAIRNESS_LEGEND)}</p>` + (panels.length > 0
-    ? `<figure><figcaption>Each winner's place in the arrival order (x: 0 = first to ask${users ? `, of ${users} users` : ''}) against the order holds succeeded (y, first success at the bottom); the median run. First come, first served is the grey diagonal: dots to its right are users who asked late and were served early.</figcaption><div class="panels">${panels.join('')}</div></figure>`
+    ? `<figure><figcaption>Each winner's place in the arrival order (x: 0 = first to ask${users ? `, of ${users} users` : ''}) against the order holds succeeded (y, first success at the bottom, up to that strategy's last winner); the median run. First come, first served is the grey diagonal: dots to its right are users who asked late and were served early.</figcaption><div class="panels">${panels.join('')}</div></figure>`
     : '');
 }
 
-function rankPanel(s: StrategyResult, name: string, colour: string): string {
+function rankPanel(s: StrategyResult, name: string, colour: string, xMax: number, yMax: number): string {
   const pts = s.fairness!.winnerRanks;
   const W = 240, H = 240, L = 36, B = 28, T = 22, R = 8;
-  const xMax = Math.max(1, ...pts.map((p) => p[0]));
-  const yMax = Math.max(1, ...pts.map((p) => p[1]));
   const sx = (x: number) => L + (x / xMax) * (W - L - R);
   const sy = (y: number) => H - B - (y / yMax) * (H - T - B);
   // The diagonal of first come, first served: the k-th to succeed is the k-th to ask.
