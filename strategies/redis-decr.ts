@@ -278,7 +278,7 @@ export const redisDecr = {
           counters.takenInRedis++;
           return { kind: 'taken', reason: 'seat is claimed (Redis)' };
         }
-        const stamp = String(res);
+        const stamp = String(res as number); // the script's clock reading, an integer reply
         counters.dbWrites++;
         let h;
         try {

@@ -71,7 +71,7 @@ export function createRedlock({ db, redis }: StrategyDeps, options: Record<strin
         await release();
         return step;
       }
-      return { lock, token: step.token, write: step.write, release };
+      return { lock, token: step.token, write: () => step.write(), release };
     } catch (err) {
       await release();
       throw err;

@@ -156,7 +156,7 @@ describe('crash-db', () => {
       return r.status;
     };
     let i = 0;
-    let last = { inserted: 0, written: 0, flushed: 0 };
+    let last: Awaited<ReturnType<typeof wal>>;
     for (;;) {
       const start = (await wal(admin)).inserted;
       expect(await hold(i++)).toBe(201);
@@ -200,7 +200,7 @@ describe('crash-db', () => {
   });
 
   it('full durability: the same holds and crash lose nothing', async () => {
-    const { hist, acked, last, detail } = await holdThenCrash('full', false);
+    const { hist, acked, detail } = await holdThenCrash('full', false);
     expect(detail).toContain('synchronous_commit=on');
     expect(acked).toBe(5);
     expect(hist).toMatchObject({ lostAcks: 0, oversold: 0, unexplainedWrites: 0 });

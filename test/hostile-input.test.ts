@@ -23,6 +23,7 @@ const SURROGATE_BYTES = Buffer.from([0xed, 0xa0, 0x80]);
  * One request over a bare socket, byte for byte: fetch refuses NUL and non-Latin-1 header values
  * before sending. Header values are Buffers (raw bytes) or strings (written as Latin-1).
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the parsed JSON answer, like call()'s in helpers.ts
 function rawRequest(base: string, method: string, path: string, headers: Record<string, string | Buffer>, body?: Buffer): Promise<{ status: number; body: any }> {
   const { port } = new URL(base);
   const lines: Buffer[] = [Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n`)];

@@ -8,7 +8,6 @@ import { compareReports, paramDifferences } from '../src/report/compare.js';
 import { cellKey } from '../src/cli/run.js';
 import { parseRunOptions } from '../src/cli/options.js';
 import { parseFineDuration } from '../src/cli/network-options.js';
-import type { StrategyResult } from '../src/report/schema.js';
 import { report, result } from './report-fixtures.js';
 
 // Hand-built reports of a run with links at several round-trip times (no server needed): the link

@@ -382,7 +382,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (rate !== undefined && maxConnections < instances) problems.push(`--max-connections ${maxConnections} is fewer than --instances ${instances}: each instance needs at least one connection`);
   if (scenario && problems.length === 0) problems.push(...scenario.validate(params));
   if (raw.target !== undefined && scenario && !scenario.workload) {
-    problems.push(`--scenario ${scenario.name} cannot run against a target yet; use ${[...scenarios.values()].filter((s) => s.workload).map((s) => s.name).join(', ')}`);
+    problems.push(`--scenario ${scenario.name} cannot run against a target yet; use ${[...scenarios.values()].filter((s) => s.workload !== undefined).map((s) => s.name).join(', ')}`);
   }
   if (target && (instances > 1 || nemesis || transport === 'direct' || raw.queue === 'on' || raw.store !== undefined)) {
     problems.push('--target drives somebody else\'s API: --instances, --nemesis, --transport direct, --queue and --store act on seatlab\'s own servers; drop them');

@@ -25,8 +25,8 @@ export async function relayOnce(db: Knex, redis: Redis, batch = 500): Promise<nu
         'aggregateId', String(r.aggregate_id), 'payload', JSON.stringify(jsonValue(r.payload)), 'createdAt', r.created_at.toISOString());
     }
     const results = await pipe.exec();
-    const failed = results?.find(([e]) => e);
-    if (failed) throw failed[0];
+    const failed = results?.find(([e]) => e)?.[0];
+    if (failed) throw failed;
     await markPublished(trx, rows.map((r) => r.id));
     return rows.length;
   });

@@ -57,7 +57,7 @@ export async function ephemeralOrContainer<T extends Provisioned>(p: {
   if (await dockerEngineReachable()) {
     try {
       const c = await p.startContainer();
-      const unregister = registerCleanup(p.containerLabel, c.stop);
+      const unregister = registerCleanup(p.containerLabel, () => c.stop());
       return { url: c.url, kind: 'testcontainers', stop: async () => { unregister(); await c.stop(); } };
     } catch (err) {
       problems.push(`testcontainers failed: ${describeCause(err)}`);

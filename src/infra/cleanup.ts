@@ -27,6 +27,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.prependListe
 exitHook((done: () => void) => {
   const signal = stopSignal ?? 'SIGTERM';
   stopReport?.stopping(signal, [...pending.values()].map((p) => p.label));
+  // async-exit-hook waits for done(), not for a promise; runAllCleanups never rejects (it reports each failure).
   void runAllCleanups().finally(() => {
     try { stopReport?.stopped(signal); } finally { done(); }
   });

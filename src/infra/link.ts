@@ -113,7 +113,8 @@ export async function startLinkHost(opts: { readyTimeoutMs?: number } = {}): Pro
       const timeoutMs = opts.readyTimeoutMs ?? 10_000;
       const timer = setTimeout(() => reject(new Error(`the link host did not start within ${timeoutMs} ms`)), timeoutMs);
       onReady = () => { clearTimeout(timer); resolve(); };
-      child.once('exit', () => { clearTimeout(timer); reject(gone); });
+      // gone is set by the 'exit' listener above, which was added first and so runs first.
+      child.once('exit', () => { clearTimeout(timer); reject(gone!); });
     });
   } catch (err) {
     unregister();

@@ -25,7 +25,7 @@ export async function provisionMysql(opts: { url?: string; log?: (line: string) 
       try {
         opts.log?.(`starting ${image} with testcontainers`);
         const c = await startMysqlContainer(image);
-        const unregister = registerCleanup(`${image} container`, c.stop);
+        const unregister = registerCleanup(`${image} container`, () => c.stop());
         return { url: c.url, kind: 'testcontainers', stop: async () => { unregister(); await c.stop(); } };
       } catch (err) {
         problems.push(`testcontainers ${image} failed: ${describeCause(err)}`);

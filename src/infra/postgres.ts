@@ -131,7 +131,7 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
  */
 export async function removeStaleDirs(prefix: string, serverPidFile: string, signal: NodeJS.Signals): Promise<void> {
   const tmp = os.tmpdir();
-  let names: string[] = [];
+  let names: string[];
   try { names = await readdir(tmp); } catch { return; }
   for (const name of names.filter((n) => n.startsWith(prefix))) {
     const dir = path.join(tmp, name);
@@ -316,7 +316,7 @@ async function acceptsConnections(url: string, timeoutMs: number): Promise<void>
 
 /** An explicit URL that does not answer is "infrastructure unavailable" (exit 2), not a crash later on. */
 async function assertPostgresReachable(url: string): Promise<void> {
-  let safe = url;
+  let safe: string;
   try { const u = new URL(url); u.password = u.password ? '***' : ''; safe = u.toString(); } catch {
     throw new InfraUnavailableError(`the PostgreSQL URL is not a valid URL; expected e.g. postgres://user@127.0.0.1:5432/postgres`);
   }

@@ -169,7 +169,7 @@ function topology(a: RedisNode, b: RedisNode, sentinels: RedisNode[], all: Redis
         return o !== null;
       }, timeoutMs, what);
     } catch (err) {
-      throw new Error(`${(err as Error).message} (${await roles([a, b], sentinels)})`);
+      throw new Error(`${(err as Error).message} (${await roles([a, b], sentinels)})`, { cause: err });
     }
   };
   const cut = async () => {
@@ -231,7 +231,7 @@ function topology(a: RedisNode, b: RedisNode, sentinels: RedisNode[], all: Redis
       const seen = await roles([promoted], sentinels);
       // Leave nothing down: the old primary comes back (empty) and the Sentinels sort out the roles.
       await killed.start().catch(() => undefined);
-      throw new Error(`${(err as Error).message} (${seen})`);
+      throw new Error(`${(err as Error).message} (${seen})`, { cause: err });
     }
     const msToPromotion = Date.now() - t0;
     const after = await withClient(promoted, async (r) => {

@@ -64,6 +64,7 @@ export async function driveJourneys(specs: JourneySpec[], o: JourneyOptions): Pr
     const inv = write ? rec.invoke({ op: step, ...(w.userId !== undefined ? { userId: w.userId } : {}), ...(step === 'hold' ? { scheduleId: b.scheduleId, seatNo: b.seatNo ?? null } : { reservationId: b.reservationId }) }, w.process, w.instance) : undefined;
     const start = rec.now();
     let status: number | undefined;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the server's JSON answer; each step reads the fields its route returns
     let json: any;
     try {
       const res = await fetch(`${o.urls[w.instance]}${path}`, {

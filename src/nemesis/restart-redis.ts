@@ -21,7 +21,7 @@ export const restartRedis = {
   description: 'kill -9 one Redis server and start it again empty',
   defaults: () => ({ everyMs: 4000, forMs: 0 }),
   async inject(t, round) {
-    const nodes = t.redis.filter((r) => r.crash && r.revive);
+    const nodes = t.redis.filter((r) => r.crash !== undefined && r.revive !== undefined);
     const node = nodes[round % Math.max(1, nodes.length)];
     if (!node) return { target: 'none', detail: 'no Redis server that seatlab started (an explicit --redis-url cannot be restarted)', applied: false, heal: async () => '' };
     const pid = node.pid;

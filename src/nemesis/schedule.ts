@@ -38,7 +38,7 @@ export function startNemesis(plan: NemesisPlan, targets: NemesisTargets, now: ()
     }
     // The fault stays in force for forMs even if the load ends meanwhile (stop() waits for the heal).
     if (active.applied && plan.forMs > 0) await new Promise((r) => setTimeout(r, plan.forMs));
-    let healed = '';
+    let healed: string;
     try {
       healed = await active.heal();
     } catch (err) {

@@ -8,7 +8,7 @@ export const stopRedisMinority = {
   description: 'stop ⌊N/2⌋ of N Redis servers for a while, then start them again empty',
   defaults: () => ({ everyMs: 6000, forMs: 3000 }),
   async inject(t, round) {
-    const nodes = t.redis.filter((r) => r.crash && r.revive);
+    const nodes = t.redis.filter((r) => r.crash !== undefined && r.revive !== undefined);
     const k = Math.floor(t.redis.length / 2);
     if (k === 0 || nodes.length < k) {
       return { target: 'none', detail: `no minority to stop with ${t.redis.length} Redis server(s) seatlab can restart; use --redis-nodes 3`, applied: false, heal: async () => '' };

@@ -116,25 +116,28 @@ export class WaitingRoom {
   /** Runs the admitter; with several processes only the one holding a short leader lease ticks. */
   start(onError: (e: unknown) => void = () => undefined): void {
     const tickMs = this.config.tickMs ?? 50;
-    this.timer = setInterval(async () => {
-      // Not connected (Redis restarting, or going away on Ctrl-C): skip the tick, the next one retries.
-      if (this.ticking || this.redis.status !== 'ready') return;
-      this.ticking = true;
-      try {
-        const lease = await this.redis.set(LEADER, this.owner, 'PX', tickMs * 4, 'NX');
-        const mine = lease === 'OK' || (await this.redis.get(LEADER)) === this.owner;
-        if (mine) {
-          await this.redis.pexpire(LEADER, tickMs * 4);
-          this.counters.ticks++;
-          await this.admitOnce();
-        }
-      } catch (e) {
-        onError(e);
-      } finally {
-        this.ticking = false;
-      }
-    }, tickMs);
+    // Not awaited by the timer: tick() hands every failure to onError, and `ticking` keeps ticks apart.
+    this.timer = setInterval(() => void this.tick(tickMs, onError), tickMs);
     this.timer.unref();
+  }
+
+  private async tick(tickMs: number, onError: (e: unknown) => void): Promise<void> {
+    // Not connected (Redis restarting, or going away on Ctrl-C): skip the tick, the next one retries.
+    if (this.ticking || this.redis.status !== 'ready') return;
+    this.ticking = true;
+    try {
+      const lease = await this.redis.set(LEADER, this.owner, 'PX', tickMs * 4, 'NX');
+      const mine = lease === 'OK' || (await this.redis.get(LEADER)) === this.owner;
+      if (mine) {
+        await this.redis.pexpire(LEADER, tickMs * 4);
+        this.counters.ticks++;
+        await this.admitOnce();
+      }
+    } catch (e) {
+      onError(e);
+    } finally {
+      this.ticking = false;
+    }
   }
 
   stop(): void {

@@ -2,7 +2,6 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import type { Knex } from 'knex';
 import { dialectOf, rawRows } from '../db/dialect.js';
-import { Redis } from 'ioredis';
 import type { Durability } from '../infra/postgres.js';
 import { redisFromUrl } from '../infra/redis-client.js';
 

@@ -159,7 +159,7 @@ export function renderMarkdown(report: Report): string {
     const t = r.target;
     out.push('## Target', '');
     out.push(`Black-box run against **${t.url}** (${t.where}) through the profile **${String(t.profile.name)}**` +
-      `${t.profile.note ? ` (${String(t.profile.note)})` : ''}. Health: ${t.health ? `${t.health.status} ${t.health.body.slice(0, 120)}` : 'not asked'}. ` +
+      `${typeof t.profile.note === 'string' && t.profile.note ? ` (${t.profile.note})` : ''}. Health: ${t.health ? `${t.health.status} ${t.health.body.slice(0, 120)}` : 'not asked'}. ` +
       (t.truth === 'database' ? 'Oversold is counted from the target\'s own database (the profile\'s truth query), not from its status codes.'
         : '**Weaker check:** no --target-db, so the truth is what the API shows; a seat sold twice cannot be seen this way.'), '');
   }

@@ -5,7 +5,6 @@ import { BookingService } from '../core/booking.js';
 import { resolveStrategyOptions } from '../core/options.js';
 import type { Counters, StrategyRuntime } from '../core/ports.js';
 import { createDb } from '../db/knex.js';
-import { dbErrorKind } from '../db/errors.js';
 import { createApp } from './app.js';
 import { startSweeper } from '../core/expiry.js';
 import { startRelay } from '../events/relay.js';
@@ -98,9 +97,6 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
   const app = createApp({ booking, db, room, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
 
-  // A store that is down (restarting, crashed) is summarised once by the pool's log (src/db/knex.ts),
-  // not once per sweep or relay tick; other failures get a line each.
-  const failed = (what: string) => (e: unknown) => { if (dbErrorKind(e) !== 'connection') log(`${what} failed: ${(e as Error).message}`); };
   const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
     ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: unlessStoreGone(log, 'expiry sweep') })
     : async () => {};

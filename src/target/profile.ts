@@ -81,7 +81,10 @@ export function validateProfile(raw: unknown): string[] {
   if (typeof raw.name === 'string' && !/^[a-z0-9][a-z0-9._-]*$/i.test(raw.name)) p.push('name: expected letters, digits, dot, dash or underscore (it names the report row target:<name>)');
   str(raw, 'description', p, false);
   str(raw, 'note', p, false);
-  if (raw.health !== undefined) (isObj(raw.health) ? str(raw.health, 'path', p, true, 'health.') : p.push('health: expected an object { path }'));
+  if (raw.health !== undefined) {
+    if (isObj(raw.health)) str(raw.health, 'path', p, true, 'health.');
+    else p.push('health: expected an object { path }');
+  }
   if (raw.jwt !== undefined) {
     if (!isObj(raw.jwt)) p.push('jwt: expected an object name → { alg: "HS256", secret, claims }');
     else for (const [n, j] of Object.entries(raw.jwt)) {
@@ -120,7 +123,10 @@ export function validateProfile(raw: unknown): string[] {
       str(r, 'bodyIncludes', p, false, `outcomes[${i}].`);
     });
   }
-  if (raw.truth !== undefined) (isObj(raw.truth) ? str(raw.truth, 'reservations', p, true, 'truth.') : p.push('truth: expected an object { reservations: SQL }'));
+  if (raw.truth !== undefined) {
+    if (isObj(raw.truth)) str(raw.truth, 'reservations', p, true, 'truth.');
+    else p.push('truth: expected an object { reservations: SQL }');
+  }
   if (raw.seatMap !== undefined) {
     step(raw.seatMap, 'seatMap', p);
     if (isObj(raw.seatMap)) {
