@@ -16,6 +16,7 @@ import { driveOpen } from '../load/open-driver.js';
 import { driveJourneys, type JourneyResult } from '../load/journey-driver.js';
 import { startInstances, sumCounters, type Instance } from '../load/instances.js';
 import { Recorder, type Fairness } from '../load/recorder.js';
+import { insideServer, startScraper, type InsideServer } from '../load/scrape.js';
 import { startNemesis } from '../nemesis/schedule.js';
 import { probeLiveness, type LivenessResult } from '../check/liveness.js';
 import { Progress } from './progress.js';
@@ -59,6 +60,8 @@ export interface LoadOutput {
   liveness?: Omit<LivenessResult, 'ops'>;
   restarts: number;
   fairness?: Fairness;
+  /** Inside the servers during the load: their /metrics, scraped once a second (src/load/scrape.ts). */
+  inside?: InsideServer;
 }
 
 export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
@@ -99,6 +102,9 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     let result: RunResult | JourneyResult;
     let history: HistoryOp[];
     let fairness: LoadOutput['fairness'];
+    // Straight to each instance, not through a link: what the servers say about themselves, not the network.
+    const scrapeFrom = now();
+    const scraper = startScraper({ instances: instances.length, urlOf: (i) => instances[i]!.url, now });
     try {
       if (x.prepared.journeys) {
         const j = await driveJourneys(x.prepared.journeys, { urls, concurrency: o.params.connections, onProgress, queue: o.queue !== undefined, recorder: rec });
@@ -121,6 +127,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     } finally {
       progress.done();
     }
+    const inside = insideServer(await scraper.stop(), instances.length, scrapeFrom);
     const events = nemesis ? await nemesis.stop() : undefined;
     if (x.prepared.journeys) {
       // Abandoned holds must expire (TTL, then a sweep) and their events be relayed before checking.
@@ -140,7 +147,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     const after = await sumCounters(instances);
     const counters = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
     return {
-      result, history, counters, warmup: warm, liveness, fairness,
+      result, history, counters, warmup: warm, liveness, fairness, inside,
       restarts: instances.reduce((a, i) => a + i.restarts, 0),
       ...(schedule && events ? { nemesis: { fault: schedule.fault.name, everyMs: schedule.everyMs, forMs: schedule.forMs, firstMs: schedule.firstMs, events } } : {}),
     };

@@ -178,6 +178,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
     ...(load.nemesis ? { nemesis: load.nemesis } : {}),
     ...(hist ? { history: { file: p.historyRel, ops: load.history.length, unknown: hist.unknown, unknownByError: hist.unknownByError, lostAcks: hist.lostAcks, unexplainedWrites: hist.unexplainedWrites, explainedByUnknown: hist.explainedByUnknown } } : {}),
     ...(load.liveness ? { liveness: load.liveness } : {}),
+    ...(load.inside ? { inside: load.inside } : {}),
     unknown, stuck,
     // A sale has a sellout; a waiting room's joins and a journey's steps do not.
     ...(result.sellout && (o.scenario.kind === 'seats' || o.scenario.kind === 'tickets' || o.scenario.kind === 'balance') ? {

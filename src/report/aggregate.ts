@@ -78,6 +78,7 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     // One sale's seat order (the run with the median in-order share), so its counts belong together.
     ...(first.seatOrder ? { seatOrder: medianRun(runs, (r) => r.seatOrder?.inOrderShare).seatOrder } : {}),
     ...(first.fairness ? { fairness: medianRun(runs, (r) => r.fairness?.firstComeShare).fairness } : {}),
+    ...(first.inside ? { inside: medianRun(runs, (r) => r.inside?.lockWait.p99).inside } : {}),
     ...(first.latencyByOutcome ? { latencyByOutcome: medianByOutcome(runs) } : {}),
     ...(first.load.rate ? { load: { ...first.load, rate: medianRate(runs) } } : {}),
     retries: medianCount(runs.map((r) => r.retries)),

@@ -4,6 +4,7 @@ import { machineLine, tableRow, tableHeader, markdownTable, storesOf, engineName
 import { bareLabel, showsLinks, grouped, labeller, renderFaultsMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
 import { linkRankings } from './render-links.js';
 import { fairnessHtml } from './render-fairness.js';
+import { INSIDE_LEGEND, insideSeries, insideTable, showsInside } from './render-inside.js';
 import type { Dialect } from '../db/dialect.js';
 
 // A self-contained report: inline SVG, no script, no network. Every chart draws one series per
@@ -138,6 +139,21 @@ export function renderHtml(report: Report): string {
     const bands = rs.flatMap((s) => (s.runs?.[0]?.faults ?? s.nemesis?.events ?? []).map((e) => ({ x0: e.startMs / 1000, x1: Math.max(e.endMs, e.startMs + 100) / 1000, color: color(s), label: `${label(s)}: ${e.target}: ${e.detail}` })));
     return lineChart(`Throughput over time (requests per second, first run)${f ? ` under ${f}; shaded: the fault in force` : ''}${lines}`, series, { xLabel: 'second of the run', yLabel: 'req/s', bands });
   }).join('\n');
+  // Inside the servers, over the same seconds as throughput, with the same fault bands: one chart per wait.
+  const inside = showsInside(r) ? faults.map((f) => {
+    const rs = r.results.filter((s) => s.fault === f && s.inside);
+    const bands = rs.flatMap((s) => (s.runs?.[0]?.faults ?? s.nemesis?.events ?? []).map((e) => ({ x0: e.startMs / 1000, x1: Math.max(e.endMs, e.startMs + 100) / 1000, color: color(s), label: `${label(s)}: ${e.target}: ${e.detail}` })));
+    const chart = (what: 'lockWaitP99' | 'poolWaitP99' | 'lagP99Ms', title: string) => lineChart(`${title}${f ? ` under ${f}; shaded: the fault in force` : ''}${lines}`,
+      rs.map((s) => ({ name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: insideSeries(s, what) })).filter((x) => x.points.length > 0),
+      { xLabel: 'second of the load', yLabel: 'ms', bands });
+    return `<div class="inside">${chart('lockWaitP99', 'Inside the server: lock wait p99 per second (ms, from /metrics, the median run)')}
+${chart('poolWaitP99', 'Inside the server: pool wait p99 per second (ms)')}
+${chart('lagP99Ms', 'Inside the server: event-loop lag p99 (ms, the worst instance)')}</div>`;
+  }).join('\n') : '';
+  const insideTableHtml = showsInside(r) ? (() => {
+    const t = insideTable(r);
+    return `<h2>Inside the server</h2><table class="inside"><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table><p class="legend">${esc(INSIDE_LEGEND)}</p>`;
+  })() : '';
   const storeCell = (s: StrategyResult) => (withStore ? `<td>${esc(s.store ?? 'pg')}</td>` : '');
   const storeAttr = (s: StrategyResult) => (withStore ? ` data-store="${esc(s.store ?? 'pg')}"` : '');
   const oversold = r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"${storeAttr(s)}><td>${esc(resultLabel(s))}</td>${storeCell(s)}<td class="${s.oversold > 0 ? 'bad' : 'good'}">${s.oversold}</td><td>${esc(s.verdict)}</td></tr>`).join('');
@@ -172,6 +188,8 @@ ${rtt}
 ${winnersLosers}
 ${latency}
 ${throughput}
+${insideTableHtml}
+${inside}
 ${outcomeBars(r.results, label, withStore)}
 ${faultsHtml(r)}
 <h2>Ceilings (measured in this run)</h2>

@@ -3,6 +3,7 @@ import type { StoreInfo } from './metadata.js';
 import { bareLabel, grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, rttText, showsLinks, showsStore } from './render-faults.js';
 import { renderLinksMarkdown } from './render-links.js';
 import { renderFairnessMarkdown } from './render-fairness.js';
+import { renderInsideMarkdown } from './render-inside.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -134,6 +135,7 @@ export function renderMarkdown(report: Report): string {
   // A journey has no sale table; who got the seats follows its main table.
   if (!r.results.some((s) => s.sale)) out.push(...renderFairnessMarkdown(r));
   out.push(...renderLinksMarkdown(r));
+  out.push(...renderInsideMarkdown(r));
   for (const s of r.config.skipped) out.push(`- **${s.strategy}** was not run: ${s.reason}`);
   if (r.config.skipped.length > 0) out.push('');
   out.push(`> ${r.machine.note}. Load average before the run: ${r.machine.loadAvg1m}.`, '');

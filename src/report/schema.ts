@@ -1,5 +1,6 @@
 import type { SeatOrder } from '../check/seat-order.js';
 import type { Fairness } from '../load/recorder.js';
+import type { InsideServer } from '../load/scrape.js';
 import type { QueueConfig } from '../queue/waiting-room.js';
 import type { LatencySummaryMs } from '../load/histogram.js';
 import type { Outcome } from '../load/plan.js';
@@ -91,6 +92,8 @@ export interface StrategyResult {
   seatOrder?: SeatOrder;
   /** Who got the seats, from how every user's journey ended (src/load/recorder.ts); with several runs, the median run's by first-come share. */
   fairness?: Fairness;
+  /** Inside the servers: their /metrics scraped once a second during the load (src/load/scrape.ts); with several runs, the median run's by lock wait p99. */
+  inside?: InsideServer;
   /** The round-trip time (ms) the links between the servers and the stores added; absent when the servers reached the stores directly. */
   linkLatencyMs?: number;
   /** The jitter (ms) on each one-way link delay. */

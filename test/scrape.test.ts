@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { insideServer, quantileMs, readMetrics, type ScrapeLog } from '../src/load/scrape.js';
+
+// The lab's reading of the servers' /metrics: parsing (by parse-prometheus-text-format, not a regex
+// of ours), quantiles as Prometheus computes them, deltas across scrapes and a restarted process.
+
+const BOUNDS = ['0.0001', '0.001', '0.01', '0.1', '1', '10', '+Inf'];
+
+/** A /metrics text with the lock-wait histogram at the given cumulative counts, over two label sets when `split`. */
+function text(counts: number[], sum: number, lagP99 = 0.004, split = false): string {
+  const lines = ['# HELP seatlab_lock_wait_seconds lock wait', '# TYPE seatlab_lock_wait_seconds histogram'];
+  const sets = split ? [{ l: 'strategy="pessimistic",instance="0",kind="a"', f: 0.5 }, { l: 'strategy="pessimistic",instance="0",kind="b"', f: 0.5 }] : [{ l: 'strategy="pessimistic",instance="0"', f: 1 }];
+  for (const { l, f } of sets) {
+    BOUNDS.forEach((b, i) => lines.push(`seatlab_lock_wait_seconds_bucket{le="${b}",${l}} ${counts[i]! * f}`));
+    lines.push(`seatlab_lock_wait_seconds_sum{${l}} ${sum * f}`, `seatlab_lock_wait_seconds_count{${l}} ${counts.at(-1)! * f}`);
+  }
+  lines.push('# HELP nodejs_eventloop_lag_p99_seconds p99', '# TYPE nodejs_eventloop_lag_p99_seconds gauge', `nodejs_eventloop_lag_p99_seconds{strategy="pessimistic",instance="0"} ${lagP99}`);
+  return `${lines.join('\n')}\n`;
+}
+
+describe('reading /metrics', () => {
+  it('sums a histogram over its label sets and reads the event-loop lag in ms', () => {
+    const m = readMetrics(text([0, 10, 50, 90, 100, 100, 100], 2.5, 0.004, true));
+    expect(m.hist.lockWait).toEqual({ le: [0.0001, 0.001, 0.01, 0.1, 1, 10, Infinity], counts: [0, 10, 50, 90, 100, 100, 100], sum: 2.5, count: 100 });
+    expect(m.lagP99Ms).toBeCloseTo(4, 6);
+    expect(m.hist.poolWait).toBeUndefined();
+  });
+
+  it('quantiles interpolate within the bucket holding the rank, as histogram_quantile does', () => {
+    const h = { le: [0.001, 0.01, 0.1, Infinity], counts: [0, 50, 100, 100], sum: 1, count: 100 };
+    // Rank 50 is the top of the (1 ms, 10 ms] bucket; rank 99 is 98% into (10 ms, 100 ms].
+    expect(quantileMs(h, 0.5)).toBe(10);
+    expect(quantileMs(h, 0.99)).toBeCloseTo(98.2, 6);
+    expect(quantileMs({ ...h, counts: [0, 0, 0, 0], count: 0 }, 0.5)).toBeNull();
+    // Everything beyond the last finite bound: the last finite bound, never Infinity.
+    expect(quantileMs({ le: [0.001, Infinity], counts: [0, 10], sum: 50, count: 10 }, 0.99)).toBe(1);
+  });
+
+  it('whole-phase figures are deltas from the first scrape (the warm-up is left out); a drop in count is a restart, read from zero', () => {
+    const at = (atMs: number, counts: number[], sum: number, lag = 0.002) => ({ atMs, instance: 0, ...readMetrics(text(counts, sum, lag)) });
+    const log: ScrapeLog = { everyMs: 1000, gaps: [{ atMs: 2500, instance: 0, error: 'no answer within 1000 ms' }], samples: [
+      at(0, [0, 100, 100, 100, 100, 100, 100], 0.05), // the warm-up's 100 fast waits, before the load
+      at(1000, [0, 100, 100, 200, 200, 200, 200], 5), // +100 waits in (10 ms, 100 ms]
+      at(2000, [0, 100, 100, 300, 300, 300, 300], 10, 0.030), // +100 more
+      at(3000, [0, 0, 0, 50, 50, 50, 50], 2), // restarted: 50 new waits, counted from zero
+    ] };
+    const x = insideServer(log, 1, 0);
+    expect(x.lockWait.count).toBe(250);
+    expect(x.lockWait.p50).toBeGreaterThan(10);
+    expect(x.lockWait.p99).toBeLessThanOrEqual(100);
+    expect(x.scrapes).toBe(4);
+    expect(x.missedScrapes).toBe(1);
+    expect(x.eventLoopLagP99Ms).toBe(30);
+    expect(x.series.map((p) => p.t)).toEqual([1, 2, 3]);
+    expect(x.poolWait).toEqual({ count: 0, p50: null, p99: null, meanMs: null });
+    expect(x.redis).toBeNull();
+  });
+});
