@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { insideServer, quantileMs, readMetrics, type ScrapeLog } from '../src/load/scrape.js';
 
-// The lab's reading of the servers' /metrics: parsing (by parse-prometheus-text-format, not a regex
-// of ours), quantiles as Prometheus computes them, deltas across scrapes and a restarted process.
+// The lab's reading of the servers' /metrics: parsing (by prom2javascript, not a regex of ours), quantiles as Prometheus computes them, deltas across scrapes and a restarted process.
 
 const BOUNDS = ['0.0001', '0.001', '0.01', '0.1', '1', '10', '+Inf'];
 
@@ -19,8 +18,8 @@ function text(counts: number[], sum: number, lagP99 = 0.004, split = false): str
 }
 
 describe('reading /metrics', () => {
-  it('sums a histogram over its label sets and reads the event-loop lag in ms', () => {
-    const m = readMetrics(text([0, 10, 50, 90, 100, 100, 100], 2.5, 0.004, true));
+  it('sums a histogram over its label sets and reads the event-loop lag in ms', async () => {
+    const m = await readMetrics(text([0, 10, 50, 90, 100, 100, 100], 2.5, 0.004, true));
     expect(m.hist.lockWait).toEqual({ le: [0.0001, 0.001, 0.01, 0.1, 1, 10, Infinity], counts: [0, 10, 50, 90, 100, 100, 100], sum: 2.5, count: 100 });
     expect(m.lagP99Ms).toBeCloseTo(4, 6);
     expect(m.hist.poolWait).toBeUndefined();
@@ -36,14 +35,14 @@ describe('reading /metrics', () => {
     expect(quantileMs({ le: [0.001, Infinity], counts: [0, 10], sum: 50, count: 10 }, 0.99)).toBe(1);
   });
 
-  it('whole-phase figures are deltas from the first scrape (the warm-up is left out); a drop in count is a restart, read from zero', () => {
-    const at = (atMs: number, counts: number[], sum: number, lag = 0.002) => ({ atMs, instance: 0, ...readMetrics(text(counts, sum, lag)) });
-    const log: ScrapeLog = { everyMs: 1000, gaps: [{ atMs: 2500, instance: 0, error: 'no answer within 1000 ms' }], samples: [
+  it('whole-phase figures are deltas from the first scrape (the warm-up is left out); a drop in count is a restart, read from zero', async () => {
+    const at = async (atMs: number, counts: number[], sum: number, lag = 0.002) => ({ atMs, instance: 0, ...(await readMetrics(text(counts, sum, lag))) });
+    const log: ScrapeLog = { everyMs: 1000, gaps: [{ atMs: 2500, instance: 0, error: 'no answer within 1000 ms' }], samples: await Promise.all([
       at(0, [0, 100, 100, 100, 100, 100, 100], 0.05), // the warm-up's 100 fast waits, before the load
       at(1000, [0, 100, 100, 200, 200, 200, 200], 5), // +100 waits in (10 ms, 100 ms]
       at(2000, [0, 100, 100, 300, 300, 300, 300], 10, 0.030), // +100 more
       at(3000, [0, 0, 0, 50, 50, 50, 50], 2), // restarted: 50 new waits, counted from zero
-    ] };
+    ]) };
     const x = insideServer(log, 1, 0);
     expect(x.lockWait.count).toBe(250);
     expect(x.lockWait.p50).toBeGreaterThan(10);

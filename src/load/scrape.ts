@@ -1,4 +1,4 @@
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { getMetricsFromIterator, type PromHistogramData, type PromMetrics } from 'prom2javascript';
 
 // The lab's view inside the servers: during the load, every instance's GET /metrics (Prometheus
 // text, prom-client; see src/server/metrics.ts) once a second. A scrape that fails — an instance
@@ -25,28 +25,32 @@ export interface Sample { atMs: number; instance: number; hist: Partial<Record<H
 export interface Gap { atMs: number; instance: number; error: string }
 export interface ScrapeLog { everyMs: number; samples: Sample[]; gaps: Gap[] }
 
+/** Parses a /metrics text (prom2javascript: every label set of a histogram, with its _sum and _count). */
+export async function parseMetrics(text: string): Promise<PromMetrics> {
+  return getMetricsFromIterator(text.split('\n')[Symbol.iterator]());
+}
+
 /** The parts of one /metrics text the report reads. */
-export function readMetrics(text: string): Pick<Sample, 'hist' | 'lagP99Ms'> {
-  const families = parsePrometheusTextFormat(text);
+export async function readMetrics(text: string): Promise<Pick<Sample, 'hist' | 'lagP99Ms'>> {
+  const metrics = await parseMetrics(text);
   const hist: Sample['hist'] = {};
-  let lagP99Ms: number | undefined;
-  for (const f of families) {
-    if (f.name === LAG_P99 && f.metrics[0]?.value !== undefined) lagP99Ms = Number(f.metrics[0].value) * 1000;
-    const key = (Object.keys(SCRAPED_HISTOGRAMS) as HistogramKey[]).find((k) => SCRAPED_HISTOGRAMS[k] === f.name);
-    if (!key || f.type !== 'HISTOGRAM') continue;
+  const lag = metrics[LAG_P99]?.data[0] as { value?: number } | undefined;
+  for (const key of Object.keys(SCRAPED_HISTOGRAMS) as HistogramKey[]) {
+    const m = metrics[SCRAPED_HISTOGRAMS[key]];
+    if (m?.type !== 'histogram') continue;
     let h: Hist | undefined;
-    for (const m of f.metrics) {
-      // "+Inf" reads as Infinity; every label set of one histogram has the same bounds.
-      const buckets = Object.entries(m.buckets ?? {}).map(([le, n]) => [Number(le), Number(n)] as const).sort((a, b) => a[0] - b[0]);
+    for (const d of m.data as PromHistogramData[]) {
+      // Every label set of one histogram has the same bounds; "+Inf" is not a number JavaScript reads.
+      const buckets = Object.entries(d.buckets).map(([le, n]) => [le === '+Inf' ? Infinity : Number(le), n] as const).sort((a, b) => a[0] - b[0]);
       h ??= { le: buckets.map(([le]) => le), counts: buckets.map(() => 0), sum: 0, count: 0 };
       if (buckets.length !== h.le.length) continue;
       buckets.forEach(([, n], i) => { h!.counts[i]! += n; });
-      h.sum += Number(m.sum ?? 0);
-      h.count += Number(m.count ?? 0);
+      h.sum += d.sum ?? 0;
+      h.count += d.count;
     }
     if (h) hist[key] = h;
   }
-  return { hist, ...(lagP99Ms !== undefined ? { lagP99Ms } : {}) };
+  return { hist, ...(typeof lag?.value === 'number' ? { lagP99Ms: lag.value * 1000 } : {}) };
 }
 
 /**
@@ -62,7 +66,7 @@ export function startScraper(o: { instances: number; urlOf: (i: number) => strin
     try {
       const res = await fetch(`${o.urlOf(instance)}/metrics`, { signal: AbortSignal.timeout(everyMs) });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-      log.samples.push({ atMs: Math.round(atMs), instance, ...readMetrics(await res.text()) });
+      log.samples.push({ atMs: Math.round(atMs), instance, ...(await readMetrics(await res.text())) });
     } catch (err) {
       log.gaps.push({ atMs: Math.round(atMs), instance, error: (err as Error).name === 'TimeoutError' ? `no answer within ${everyMs} ms` : (err as Error).message });
     }
