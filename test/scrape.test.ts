@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { insideServer, quantileMs, readMetrics, type ScrapeLog } from '../src/load/scrape.js';
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { insideServer, quantileMs, readMetrics, startScraper, type ScrapeLog } from '../src/load/scrape.js';
+import { startInstances } from '../src/load/instances.js';
+import { seedSchedule, seedUsers } from '../src/db/seed.js';
+import { call, freshDatabase, SECRET } from './helpers.js';
 
 // The lab's reading of the servers' /metrics: parsing (by prom2javascript, not a regex of ours), quantiles as Prometheus computes them, deltas across scrapes and a restarted process.
 
@@ -54,4 +58,45 @@ describe('reading /metrics', () => {
     expect(x.poolWait).toEqual({ count: 0, p50: null, p99: null, meanMs: null });
     expect(x.redis).toBeNull();
   });
+});
+
+describe('scraping real instances that are paused and killed', () => {
+  it('a paused or killed instance is a gap in the series, never an error; scrapes resume when it does', async () => {
+    const db = await freshDatabase();
+    const { scheduleId } = await seedSchedule(db.db, { seats: 50 });
+    const users = await seedUsers(db.db, { count: 40, secret: SECRET });
+    const instances = await startInstances(2, { databaseUrl: db.url, strategy: 'pessimistic', tokenSecret: SECRET, poolSize: 5 });
+    onTestFinished(async () => { for (const i of instances) await i.stop(); });
+    const t0 = performance.now();
+    const now = () => performance.now() - t0;
+    const scraper = startScraper({ instances: 2, urlOf: (i) => instances[i]!.url, now, everyMs: 200 });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const hold = (u: (typeof users)[number], seatNo: number, i: number) => call(instances[i]!.url, 'POST', '/api/reservations', { token: u.token, body: { scheduleId, seatNo } });
+    // The first scrapes (the baseline) before any hold; then holds on both instances, so both have lock waits to report.
+    await sleep(300);
+    for (let k = 0; k < 10; k++) expect((await hold(users[k]!, k + 1, k % 2)).status).toBe(201);
+    await sleep(500);
+    instances[0]!.pause();
+    await sleep(700);
+    instances[0]!.resume();
+    await instances[1]!.kill();
+    await sleep(500);
+    await instances[1]!.restart();
+    for (let k = 10; k < 20; k++) expect((await hold(users[k]!, k + 1, k % 2)).status).toBe(201);
+    await sleep(500);
+    const log = await scraper.stop();
+    const gaps = (i: number) => log.gaps.filter((g) => g.instance === i);
+    expect(gaps(0).length).toBeGreaterThan(0);
+    expect(gaps(0).every((g) => g.error === 'no answer within 200 ms')).toBe(true);
+    expect(gaps(1).length).toBeGreaterThan(0);
+    // Scrapes of both came back after the fault, and the restarted instance counts from zero again.
+    const last = (i: number) => log.samples.filter((s) => s.instance === i).at(-1)!;
+    expect(last(0).atMs).toBeGreaterThan(2000);
+    expect(last(1).atMs).toBeGreaterThan(2000);
+    expect(last(1).hist.lockWait!.count).toBe(5);
+    const x = insideServer(log, 2, 0);
+    expect(x.missedScrapes).toBe(log.gaps.length);
+    // Every hold took its row lock once: 10 before the faults, 10 after (5 of them on the restarted process).
+    expect(x.lockWait.count).toBe(20);
+  }, 60_000);
 });
