@@ -10,6 +10,27 @@ export interface ProcStat {
   state: string;
   /** Clock ticks after boot: with the pid, it tells a process from a later one given the same pid. */
   startTicks: string;
+  /** CPU in clock ticks (proc(5) fields 14–17): user and system time of the process (all its threads)… */
+  utime: number;
+  stime: number;
+  /** …and of its children that have exited and been waited for (reaped) by it. */
+  cutime: number;
+  cstime: number;
+}
+
+/**
+ * One /proc/<pid>/stat line. The command name (field 2) is in parentheses and may hold spaces and
+ * parentheses itself ("(a) b)"), so the fields are counted from after the LAST ')'; undefined when
+ * the line has no ')' or too few fields.
+ */
+export function parseProcStat(pid: number, text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // Field 3 (state) is f[0]; field n is f[n - 3].
+  const f = text.slice(close + 2).trim().split(' ');
+  if (f.length < 20) return undefined;
+  const tick = (i: number) => Number(f[i]);
+  return { pid, state: f[0]!, ppid: tick(1), utime: tick(11), stime: tick(12), cutime: tick(13), cstime: tick(14), startTicks: f[19]! };
 }
 
 /** /proc/<pid>/stat, or undefined when there is no such process. */
@@ -20,20 +41,23 @@ export function procStat(pid: number): ProcStat | undefined {
   } catch {
     return undefined;
   }
-  // The command name is in parentheses and may hold spaces or parentheses: fields start after the last ')'.
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: f[0] ?? '?', ppid: Number(f[1]), startTicks: f[19] ?? '' };
+  return parseProcStat(pid, text);
 }
 
-/** The live children of `ppid` (zombies left out): one scan of /proc. */
-export function childrenOf(ppid: number): ProcStat[] {
+/** Every process on the machine (zombies included), from one scan of /proc. */
+export function allProcesses(): ProcStat[] {
   const out: ProcStat[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const s = procStat(Number(name));
-    if (s && s.ppid === ppid && !exited(s)) out.push(s);
+    if (s) out.push(s);
   }
   return out;
+}
+
+/** The live children of `ppid` (zombies left out): one scan of /proc. */
+export function childrenOf(ppid: number): ProcStat[] {
+  return allProcesses().filter((s) => s.ppid === ppid && !exited(s));
 }
 
 /** True once the process this stat described has exited (gone, a zombie, or its pid reused). */
