@@ -21,6 +21,9 @@ import { startNemesis } from '../nemesis/schedule.js';
 import { probeLiveness, type LivenessResult } from '../check/liveness.js';
 import { Progress } from './progress.js';
 import { stoppingFor } from '../infra/cleanup.js';
+import { startCpuWindow, type CpuFigures } from '../load/cpu.js';
+import { runComponents } from '../load/cpu-components.js';
+import { dialectOfUrl } from '../db/dialect.js';
 
 // The HTTP load phase of one run: N server instances, a warm-up, the measured load with the fault
 // schedule running beside it, the faults healed, then the liveness probe while the servers are
@@ -62,6 +65,8 @@ export interface LoadOutput {
   fairness?: Fairness;
   /** Inside the servers during the load: their /metrics, scraped once a second (src/load/scrape.ts). */
   inside?: InsideServer;
+  /** CPU per component over the measured load (src/load/cpu.ts). */
+  cpu?: CpuFigures;
 }
 
 export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
@@ -105,6 +110,8 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     // Straight to each instance, not through a link: what the servers say about themselves, not the network.
     const scrapeFrom = now();
     const scraper = startScraper({ instances: instances.length, urlOf: (i) => instances[i]!.url, now });
+    // CPU accounting: every process of the run, read just before and just after the measured load.
+    const cpu = startCpuWindow(cpuComponentsOf(x, instances));
     try {
       if (x.prepared.journeys) {
         const j = await driveJourneys(x.prepared.journeys, { urls, concurrency: o.params.connections, onProgress, queue: o.queue !== undefined, recorder: rec });
@@ -127,6 +134,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     } finally {
       progress.done();
     }
+    const cpuFigures = cpu.end(result.requests);
     const inside = insideServer(await scraper.stop(), instances.length, scrapeFrom);
     const events = nemesis ? await nemesis.stop() : undefined;
     if (x.prepared.journeys) {
@@ -147,7 +155,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     const after = await sumCounters(instances);
     const counters = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
     return {
-      result, history, counters, warmup: warm, liveness, fairness, inside,
+      result, history, counters, warmup: warm, liveness, fairness, inside, cpu: cpuFigures,
       restarts: instances.reduce((a, i) => a + i.restarts, 0),
       ...(schedule && events ? { nemesis: { fault: schedule.fault.name, everyMs: schedule.everyMs, forMs: schedule.forMs, firstMs: schedule.firstMs, events } } : {}),
     };
@@ -159,6 +167,14 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
 
 async function stopAll(instances: Instance[]): Promise<void> {
   await Promise.all(instances.map((i) => i.stop().catch(() => undefined)));
+}
+
+/** The run's processes: its instances, the store's server, the Redis its servers use, the link proxy, the lab. */
+function cpuComponentsOf(x: LoadInput, instances: Instance[]) {
+  return runComponents({
+    instances, ...(x.dbServer ? { store: { dialect: dialectOfUrl(x.adminUrl), server: x.dbServer } } : {}),
+    redis: x.server.redisUrls && x.server.redisUrls.length > 0 ? x.redis : [], ...(x.links ? { linkHostPid: x.links.host.pid } : {}),
+  });
 }
 
 function lockTtl(x: LoadInput): number | undefined {

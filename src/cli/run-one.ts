@@ -26,6 +26,8 @@ import type { Dialect } from '../db/dialect.js';
 import { loadOverHttp, type LoadOutput } from './run-load.js';
 import type { LinkHost, LinkToxics } from '../infra/link.js';
 import { closeLinks, linkInstances } from '../load/instance-links.js';
+import { startCpuWindow } from '../load/cpu.js';
+import { runComponents } from '../load/cpu-components.js';
 
 // One run of one strategy (under one fault, or none), as its phases: a fresh database and the
 // scenario's seed → the store ceiling → the load (HTTP over N instances with the nemesis, or the
@@ -80,8 +82,10 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
     if (o.transport === 'direct') {
       const core = await startCore({ databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:` });
       try {
+        // The core is in the lab's process here: the lab's CPU is the load generator's and the server's.
+        const cpu = startCpuWindow(runComponents({ ...(c.dbServer ? { store: { dialect: c.store, server: c.dbServer } } : {}), redis: c.redisUrls.length > 0 ? c.redis : [] }));
         const result = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
-        load = { result, history: result.recorder.history, counters: core.booking.counters(), restarts: 0, fairness: result.recorder.fairness(prepared.seatCount) };
+        load = { result, history: result.recorder.history, counters: core.booking.counters(), restarts: 0, fairness: result.recorder.fairness(prepared.seatCount), cpu: cpu.end(result.requests) };
       } finally {
         await core.close();
       }
@@ -191,6 +195,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
     // Who got the seats: for the sales of seats and tickets, and the journey (holds, whether or not paid for).
     ...(load.fairness && (o.scenario.kind === 'seats' || o.scenario.kind === 'tickets' || o.scenario.kind === 'journey') ? { fairness: load.fairness } : {}),
     ...(result.histograms ? { outcomeHistograms: result.histograms } : {}),
+    ...(load.cpu ? { cpu: load.cpu } : {}),
   };
 }
 

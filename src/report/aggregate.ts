@@ -39,6 +39,7 @@ export function runFigures(r: StrategyResult, run: number): RunFigures {
     ...(r.nemesis ? { faults: r.nemesis.events } : {}),
     ...(r.sale ? { sale: r.sale } : {}),
     ...(r.latencyByOutcome ? { latencyByOutcome: r.latencyByOutcome } : {}),
+    ...(r.cpu ? { cpu: r.cpu } : {}),
   };
 }
 
@@ -80,6 +81,7 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     ...(first.fairness ? { fairness: medianRun(runs, (r) => r.fairness?.firstComeShare).fairness } : {}),
     ...(first.inside ? { inside: medianRun(runs, (r) => r.inside?.lockWait.p99).inside } : {}),
     ...(first.latencyByOutcome ? { latencyByOutcome: medianByOutcome(runs) } : {}),
+    ...(first.cpu ? { cpu: medianCpu(runs) } : {}),
     ...(first.load.rate ? { load: { ...first.load, rate: medianRate(runs) } } : {}),
     retries: medianCount(runs.map((r) => r.retries)),
     lockFailures: medianCount(runs.map((r) => r.lockFailures)),
@@ -108,6 +110,13 @@ const medianOrNull = (xs: (number | null | undefined)[]) => {
 /** The run with the median of a figure, so that figures counted together (one sale's) stay together. */
 function medianRun(runs: StrategyResult[], by: (r: StrategyResult) => number | null | undefined): StrategyResult {
   return [...runs].sort((a, b) => (by(a) ?? 0) - (by(b) ?? 0))[Math.floor((runs.length - 1) / 2)]!;
+}
+
+/** One run's CPU figures whole (the run with the median total CPU per request), so its components add up; it says which run. */
+function medianCpu(runs: StrategyResult[]): NonNullable<StrategyResult['cpu']> {
+  const withCpu = runs.filter((r) => r.cpu);
+  const m = medianRun(withCpu, (r) => r.cpu!.total.usPerRequest);
+  return { ...m.cpu!, run: runs.indexOf(m) + 1 };
 }
 
 function medianSale(runs: StrategyResult[]): NonNullable<StrategyResult['sale']> {

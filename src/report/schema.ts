@@ -15,6 +15,7 @@ import type { OpenRate } from '../load/result.js';
 import type { Dialect } from '../db/dialect.js';
 import type { StoreInfo } from './metadata.js';
 import type { ConnectionErrorCount } from '../infra/error-tally.js';
+import type { CpuFigures } from '../load/cpu.js';
 
 /** The names a store goes by on the command line and in thresholds: each dialect and its aliases. */
 const STORE_ALIASES: Record<string, Dialect> = { pg: 'pg', postgres: 'pg', postgresql: 'pg', mysql: 'mysql', mariadb: 'mysql' };
@@ -61,6 +62,8 @@ export interface RunFigures {
   /** Writes in the database that no acknowledged or unknown operation explains (the history checker's). */
   unexplainedWrites?: number;
   faults?: FaultEvent[];
+  /** This run's CPU per component over its measured load. */
+  cpu?: CpuFigures;
 }
 
 /** What the history checker found (see src/check/history.ts) and where the history is. */
@@ -145,7 +148,7 @@ export interface StrategyResult {
   efficiency?: number;
   /** Why no efficiency is printed: the run beat its own ceiling, so the ceiling measured other work. */
   ceilingInvalid?: string;
-  /** One line: where a request's time goes (HTTP and the server process, the store and its locks). */
+  /** One line: where a request's CPU goes, from the measured figures in `cpu` (server, store, Redis, links, the lab), and how busy the machine was. */
   whereTimeGoes?: string;
   /** Warm-up of this run (a single run) — see runs[] for each run's. */
   warmup: { ms: number; applied: boolean; excludedRequests: number };
@@ -181,6 +184,14 @@ export interface StrategyResult {
    * failed. A server reports its counts every second, so a killed one loses its last second.
    */
   connectionErrors?: ConnectionErrorCount[];
+  /**
+   * CPU per component over the measured load (after the warm-up, the drive alone), from /proc:
+   * user + system time of the lab's own process, each server instance, the store's server with its
+   * backends, each Redis, the link proxy; per answered request and as a share of cores × duration.
+   * A server the lab did not start is in notMeasured with the reason. With several runs, the run
+   * whose total CPU per request is the median (`run` says which; every run's are in runs[]).
+   */
+  cpu?: CpuFigures;
 }
 
 export interface Report {

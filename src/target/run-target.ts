@@ -11,10 +11,13 @@ import { Recorder } from '../load/recorder.js';
 import { driveClosed } from '../load/closed-driver.js';
 import { driveOpen } from '../load/open-driver.js';
 import { writeHistory } from '../load/history.js';
+import { startCpuWindow } from '../load/cpu.js';
+import { runComponents } from '../load/cpu-components.js';
 import { checkHistory, type HistoryCheckResult } from '../check/history.js';
 import { ViolationLog } from '../check/violations.js';
 import { storeInfo } from '../report/metadata.js';
 import { aggregateRuns } from '../report/aggregate.js';
+import { whereTimeGoes } from '../report/render-cpu.js';
 import type { StrategyResult } from '../report/schema.js';
 import { assemble } from '../cli/run-one.js';
 import { finishReport, type Io } from '../cli/run.js';
@@ -64,7 +67,7 @@ export async function runTargetBench(o: RunOptions, io: Io, argv: string[]): Pro
     const runs: StrategyResult[] = [];
     for (let run = 1; run <= o.runs; run++) runs.push(await oneRun(o, t, db, { runId, run, label: `[run ${run}/${o.runs} · target:${p.name}]`, io }));
     return await finishReport(o, io, {
-      runId, results: [aggregateRuns(runs)],
+      runId, results: [withWhereTimeGoes(aggregateRuns(runs))],
       config: { strategies: [`target:${p.name}`], skipped: [], redisNodes: 0, strategyOptions: {}, holdTtlMs: 0, poolSize: 0, timeoutSec: o.timeoutSec,
         seed: o.params.seed, runs: o.runs, warmupMs: 0, command: argv, instances: 1 },
       servers: info
@@ -78,6 +81,9 @@ export async function runTargetBench(o: RunOptions, io: Io, argv: string[]): Pro
   }
 }
 
+/** The lab's CPU per request, measured; the target's is not the lab's to read. */
+const withWhereTimeGoes = (r: StrategyResult): StrategyResult => (r.cpu ? { ...r, whereTimeGoes: whereTimeGoes(r.cpu) } : r);
+
 async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: { runId: string; run: number; label: string; io: Io }): Promise<StrategyResult> {
   const p = t.profile;
   const t0 = performance.now();
@@ -87,9 +93,12 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
   c.io.err(`${c.label} seeded ${o.params.users} users and ${o.params.seats} seats on the target in ${seedMs} ms (schedule ${String(sale.vars.scheduleId)})`);
   const rec = new Recorder(1);
   const onProgress = (x: { elapsedMs: number; requests: number; ok: number }) => c.io.err(`${c.label} ${(x.elapsedMs / 1000).toFixed(0)} s · ${x.requests} requests · ${x.ok} ok`);
+  // The lab's CPU only: the target's processes are somebody else's.
+  const cpu = startCpuWindow(runComponents({ target: t.url }));
   const result = o.rate
     ? await driveOpen(plan, { urls: [t.url], rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, onProgress, recorder: rec })
     : await driveClosed(plan, { urls: [t.url], connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
+  const cpuFigures = cpu.end(result.requests);
   const tickets = o.scenario.workload!(o.params, createRng(o.params.seed)).op === 'hold-ticket';
   const { check, hist, notes } = await truth(o, t, db, sale, rec, tickets);
   const historyRel = `history/target.run${c.run}.jsonl.gz`;
@@ -98,7 +107,7 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
   await writeHistory(file, rec.history);
   const pseudo = { name: `target:${p.name}`, description: p.description ?? `${p.name} at ${t.url}`, safe: true, requires: { redis: false }, options: [],
     create: () => { throw new Error('a target is not a strategy'); } } satisfies SeatLockStrategy;
-  const r = assemble({ ...o, warmupMs: 0 }, pseudo, undefined, { check, hist, load: { result, history: rec.history, counters: {}, restarts: 0, fairness: rec.fairness(o.params.seats) },
+  const r = assemble({ ...o, warmupMs: 0 }, pseudo, undefined, { check, hist, load: { result, history: rec.history, counters: {}, restarts: 0, fairness: rec.fairness(o.params.seats), cpu: cpuFigures },
     seedMs, options: {}, historyRel, prepared: { seatCount: o.params.seats } });
   r.notes.push(...notes, 'no warm-up against a target (its sale is measured from its first request)');
   c.io.err(`${c.label} ${r.requests} requests in ${(r.durationMs / 1000).toFixed(1)} s: ${r.outcomes.ok} ok, oversold ${r.oversold} → ${r.verdict}`);
