@@ -20,6 +20,7 @@ import { labeller, resultLabel } from '../report/render-faults.js';
 import { SCHEMA_VERSION, type Report, type StrategyResult } from '../report/schema.js';
 import { writeReport } from '../report/write.js';
 import { aggregateRuns } from '../report/aggregate.js';
+import { whereTimeGoes } from '../report/render-cpu.js';
 import { evaluateThresholds } from '../report/thresholds.js';
 import { renderConsoleTable } from './console.js';
 import { EXIT } from './errors.js';
@@ -199,7 +200,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
   const results = cells.map((c) => {
     const agg = aggregateRuns(perCell.get(c.key)!);
     const lower = Math.min(httpCeiling?.perSec ?? Infinity, agg.storeCeiling?.perSec ?? Infinity);
-    return withEfficiency(agg, httpCeiling, lower);
+    return withEfficiency(agg, lower);
   });
   return await finishReport(o, io, {
     runId, results,
@@ -223,17 +224,11 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
 
 const CEILING_SECONDS = 3;
 
-/** req/s ÷ the lower ceiling, unless the run beat it (then the ceiling measured other work and says so). */
-function withEfficiency(agg: StrategyResult, http: Ceiling | undefined, lower: number): StrategyResult {
+/** req/s ÷ the lower ceiling, unless the run beat it (then the ceiling measured other work and says so); where the time goes, from the CPU measured. */
+function withEfficiency(agg: StrategyResult, lower: number): StrategyResult {
   const out: StrategyResult = { ...agg };
-  const store = agg.storeCeiling;
-  if (store && store.perSec > 0) {
-    const httpShare = Math.max(0, 1 - agg.rps / store.perSec);
-    const waits = (agg.counters.lockWaits ?? 0) + (agg.retries ?? 0);
-    out.whereTimeGoes = `in-process (no HTTP) the same plan ran at ${store.perSec} req/s, over HTTP at ${agg.rps}: HTTP and the server process take about ` +
-      `${Math.round(httpShare * 100)}% of a request's cost, the store and its locks the rest (${waits} lock waits and retries, ${agg.lockFailures} lock failures)` +
-      `${http ? `; the same server answers a no-op at ${http.perSec} req/s` : ''}`;
-  }
+  // Measured per process (src/load/cpu.ts), not inferred from the ratio of the two ceilings.
+  if (agg.cpu) out.whereTimeGoes = whereTimeGoes(agg.cpu);
   if (!Number.isFinite(lower) || lower <= 0) return out;
   const e = agg.rps / lower;
   if (e > 1.05) out.ceilingInvalid = `${agg.rps} req/s is ${Math.round((e - 1) * 100)}% above the lower ceiling (${lower}/s): that ceiling did not measure the same work, so no efficiency is given`;

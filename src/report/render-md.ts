@@ -4,6 +4,7 @@ import { bareLabel, grouped, labeller, renderFaultsMarkdown, renderInstancesMark
 import { renderLinksMarkdown } from './render-links.js';
 import { renderFairnessMarkdown } from './render-fairness.js';
 import { renderInsideMarkdown } from './render-inside.js';
+import { renderCpuMarkdown } from './render-cpu.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -92,7 +93,10 @@ export function tableRow(s: StrategyResult, withStore = false, withLink = false)
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? (s.ceilingInvalid ? 'invalid' : '–') : s.efficiency.toFixed(2), s.verdict];
 }
 
-const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p50 / p99 ms', 'losers p50 / p99 ms', 'errors p99 ms', 'first come', 'oversold', 'verdict'];
+export const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'winners p50 / p99 ms', 'losers p50 / p99 ms', 'errors p99 ms', 'first come', 'oversold', 'verdict'];
+
+/** The sale table's columns; with stores or links, their columns after the strategy (as tableHeader). */
+export const saleHeader = (withStore: boolean, withLink = false) => [SALE_HEADER[0]!, ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : []), ...SALE_HEADER.slice(1)];
 
 const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
 
@@ -124,7 +128,7 @@ export function renderMarkdown(report: Report): string {
   out.push(`**Machine:** ${machineLine(r)}`, '');
   if (r.results.some((s) => s.sale)) {
     out.push('## The sale', '');
-    out.push(markdownTable([SALE_HEADER[0]!, ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : []), ...SALE_HEADER.slice(1)], r.results.map((s) => saleRow(s, withStore, withLink)), left - 1), '');
+    out.push(markdownTable(saleHeader(withStore, withLink), r.results.map((s) => saleRow(s, withStore, withLink)), left - 1), '');
     out.push('Sold out in: first request to the last successful hold. Winners: successful holds; losers: 409 and other 4xx answers; ' +
       'each from its own HDR histogram, requests given up on included at the time they were given up on. First come: the share of ' +
       'successful holds that went to the first `seats` users to ask; the next section says who got the seats in full. One sale: the median run.', '');
@@ -166,6 +170,7 @@ export function renderMarkdown(report: Report): string {
         : '**Weaker check:** no --target-db, so the truth is what the API shows; a seat sold twice cannot be seen this way.'), '');
   }
   out.push(...renderFaultsMarkdown(r), ...renderInstancesMarkdown(r));
+  out.push(...renderCpuMarkdown(r, markdownTable));
   out.push('## Ceilings (measured in this run)', '');
   const http = r.ceilings?.http;
   out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
