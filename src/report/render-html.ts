@@ -1,10 +1,11 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Report, StrategyResult } from './schema.js';
-import { machineLine, tableRow, tableHeader, markdownTable, storesOf, engineName } from './render-md.js';
+import { machineLine, tableRow, tableHeader, markdownTable, storesOf, engineName, saleHeader, saleRow } from './render-md.js';
 import { bareLabel, showsLinks, grouped, labeller, renderFaultsMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
 import { linkRankings } from './render-links.js';
 import { fairnessHtml } from './render-fairness.js';
 import { INSIDE_LEGEND, insideSeries, insideTable, showsInside } from './render-inside.js';
+import { cpuHtml } from './render-cpu.js';
 import type { Dialect } from '../db/dialect.js';
 
 // A self-contained report: inline SVG, no script, no network. Every chart draws one series per
@@ -29,6 +30,23 @@ const STORE_DASH: Record<Dialect, string | undefined> = { pg: undefined, mysql: 
 const LOSER_DASH = '6 4';
 const dashAttr = (d: string | undefined) => (d ? ` stroke-dasharray="${d}"` : '');
 const seriesDash = (s: Series) => (s.dashed ? LOSER_DASH : s.store ? STORE_DASH[s.store] : undefined);
+
+/**
+ * Tick labels for a time axis in seconds: every 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30 … s, the
+ * smallest step (at least `minStep`: 1 for whole seconds) that puts at most `max` ticks on [x0, x1].
+ */
+export function timeTicks(x0: number, x1: number, o: { max?: number; minStep?: number } = {}): [number, string][] {
+  const max = o.max ?? 10;
+  const span = Math.max(x1 - x0, 0.1);
+  const step = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].find((st) => st >= (o.minStep ?? 0.1) && span / st <= max) ?? Math.ceil(span / max / 3600) * 3600;
+  const out: [number, string][] = [];
+  // Multiples of the step, counted in whole steps so that 0.1 + 0.2 never drifts into 0.30000000000000004.
+  for (let k = Math.ceil(x0 / step - 1e-9); k * step <= x1 + 1e-9; k++) {
+    const v = Math.round(k * step * 10) / 10;
+    out.push([v, step < 1 ? v.toFixed(1) : String(v)]);
+  }
+  return out;
+}
 
 /** A shaded stretch of the x axis: a fault in force. */
 interface Band { x0: number; x1: number; color: string; label: string }
@@ -110,10 +128,11 @@ export function renderHtml(report: Report): string {
   const latency = lineChart(`Latency by percentile (all requests, all runs; log scale)${lines}`, r.results.map((s) => ({
     name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: percentileCurve(s).map(({ p, ms }) => [-Math.log10(1 - p / 100), ms] as [number, number]),
   })), { xLabel: 'percentile', yLabel: 'ms', logY: true, xTicks: PERCENTILES.map((p) => [-Math.log10(1 - p / 100), `p${p}`] as [number, string]) });
+  const selloutEnd = Math.max(0, ...r.results.map((s) => (s.selloutCurve?.length ?? 0) / 10));
   const sold = r.results.some((s) => s.selloutCurve?.length)
     ? lineChart(`Seats sold over time (cumulative successful holds, 100 ms buckets, first run): the sellout curve${lines}`, r.results.filter((s) => s.selloutCurve?.length).map((s) => ({
       name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: s.selloutCurve!.map((v, i) => [(i + 1) / 10, v] as [number, number]),
-    })), { xLabel: 'seconds since the first request', yLabel: 'seats held' })
+    })), { xLabel: 'seconds since the first request', yLabel: 'seats held', xTicks: timeTicks(0.1, selloutEnd) })
     : '';
   const pct = (p: number) => -Math.log10(1 - p / 100);
   // Dashes already tell winners from losers here, so with two stores each store gets a chart of its own.
@@ -137,7 +156,9 @@ export function renderHtml(report: Report): string {
     const rs = r.results.filter((s) => s.fault === f);
     const series = rs.map((s) => ({ name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: (s.runs?.[0]?.perSecond ?? s.perSecond).requests.map((v, sec) => [sec, v] as [number, number]) }));
     const bands = rs.flatMap((s) => (s.runs?.[0]?.faults ?? s.nemesis?.events ?? []).map((e) => ({ x0: e.startMs / 1000, x1: Math.max(e.endMs, e.startMs + 100) / 1000, color: color(s), label: `${label(s)}: ${e.target}: ${e.detail}` })));
-    return lineChart(`Throughput over time (requests per second, first run)${f ? ` under ${f}; shaded: the fault in force` : ''}${lines}`, series, { xLabel: 'second of the run', yLabel: 'req/s', bands });
+    const xs = [...series.flatMap((x) => x.points.map((p) => p[0])), ...bands.flatMap((b) => [b.x0, b.x1])];
+    return lineChart(`Throughput over time (requests per second, first run)${f ? ` under ${f}; shaded: the fault in force` : ''}${lines}`, series,
+      { xLabel: 'second of the run', yLabel: 'req/s', bands, xTicks: xs.length > 0 ? timeTicks(Math.min(...xs), Math.max(...xs), { minStep: 1 }) : [] });
   }).join('\n');
   // Inside the servers, over the same seconds as throughput, with the same fault bands: one chart per wait.
   const inside = showsInside(r) ? faults.map((f) => {
@@ -162,6 +183,10 @@ ${chart('lagP99Ms', 'Inside the server: event-loop lag p99 (ms, the worst instan
     const cells = line.split('|').slice(1, -1).map((c) => c.trim().replace(/\*\*/g, ''));
     return `<tr>${cells.map((c) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;
   }).join('\n');
+  // The sale first, as report.md leads with it: the same columns and cells (render-md's saleRow).
+  const sale = r.results.some((s) => s.sale)
+    ? `<h2>The sale</h2><table class="sale">${htmlRow(saleHeader(withStore, withLink), 'th')}${r.results.map((s) => htmlRow(saleRow(s, withStore, withLink), 'td', s)).join('')}</table>`
+    : '';
   const storeList = withStore
     ? `<h2>Stores</h2><table class="stores"><tr><th>store</th><th>engine</th><th>kind</th><th>isolation</th><th>settings</th></tr>${storesOf(r).map((x) =>
       `<tr data-store="${esc(x.store)}"><td>${esc(x.store)}</td><td>${esc(engineName(x))}</td><td>${esc(x.kind)}</td><td>${esc(x.isolation)}</td><td>${esc(Object.entries(x.settings).map(([k, v]) => `${k}=${v}`).join(', '))}</td></tr>`).join('')}</table>` +
@@ -180,6 +205,7 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figur
 <h1>seatlab · ${esc(r.scenario.name)}</h1>
 <p class="machine">${esc(machineLine(r))}<br>${esc(r.machine.note)}. Run ${esc(r.runId)}, ${r.config.runs} run(s) per strategy${multiStore ? ' on each store' : ''}, seed ${r.config.seed}.</p>
 ${storeList}
+${sale}
 <table class="comparison">${table}</table>
 <h2>Oversold</h2><table class="oversold"><tr><th>strategy</th>${withStore ? '<th>store</th>' : ''}<th>oversold</th><th>verdict</th></tr>${oversold}</table>
 ${sold}
@@ -192,6 +218,7 @@ ${insideTableHtml}
 ${inside}
 ${outcomeBars(r.results, label, withStore)}
 ${faultsHtml(r)}
+${cpuHtml(r)}
 <h2>Ceilings (measured in this run)</h2>
 <table class="ceilings"><tr><th>what</th><th>per second</th><th>p99 ms</th><th>efficiency</th></tr>
 <tr><td>HTTP: GET /lab/noop, same load model</td><td>${r.ceilings?.http?.perSec ?? '–'}</td><td>${r.ceilings?.http?.p99Ms ?? '–'}</td><td></td></tr>
@@ -199,6 +226,12 @@ ${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"${storeAttr(s)}><t
 </table>
 </body></html>
 `;
+}
+
+/** One table row from a markdown renderer's cells (bold marks an alarm: it becomes red); data-strategy on result rows. */
+function htmlRow(cells: string[], tag: 'th' | 'td', s?: StrategyResult): string {
+  const attrs = s ? ` data-strategy="${esc(s.strategy)}"${s.store ? ` data-store="${esc(s.store)}"` : ''}` : '';
+  return `<tr${attrs}>${cells.map((c) => (c.startsWith('**') ? `<${tag} class="bad">${esc(c.replace(/\*\*/g, ''))}</${tag}>` : `<${tag}>${esc(c)}</${tag}>`)).join('')}</tr>`;
 }
 
 /** The fault matrix and the injections, from the markdown renderer's lines (tables and lists only). */
