@@ -205,7 +205,7 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.axes line{stroke:#999}figur
 <h1>seatlab · ${esc(r.scenario.name)}</h1>
 <p class="machine">${esc(machineLine(r))}<br>${esc(r.machine.note)}. Run ${esc(r.runId)}, ${r.config.runs} run(s) per strategy${multiStore ? ' on each store' : ''}, seed ${r.config.seed}.</p>
 ${storeList}
-${sale}
+${sale}${sale ? '\n<h2>Throughput and all requests</h2>' : ''}
 <table class="comparison">${table}</table>
 <h2>Oversold</h2><table class="oversold"><tr><th>strategy</th>${withStore ? '<th>store</th>' : ''}<th>oversold</th><th>verdict</th></tr>${oversold}</table>
 ${sold}
