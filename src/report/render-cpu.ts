@@ -1,6 +1,6 @@
 import type { CpuFigures } from '../load/cpu.js';
 import type { Report, StrategyResult } from './schema.js';
-import { labeller } from './render-faults.js';
+import { labeller, showsStore } from './render-faults.js';
 
 // CPU per component, as the report shows it: a table (report.md, report.html), a bar chart
 // (report.html), the "where the time goes" line and one console cell. Everything reads
@@ -131,6 +131,7 @@ export function cpuHtml(r: Report): string {
   const t = cpuTable(r);
   if (!t) return '';
   const label = labeller(r);
+  const withStore = showsStore(r);
   const rs = r.results.filter((s) => s.cpu && s.cpu.total.usPerRequest !== null);
   const max = Math.max(1, ...rs.map((s) => s.cpu!.total.usPerRequest ?? 0));
   const W = 720, rowH = 24, L = Math.max(150, 16 + 6.5 * Math.max(0, ...rs.map((s) => label(s).length))), R = 70;
@@ -143,7 +144,7 @@ export function cpuHtml(r: Report): string {
       x += w;
       return rect;
     });
-    return `<g class="series" data-strategy="${esc(s.strategy)}"${s.store ? ` data-store="${esc(s.store)}"` : ''}><text x="${L - 8}" y="${i * rowH + 17}" text-anchor="end">${esc(label(s))}</text>${parts.join('')}` +
+    return `<g class="series" data-strategy="${esc(s.strategy)}"${withStore ? ` data-store="${esc(s.store ?? 'pg')}"` : ''}><text x="${L - 8}" y="${i * rowH + 17}" text-anchor="end">${esc(label(s))}</text>${parts.join('')}` +
       `<text x="${(x + 6).toFixed(1)}" y="${i * rowH + 17}">${esc(usText(s.cpu!.total.usPerRequest))}</text></g>`;
   });
   const kinds = KINDS.filter((k) => rs.some((s) => s.cpu!.components.some((c) => k.match(c.name))));

@@ -185,7 +185,7 @@ ${chart('lagP99Ms', 'Inside the server: event-loop lag p99 (ms, the worst instan
   }).join('\n');
   // The sale first, as report.md leads with it: the same columns and cells (render-md's saleRow).
   const sale = r.results.some((s) => s.sale)
-    ? `<h2>The sale</h2><table class="sale">${htmlRow(saleHeader(withStore, withLink), 'th')}${r.results.map((s) => htmlRow(saleRow(s, withStore, withLink), 'td', s)).join('')}</table>`
+    ? `<h2>The sale</h2><table class="sale">${htmlRow(saleHeader(withStore, withLink), 'th')}${r.results.map((s) => htmlRow(saleRow(s, withStore, withLink), 'td', ` data-strategy="${esc(s.strategy)}"${storeAttr(s)}`)).join('')}</table>`
     : '';
   const storeList = withStore
     ? `<h2>Stores</h2><table class="stores"><tr><th>store</th><th>engine</th><th>kind</th><th>isolation</th><th>settings</th></tr>${storesOf(r).map((x) =>
@@ -228,9 +228,8 @@ ${r.results.map((s) => `<tr data-strategy="${esc(s.strategy)}"${storeAttr(s)}><t
 `;
 }
 
-/** One table row from a markdown renderer's cells (bold marks an alarm: it becomes red); data-strategy on result rows. */
-function htmlRow(cells: string[], tag: 'th' | 'td', s?: StrategyResult): string {
-  const attrs = s ? ` data-strategy="${esc(s.strategy)}"${s.store ? ` data-store="${esc(s.store)}"` : ''}` : '';
+/** One table row from a markdown renderer's cells (bold marks an alarm: it becomes red). */
+function htmlRow(cells: string[], tag: 'th' | 'td', attrs = ''): string {
   return `<tr${attrs}>${cells.map((c) => (c.startsWith('**') ? `<${tag} class="bad">${esc(c.replace(/\*\*/g, ''))}</${tag}>` : `<${tag}>${esc(c)}</${tag}>`)).join('')}</tr>`;
 }
 
