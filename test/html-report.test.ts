@@ -38,7 +38,8 @@ describe('report.html in a real headless browser', () => {
         })));
         expect(figures.map((f) => f.caption)).toEqual([
           expect.stringContaining('Seats sold over time'), expect.stringContaining("Each winner's place in the arrival order"), expect.stringContaining('Winners (solid) and losers (dashed)'),
-          expect.stringContaining('Latency by percentile'), expect.stringContaining('Throughput over time'), expect.stringContaining('Outcomes')]);
+          expect.stringContaining('Latency by percentile'), expect.stringContaining('Throughput over time'), expect.stringContaining('Outcomes'),
+          expect.stringContaining('CPU per request by component')]);
         const [sold, , winnersLosers, ...rest] = figures;
         // Who got the seats: a panel for the strategy with more than one winner (the control group oversold the seat).
         expect(await page.$$eval('svg.rank-panel', (ps) => ps.map((p) => p.getAttribute('data-strategy')))).toEqual(['none']);
@@ -48,10 +49,13 @@ describe('report.html in a real headless browser', () => {
         expect([...new Set(winnersLosers!.series)]).toEqual(strategies);
         expect(winnersLosers!.series.filter((x) => x === 'pessimistic')).toHaveLength(2);
         for (const f of rest) expect(f.series).toEqual(strategies);
-        const oversold = await page.$eval('tr[data-strategy="none"] td:nth-child(2)', (td) => ({ text: td.textContent, cls: td.className }));
+        const oversold = await page.$eval('table.oversold tr[data-strategy="none"] td:nth-child(2)', (td) => ({ text: td.textContent, cls: td.className }));
         expect(Number(oversold.text)).toBeGreaterThan(0);
         expect(oversold.cls).toBe('bad');
-        expect(await page.$eval('tr[data-strategy="pessimistic"] td:nth-child(2)', (td) => td.className)).toBe('good');
+        expect(await page.$eval('table.oversold tr[data-strategy="pessimistic"] td:nth-child(2)', (td) => td.className)).toBe('good');
+        // The sale comes first, as in report.md: the control group's oversold in red there too.
+        expect(await page.$eval('table', (t) => t.className)).toBe('sale');
+        expect(await page.$eval('table.sale tr[data-strategy="none"] td:nth-child(8)', (td) => td.className)).toBe('bad');
       } finally {
         await browser.close();
       }
