@@ -39,6 +39,15 @@ describe('CPU per component in the report', () => {
       'the machine was 93% busy (these processes 8.9%), over 2.0 s on 2 cores');
   });
 
+  it('processes that exited (killed instances) count with their kind when they were all of one', () => {
+    const killed = cpu({ 'server#0': 100, 'server#1': 80, postgres: 400, exited: 700, lab: 300 });
+    killed.components[0]!.exited = [100];
+    killed.components[1]!.started = [101];
+    expect(whereTimeGoes(killed)).toMatch(/^CPU per request: 2 servers 880 µs \(700 µs of it in processes that exited\), PostgreSQL 400 µs, lab 300 µs;/);
+    killed.components[2]!.exited = [102];
+    expect(whereTimeGoes(killed)).toMatch(/^CPU per request: 2 servers 180 µs, PostgreSQL 400 µs, processes that exited 700 µs, lab 300 µs;/);
+  });
+
   it('report.md: one row per strategy, one column per component, the lab in every row, and how it was measured', () => {
     const md = renderMarkdown(twoStrategies());
     const section = md.slice(md.indexOf('## CPU per component'), md.indexOf('## Ceilings'));

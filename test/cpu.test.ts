@@ -98,14 +98,19 @@ describe('the sampler on real processes', () => {
     expect(tree.exited).toBeUndefined();
   });
 
-  it('a process that exits between the readings is marked, and only what was read before counts', async () => {
-    const brief = await child(`console.log('ready'); setTimeout(() => process.exit(0), 200)`);
+  it('a process that exits between the readings is marked, and what it used meanwhile comes back through its reaper\'s cutime', async () => {
+    // This process spawned it, so this process reaps it: its whole life lands in our cutime.
+    const brief = await child(`console.log('ready'); ${SPIN(400)}; process.exit(0)`);
     const pid = brief.proc.pid!;
+    const exited = new Promise<void>((r) => brief.proc.once('exit', () => r()));
     const a = sampleCpu([{ name: 'brief', tree: true, pids: () => [pid] }]);
-    await new Promise<void>((r) => brief.proc.once('exit', () => r()));
+    await exited;
     const b = sampleCpu([{ name: 'brief', tree: true, pids: () => [pid] }]);
     const cpu = cpuBetween(a, b, b.atMs - a.atMs, os.cpus().length, 1);
     expect(cpu.components[0]).toMatchObject({ name: 'brief', pids: [pid], exited: [pid], cpuMs: 0 });
+    expect(cpu.components[1]).toMatchObject({ name: 'exited', pids: [pid], note: expect.stringContaining('processes of brief that exited') });
+    expect(cpu.components[1]!.cpuMs).toBeGreaterThan(100);
+    expect(cpu.total.cpuMs).toBe(cpu.components[1]!.cpuMs);
   });
 });
 

@@ -32,6 +32,8 @@ export interface CpuSnapshot {
   atMs: number;
   /** /proc/stat's first line: busy and all clock ticks, summed over every CPU (absent where unreadable). */
   machine?: { busy: number; total: number };
+  /** The lab's reaped children (its cutime + cstime), µs: a killed instance or crashed server, reaped by the lab, lands here whole. */
+  labReapedUs: number;
   components: { name: string; tree: boolean; note?: string; readings: Reading[] }[];
   notMeasured: { name: string; reason: string }[];
 }
@@ -103,7 +105,8 @@ export function sampleCpu(components: CpuComponent[]): CpuSnapshot {
     else children.set(p.ppid, [p]);
   }
   const byPid = new Map(all.map((p) => [p.pid, p]));
-  const selfStart = procStat(process.pid)?.startTicks ?? 'self';
+  const self = procStat(process.pid);
+  const selfStart = self?.startTicks ?? 'self';
   const read = (pid: number, tree: boolean): Reading | undefined => {
     if (pid === process.pid && !tree) {
       // The lab's own process: getrusage, in µs rather than ticks (it is the figure every report shows).
@@ -128,6 +131,7 @@ export function sampleCpu(components: CpuComponent[]): CpuSnapshot {
   return {
     atMs: performance.now(),
     ...machineTicks(),
+    labReapedUs: self ? (self.cutime + self.cstime) * usPerTick : 0,
     components: measured.map((c) => ({
       name: c.name, tree: c.tree, ...(c.note ? { note: c.note } : {}),
       readings: [...new Set(c.pids().filter((p): p is number => p !== undefined && p > 0))].flatMap((pid) => read(pid, c.tree) ?? []),
@@ -175,6 +179,24 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, durationMs: number, c
       ...(exited.length > 0 ? { exited } : {}), ...(started.length > 0 ? { started } : {}), ...(c.note ? { note: c.note } : {}),
     };
   });
+  // Processes that exited meanwhile (a killed instance and each restart killed after it, a crashed
+  // server) were the lab's children, reaped by it: their whole lives are in the lab's cutime now.
+  // Less what the first reading had already counted of them, that is their CPU in the window.
+  const exitedBy = components.filter((c) => c.exited || c.started);
+  if (exitedBy.length > 0) {
+    const readBefore = b.components.flatMap((c) => {
+      const gone = new Set(components.find((x) => x.name === c.name)?.exited ?? []);
+      return (a.components.find((x) => x.name === c.name)?.readings ?? []).filter((r) => gone.has(r.pid));
+    }).reduce((sum, r) => sum + r.us, 0);
+    const us = Math.max(0, b.labReapedUs - a.labReapedUs - readBefore);
+    totalUs += us;
+    components.push({
+      name: 'exited', pids: [...new Set(exitedBy.flatMap((c) => c.exited ?? []))], tree: true,
+      cpuMs: round(us / 1000, 1), usPerRequest: perRequest(us), share: round(us / capacityUs, 4),
+      note: `processes of ${exitedBy.map((c) => c.name).join(', ')} that exited during the load (killed, crashed, and every restart killed after them): ` +
+        'their CPU in the window, from the lab\'s reaped children (cutime, cstime) less what the first reading had counted; a server\'s children that outlived it are not in it',
+    });
+  }
   const dm = a.machine && b.machine ? { busy: b.machine.busy - a.machine.busy, total: b.machine.total - a.machine.total } : undefined;
   return {
     durationMs: Math.round(durationMs), cores, tickMs: 1000 / clockTicksPerSecond(), requests, components, notMeasured: b.notMeasured,

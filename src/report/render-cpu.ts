@@ -14,6 +14,7 @@ const KINDS: { kind: string; label: string; color: string; match: (name: string)
   { kind: 'redis', label: 'Redis', color: '#d62728', match: (n) => n.startsWith('redis#') || n === 'sentinels' },
   { kind: 'links', label: 'links', color: '#9467bd', match: (n) => n === 'links' },
   { kind: 'target', label: 'target', color: '#bcbd22', match: (n) => n === 'target' },
+  { kind: 'exited', label: 'processes that exited', color: '#e377c2', match: (n) => n === 'exited' },
   { kind: 'lab', label: 'lab', color: '#7f7f7f', match: (n) => n === 'lab' },
 ];
 const kindOf = (name: string) => KINDS.find((k) => k.match(name)) ?? { kind: name, label: name, color: '#17becf', match: () => false };
@@ -36,13 +37,19 @@ const shortReason = (reason: string) => reason.split(/:| \(/)[0]!;
  */
 export function whereTimeGoes(cpu: CpuFigures): string {
   const parts: string[] = [];
+  // Processes that exited (killed instances …) count with their kind when they were all of one.
+  const exited = cpu.components.find((c) => c.name === 'exited');
+  const exitedKinds = new Set(cpu.components.filter((c) => c.exited || c.started).map((c) => kindOf(c.name).kind));
+  const foldInto = exited && exitedKinds.size === 1 ? [...exitedKinds][0] : undefined;
   for (const k of KINDS) {
     const mine = cpu.components.filter((c) => k.match(c.name));
     const unmeasured = cpu.notMeasured.filter((c) => k.match(c.name));
+    if (k.kind === 'exited' && foldInto) continue;
     if (mine.length > 0) {
-      const us = mine.reduce((a, c) => a + (c.usPerRequest ?? 0), 0);
+      const extra = k.kind === foldInto ? exited!.usPerRequest ?? 0 : 0;
+      const us = mine.reduce((a, c) => a + (c.usPerRequest ?? 0), 0) + extra;
       const n = k.kind === 'server' && mine.length > 1 ? `${mine.length} servers` : k.label;
-      parts.push(`${n} ${cpu.requests > 0 ? usText(us) : '–'}`);
+      parts.push(`${n} ${cpu.requests > 0 ? usText(us) : '–'}${extra > 0 ? ` (${usText(extra)} of it in processes that exited)` : ''}`);
     } else if (unmeasured.length > 0) parts.push(`${k.label} not measured (${shortReason(unmeasured[0]!.reason)})`);
   }
   const busy = cpu.machine ? `; the machine was ${shareText(cpu.machine.share)} busy (these processes ${shareText(cpu.total.share)})` : `; these processes kept ${shareText(cpu.total.share)} of the machine busy`;
