@@ -164,9 +164,12 @@ export function renderHtml(report: Report): string {
   const inside = showsInside(r) ? faults.map((f) => {
     const rs = r.results.filter((s) => s.fault === f && s.inside);
     const bands = rs.flatMap((s) => (s.runs?.[0]?.faults ?? s.nemesis?.events ?? []).map((e) => ({ x0: e.startMs / 1000, x1: Math.max(e.endMs, e.startMs + 100) / 1000, color: color(s), label: `${label(s)}: ${e.target}: ${e.detail}` })));
-    const chart = (what: 'lockWaitP99' | 'poolWaitP99' | 'lagP99Ms', title: string) => lineChart(`${title}${f ? ` under ${f}; shaded: the fault in force` : ''}${lines}`,
-      rs.map((s) => ({ name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: insideSeries(s, what) })).filter((x) => x.points.length > 0),
-      { xLabel: 'second of the load', yLabel: 'ms', bands });
+    const chart = (what: 'lockWaitP99' | 'poolWaitP99' | 'lagP99Ms', title: string) => {
+      const series = rs.map((s) => ({ name: label(s), strategy: s.strategy, ...onStore(s), color: color(s), points: insideSeries(s, what) })).filter((x) => x.points.length > 0);
+      const xs = series.flatMap((x) => x.points.map((p) => p[0]));
+      return lineChart(`${title}${f ? ` under ${f}; shaded: the fault in force` : ''}${lines}`, series,
+        { xLabel: 'second of the load', yLabel: 'ms', bands, xTicks: xs.length > 0 ? timeTicks(Math.min(...xs), Math.max(...xs), { minStep: 1 }) : [] });
+    };
     return `<div class="inside">${chart('lockWaitP99', 'Inside the server: lock wait p99 per second (ms, from /metrics, the median run)')}
 ${chart('poolWaitP99', 'Inside the server: pool wait p99 per second (ms)')}
 ${chart('lagP99Ms', 'Inside the server: event-loop lag p99 (ms, the worst instance)')}</div>`;
