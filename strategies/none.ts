@@ -2,7 +2,7 @@ import { selectInventory, selectSeat} from '../src/db/sql/seats.js';
 import { selectBalance} from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { SeatLockStrategy } from '../src/core/ports.js';
-import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { held, sleep, soldOut, waitedFor, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // The control group: read, check, write, with nothing in between to stop a second writer.
 // Under contention two requests can both read AVAILABLE (or the same `remaining`) and both write:
@@ -14,7 +14,7 @@ export const none = {
   safe: false,
   requires: { redis: false },
   options: [intOption('raceWindowMs', 'sleep between the read and the write, to widen the race (tests)', 0, 0, 10_000)],
-  create({ db }, options) {
+  create({ db, observe }, options) {
     const raceWindowMs = Number(options.raceWindowMs ?? 0);
     const counters = { reads: 0, writes: 0, takenOnRead: 0, soldOutOnRead: 0 };
     return {
@@ -28,7 +28,8 @@ export const none = {
         }
         if (raceWindowMs > 0) await sleep(raceWindowMs);
         counters.writes++;
-        const h = await writeHold(db, seat.id, cmd);
+        // No lock of ours, but the UPDATE still queues behind a concurrent writer's row lock.
+        const h = await waitedFor(observe, () => writeHold(db, seat.id, cmd));
         return h ? held(h) : { kind: 'not-found' };
       },
       async holdTicket(cmd) {
@@ -42,7 +43,7 @@ export const none = {
         if (raceWindowMs > 0) await sleep(raceWindowMs);
         counters.writes++;
         // Writes back what it read minus one: concurrent writers lose each other's updates.
-        const h = await writeTicket(db, cmd, { mode: { setFrom: inv.remaining } });
+        const h = await waitedFor(observe, () => writeTicket(db, cmd, { mode: { setFrom: inv.remaining } }));
         return h ? held(h) : { kind: 'not-found' };
       },
       async debit(trx, cmd) {
@@ -53,7 +54,7 @@ export const none = {
         if (raceWindowMs > 0) await sleep(raceWindowMs);
         counters.writes++;
         // Writes back what it read minus the amount: concurrent spends lose each other's debits.
-        return (await writeDebit(trx, cmd, { mode: { setFrom: u.balance } })) ?? { kind: 'not-found' };
+        return (await waitedFor(observe, () => writeDebit(trx, cmd, { mode: { setFrom: u.balance } }))) ?? { kind: 'not-found' };
       },
       counters: () => ({ ...counters }),
       close: async () => {},

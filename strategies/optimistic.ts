@@ -3,7 +3,7 @@ import { selectBalance} from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import { dialectOf } from '../src/db/dialect.js';
 import type { DebitOutcome, HeldReservation, HoldOutcome, SeatLockStrategy } from '../src/core/ports.js';
-import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { held, sleep, soldOut, waitedFor, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // Read the row's version without a lock, then write with `WHERE version = $v`. Zero rows means
 // somebody changed the row in between: back off (full jitter) and re-read, a bounded number of
@@ -19,7 +19,7 @@ export const optimistic = {
     intOption('backoffBaseMs', 'base of the exponential backoff', 2, 0, 10_000),
     intOption('backoffMaxMs', 'cap of the backoff', 50, 0, 60_000),
   ],
-  create({ db }, options) {
+  create({ db, observe }, options) {
     const maxRetries = Number(options.maxRetries);
     const base = Number(options.backoffBaseMs);
     const cap = Number(options.backoffMaxMs);
@@ -50,7 +50,8 @@ export const optimistic = {
           counters.takenOnRead++;
           return { kind: 'taken', reason: `seat is ${seat.status}` };
         }
-        return orNull(await writeHold(db, seat.id, cmd, { expectVersion: seat.version }));
+        // The version-checked UPDATE is where contenders meet: it waits for a concurrent writer's row lock.
+        return orNull(await waitedFor(observe, () => writeHold(db, seat.id, cmd, { expectVersion: seat.version })));
       }),
       holdTicket: (cmd) => withRetries(async () => {
         const inv = await selectInventory(db, cmd.scheduleId);
@@ -59,7 +60,7 @@ export const optimistic = {
           counters.soldOutOnRead++;
           return soldOut(inv.total);
         }
-        return orNull(await writeTicket(db, cmd, { mode: { setFrom: inv.remaining }, expectVersion: inv.version }));
+        return orNull(await waitedFor(observe, () => writeTicket(db, cmd, { mode: { setFrom: inv.remaining }, expectVersion: inv.version })));
       }),
       // Inside the payment transaction; READ COMMITTED gives every re-read a fresh snapshot.
       // The debit runs inside the payment's transaction. InnoDB at REPEATABLE READ answers every
@@ -70,7 +71,7 @@ export const optimistic = {
         const u = await selectBalance(trx, cmd.userId);
         if (!u) return { kind: 'not-found' };
         if (u.balance < cmd.amount) return { kind: 'insufficient' };
-        return writeDebit(trx, cmd, { mode: { setFrom: u.balance }, expectVersion: u.version });
+        return waitedFor(observe, () => writeDebit(trx, cmd, { mode: { setFrom: u.balance }, expectVersion: u.version }));
       }, dialectOf(trx) === 'mysql' ? 0 : maxRetries),
       counters: () => ({ ...counters }),
       close: async () => {},

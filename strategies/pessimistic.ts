@@ -5,7 +5,7 @@ import { dbErrorKind } from '../src/db/errors.js';
 import { selectBalance} from '../src/db/sql/balance.js';
 import { intOption } from '../src/core/options.js';
 import type { HoldOutcome, SeatLockStrategy, StrategyRuntime, StrategyDeps } from '../src/core/ports.js';
-import { held, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { held, soldOut, waitedFor, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 export type PessimisticMode = 'wait' | 'nowait';
 
@@ -15,7 +15,7 @@ export type PessimisticMode = 'wait' | 'nowait';
  * lock_timeout); in `nowait` mode it is turned away at once. Exported so variants and combinations
  * are registry entries built from this one.
  */
-export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: PessimisticMode): StrategyRuntime {
+export function createPessimistic({ db, observe }: Pick<StrategyDeps, 'db' | 'observe'>, mode: PessimisticMode): StrategyRuntime {
   const counters = { transactions: 0, lockAcquireMsTotal: 0, lockFailures: 0, takenAfterLock: 0, soldOutAfterLock: 0 };
   const lock = mode === 'nowait' ? 'for-update-nowait' : 'for-update';
 
@@ -36,7 +36,7 @@ export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: Pessim
   return {
     hold: (cmd) => locked(async (trx) => {
       const t0 = performance.now();
-      const seat = await selectSeat(trx, cmd.scheduleId, cmd.seatNo, lock);
+      const seat = await waitedFor(observe, () => selectSeat(trx, cmd.scheduleId, cmd.seatNo, lock));
       // Time inside SELECT … FOR UPDATE: the row-lock wait plus any queueing in PostgreSQL.
       counters.lockAcquireMsTotal += performance.now() - t0;
       if (!seat) return { kind: 'not-found' };
@@ -49,7 +49,7 @@ export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: Pessim
     }),
     holdTicket: (cmd) => locked(async (trx) => {
       const t0 = performance.now();
-      const inv = await selectInventory(trx, cmd.scheduleId, lock);
+      const inv = await waitedFor(observe, () => selectInventory(trx, cmd.scheduleId, lock));
       counters.lockAcquireMsTotal += performance.now() - t0;
       if (!inv) return { kind: 'not-found' };
       if (inv.remaining <= 0) {
@@ -62,7 +62,7 @@ export function createPessimistic({ db }: Pick<StrategyDeps, 'db'>, mode: Pessim
     // Inside the payment transaction: a lock that is not available aborts it, and the payment
     // core answers busy (NOWAIT) after the rollback.
     async debit(trx, cmd) {
-      const u = await selectBalance(trx, cmd.userId, mode === 'nowait' ? 'for-no-key-update-nowait' : 'for-no-key-update');
+      const u = await waitedFor(observe, () => selectBalance(trx, cmd.userId, mode === 'nowait' ? 'for-no-key-update-nowait' : 'for-no-key-update'));
       if (!u) return { kind: 'not-found' };
       if (u.balance < cmd.amount) return { kind: 'insufficient' };
       return (await writeDebit(trx, cmd, { mode: { setFrom: u.balance } })) ?? { kind: 'not-found' };

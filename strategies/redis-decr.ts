@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { HoldOutcome, ReleasedItem, SeatLockStrategy } from '../src/core/ports.js';
 import { intOption } from '../src/core/options.js';
 import { startPeriodic } from '../src/core/periodic.js';
-import { held, sleep, soldOut, writeDebit, writeHold, writeTicket } from './lib/shared.js';
+import { held, sleep, soldOut, waitedFor, writeDebit, writeHold, writeTicket } from './lib/shared.js';
 
 // An atomic Redis pre-check in front of PostgreSQL. One Lua script claims the seat (fails if
 // claimed) or takes a ticket off the count (fails at zero), so taken seats and sold-out schedules
@@ -166,7 +166,7 @@ export const redisDecr = {
     intOption('reconcileAfterMs', 'a Redis claim older than this whose seat or ticket is not in PostgreSQL is given back', 3000, 100, 3_600_000),
     intOption('reconcileIntervalMs', 'how often Redis is compared with PostgreSQL (0 = never)', 1000, 0, 600_000),
   ],
-  create({ db, redis }, options) {
+  create({ db, redis, observe }, options) {
     const r = redis[0];
     if (!r) throw new Error('redis-decr needs a Redis server');
     const afterMs = Number(options.reconcileAfterMs ?? 3000);
@@ -264,7 +264,14 @@ export const redisDecr = {
         for (const id of (await db('schedules').pluck('id')) as number[]) await ensureSchedule(id);
         if (intervalMs > 0) {
           stopReconciler = startPeriodic(async () => {
-            for (const id of known) await reconcile(id).catch(() => counters.reconcileFailures++);
+            let ok = true;
+            for (const id of known) {
+              await reconcile(id).catch(() => {
+                counters.reconcileFailures++;
+                ok = false;
+              });
+            }
+            observe?.backgroundRun('reconciler', ok);
           }, { intervalMs });
         }
       },
@@ -282,7 +289,8 @@ export const redisDecr = {
         counters.dbWrites++;
         let h;
         try {
-          h = await writeHold(db, 'by-seat-no', cmd, { expectAvailable: true });
+          // Only Redis winners get here, but a ticket write still queues on the one inventory row.
+          h = await waitedFor(observe, () => writeHold(db, 'by-seat-no', cmd, { expectAvailable: true }));
         } catch (err) {
           await compensate(() => evalLua(r, RELEASE_CLAIM, [k.claims], [cmd.seatNo, stamp]));
           throw err;
@@ -307,7 +315,7 @@ export const redisDecr = {
         counters.dbWrites++;
         let h;
         try {
-          h = await writeTicket(db, cmd, { mode: 'decrement' });
+          h = await waitedFor(observe, () => writeTicket(db, cmd, { mode: 'decrement' }));
         } catch (err) {
           await compensate(() => evalLua(r, RETURN_TICKET, ks, [id]));
           throw err;
@@ -322,7 +330,7 @@ export const redisDecr = {
       // Balances are per user (little contention), and a Redis copy would have to follow every
       // charge and refund: the database's conditional decrement guards them instead.
       async debit(trx, cmd) {
-        const d = await writeDebit(trx, cmd, { mode: 'conditional' });
+        const d = await waitedFor(observe, () => writeDebit(trx, cmd, { mode: 'conditional' }));
         if (d) return d;
         const exists = await trx('users').where({ id: cmd.userId }).first('id');
         return exists ? { kind: 'insufficient' } : { kind: 'not-found' };

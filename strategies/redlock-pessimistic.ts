@@ -19,7 +19,8 @@ export const redlockPessimistic = {
   options: [...lockOptions, lockTimeoutOption, workUnderLockOption],
   sessionSettings: (o) => ({ lock_timeout: `${o.lockTimeoutMs ?? lockTimeoutOption.default}ms` }),
   create(deps, options) {
-    const locker = new SeatLocker(deps.redis, options);
+    // Both waits are reported: the distributed lock's acquire, then the FOR UPDATE inside.
+    const locker = new SeatLocker(deps.redis, options, deps.observe);
     const inner = createPessimistic(deps, 'wait');
     const workMs = Number(options.workUnderLockMs ?? 0);
     const working = async <T>(fn: () => Promise<T>): Promise<T> => {

@@ -41,8 +41,8 @@ export interface RedlockRuntime extends StrategyRuntime {
  * it), so fenced writes are also conditional on what was read: seat still AVAILABLE, remaining > 0,
  * balance >= amount (issue 8). With fencing off the lock alone is trusted: the control variant.
  */
-export function createRedlock({ db, redis }: StrategyDeps, options: Record<string, string>): RedlockRuntime {
-  const locker = new SeatLocker(redis, options);
+export function createRedlock({ db, redis, observe }: StrategyDeps, options: Record<string, string>): RedlockRuntime {
+  const locker = new SeatLocker(redis, options, observe);
   const fencing = options.fencing !== 'off';
   const workMs = Number(options.workUnderLockMs ?? 0);
   const counters = { fenceRejections: 0, changedUnderLock: 0, takenUnderLock: 0, soldOutUnderLock: 0 };

@@ -59,6 +59,23 @@ export interface StrategyDeps {
   db: Knex;
   /** One client per independent Redis server; empty when the strategy does not need Redis. */
   redis: Redis[];
+  /** Where the strategy reports what it waited for; absent when nobody measures (tests, --transport direct). */
+  observe?: StrategyObserver;
+}
+
+/**
+ * What a strategy tells the server's metrics while it works. Plain callbacks, so strategies know
+ * nothing of Prometheus; each is cheap and never throws.
+ */
+export interface StrategyObserver {
+  /**
+   * One attempt waited this long (seconds) at the point where contenders queue: a SELECT … FOR
+   * UPDATE (NOWAIT: the attempt), a distributed-lock acquire, a version-checked or unguarded UPDATE
+   * of the contended row. Reported whether the attempt got the lock or not.
+   */
+  lockWait(seconds: number): void;
+  /** One run of a background job the strategy runs itself (redis-decr's reconciler): ok, or it failed. */
+  backgroundRun(task: 'reconciler', ok: boolean): void;
 }
 
 export interface StrategyOptionSpec {

@@ -1,6 +1,8 @@
 import Redlock, { ExecutionError, ResourceLockedError, type Lock } from 'redlock';
 import type { Redis } from 'ioredis';
 import { enumOption, intOption } from '../../src/core/options.js';
+import type { StrategyObserver } from '../../src/core/ports.js';
+import { waitedFor } from './shared.js';
 
 // The distributed-lock half shared by `redlock` and `redlock-pessimistic`: one Redlock over N
 // independent Redis servers (quorum N/2+1), explicit acquire/release (no `using()`: its automatic
@@ -35,7 +37,7 @@ export class SeatLocker {
   private readonly retries: Record<LockKind, number>;
   readonly counters = { locksAcquired: 0, retries: 0, lockWaits: 0, lockFailures: 0, quorumFailures: 0, leaseLost: 0, releaseFailures: 0 };
 
-  constructor(clients: Redis[], options: Record<string, string>) {
+  constructor(clients: Redis[], options: Record<string, string>, private readonly observe?: StrategyObserver) {
     if (clients.length === 0) throw new Error('this strategy needs at least one Redis server');
     this.ttlMs = Number(options.lockTtlMs);
     const wait = Number(options.waitRetryCount);
@@ -53,7 +55,8 @@ export class SeatLocker {
   /** The lock, or null when the resource is held by somebody else for the whole retry window. */
   async acquire(resource: string, kind: LockKind): Promise<Lock | null> {
     try {
-      const lock = await this.redlock.acquire([resource], this.ttlMs, { retryCount: this.retries[kind] });
+      // The acquire with its retries is the wait: reported per acquire, granted or not.
+      const lock = await waitedFor(this.observe, () => this.redlock.acquire([resource], this.ttlMs, { retryCount: this.retries[kind] }));
       this.counters.locksAcquired++;
       this.counters.retries += lock.attempts.length - 1;
       if (lock.attempts.length > 1) this.counters.lockWaits++;

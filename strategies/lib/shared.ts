@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { holdSeat, holdTicket, type HoldRow, type SeatWriteGuard, type TicketWriteGuard } from '../../src/db/sql/seats.js';
-import type { DebitOutcome, HeldReservation, HoldCommand, HoldOutcome, SpendCommand, TicketCommand } from '../../src/core/ports.js';
+import { performance } from 'node:perf_hooks';
+import type { DebitOutcome, HeldReservation, HoldCommand, HoldOutcome, SpendCommand, StrategyObserver, TicketCommand } from '../../src/core/ports.js';
 import { debit, type DebitGuard } from '../../src/db/sql/balance.js';
 
 export function toHeld(row: HoldRow): HeldReservation {
@@ -35,4 +36,19 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export async function writeDebit(trx: Knex.Transaction, cmd: SpendCommand, guard: DebitGuard): Promise<DebitOutcome | null> {
   const row = await debit(trx, { ...cmd, ...guard });
   return row ? { kind: 'debited', balance: row.balance } : null;
+}
+
+/**
+ * Runs the statement (or acquire) where contenders queue and reports how long it took as a lock
+ * wait, also when it failed: a lock_timeout or NOWAIT refusal waited too. Without an observer it
+ * is the bare call.
+ */
+export async function waitedFor<T>(observe: StrategyObserver | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!observe) return fn();
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    observe.lockWait((performance.now() - t0) / 1000);
+  }
 }
