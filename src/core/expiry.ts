@@ -24,7 +24,7 @@ export async function sweepExpired(db: Knex, owner: string, limit = 1000): Promi
 }
 
 /** Sweeps every `intervalMs` until stopped; tells the strategy which seats went back on sale. */
-export function startSweeper(db: Knex, strategy: StrategyRuntime, opts: { intervalMs: number; owner: string; onError?: (e: unknown) => void }): () => Promise<void> {
+export function startSweeper(db: Knex, strategy: StrategyRuntime, opts: { intervalMs: number; owner: string; onError?: (e: unknown) => void; onRun?: (ok: boolean) => void }): () => Promise<void> {
   return startPeriodic(async () => {
     const { expired } = await sweepExpired(db, opts.owner);
     if (expired.length > 0) await strategy.released?.(expired);

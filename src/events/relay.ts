@@ -32,7 +32,7 @@ export async function relayOnce(db: Knex, redis: Redis, batch = 500): Promise<nu
   });
 }
 
-export function startRelay(db: Knex, redis: Redis, opts: { intervalMs: number; onError?: (e: unknown) => void }): () => Promise<void> {
+export function startRelay(db: Knex, redis: Redis, opts: { intervalMs: number; onError?: (e: unknown) => void; onRun?: (ok: boolean) => void }): () => Promise<void> {
   const drain = async () => {
     while ((await relayOnce(db, redis)) > 0) { /* until the backlog is published */ }
   };

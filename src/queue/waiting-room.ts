@@ -113,15 +113,18 @@ export class WaitingRoom {
     return total;
   }
 
-  /** Runs the admitter; with several processes only the one holding a short leader lease ticks. */
-  start(onError: (e: unknown) => void = () => undefined): void {
+  /**
+   * Runs the admitter; with several processes only the one holding a short leader lease ticks.
+   * `onRun` hears of every tick this process ran (a follower's tick that found the lease taken is ok).
+   */
+  start(onError: (e: unknown) => void = () => undefined, onRun?: (ok: boolean) => void): void {
     const tickMs = this.config.tickMs ?? 50;
     // Not awaited by the timer: tick() hands every failure to onError, and `ticking` keeps ticks apart.
-    this.timer = setInterval(() => void this.tick(tickMs, onError), tickMs);
+    this.timer = setInterval(() => void this.tick(tickMs, onError, onRun), tickMs);
     this.timer.unref();
   }
 
-  private async tick(tickMs: number, onError: (e: unknown) => void): Promise<void> {
+  private async tick(tickMs: number, onError: (e: unknown) => void, onRun?: (ok: boolean) => void): Promise<void> {
     // Not connected (Redis restarting, or going away on Ctrl-C): skip the tick, the next one retries.
     if (this.ticking || this.redis.status !== 'ready') return;
     this.ticking = true;
@@ -133,7 +136,9 @@ export class WaitingRoom {
         this.counters.ticks++;
         await this.admitOnce();
       }
+      onRun?.(true);
     } catch (e) {
+      onRun?.(false);
       onError(e);
     } finally {
       this.ticking = false;
