@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { assertIdentifier } from './identifiers.js';
@@ -139,4 +140,67 @@ export function withDatabase(url: string, database: string): string {
 
 function sqlLiteral(v: string): string {
   return `'${v.replace(/'/g, "''")}'`;
+}
+
+/** Where a pool reports its timings (the server's metrics); seconds. */
+export interface DbTimer {
+  /** Waiting for a pooled connection: tarn's acquire request → granted (or failed). */
+  poolWait(seconds: number): void;
+  /** One statement on a connection: knex's 'query' → 'query-response' (or 'query-error'). */
+  query(seconds: number): void;
+}
+
+// A query whose answer never comes (its connection destroyed without an error event) would stay in
+// the map for good; past this many in flight the map is dropped rather than grow.
+const MAX_IN_FLIGHT = 100_000;
+
+/**
+ * Times every pool acquire and every query of `db` from the events knex and tarn already emit,
+ * matched by their ids (__knexQueryUid, tarn's eventId). BEGIN/COMMIT carry no query id and are
+ * left out: they are the transaction's bookends, not its statements. Returns the detach.
+ */
+export function timeDb(db: Knex, t: DbTimer): () => void {
+  const queries = new Map<string, number>();
+  const onQuery = (q: { __knexQueryUid?: string }) => {
+    if (!q.__knexQueryUid) return;
+    if (queries.size >= MAX_IN_FLIGHT) queries.clear();
+    queries.set(q.__knexQueryUid, performance.now());
+  };
+  const end = (q: { __knexQueryUid?: string } | undefined) => {
+    const uid = q?.__knexQueryUid;
+    const t0 = uid === undefined ? undefined : queries.get(uid);
+    if (t0 === undefined) return;
+    queries.delete(uid!);
+    t.query((performance.now() - t0) / 1000);
+  };
+  const onResponse = (_r: unknown, q: { __knexQueryUid?: string }) => end(q);
+  const onError = (_e: unknown, q: { __knexQueryUid?: string }) => end(q);
+  db.on('query', onQuery).on('query-response', onResponse).on('query-error', onError);
+
+  const pool = (db.client as { pool?: TarnPool }).pool;
+  const acquires = new Map<number, number>();
+  const onRequest = (id: number) => {
+    if (acquires.size >= MAX_IN_FLIGHT) acquires.clear();
+    acquires.set(id, performance.now());
+  };
+  const onGranted = (id: number) => {
+    const t0 = acquires.get(id);
+    if (t0 === undefined) return;
+    acquires.delete(id);
+    t.poolWait((performance.now() - t0) / 1000);
+  };
+  pool?.on('acquireRequest', onRequest);
+  pool?.on('acquireSuccess', onGranted);
+  pool?.on('acquireFail', onGranted);
+  return () => {
+    db.off('query', onQuery).off('query-response', onResponse).off('query-error', onError);
+    pool?.removeListener('acquireRequest', onRequest);
+    pool?.removeListener('acquireSuccess', onGranted);
+    pool?.removeListener('acquireFail', onGranted);
+  };
+}
+
+interface TarnPool {
+  on(event: 'acquireRequest' | 'acquireSuccess' | 'acquireFail', fn: (eventId: number) => void): void;
+  removeListener(event: string, fn: (eventId: number) => void): void;
 }
