@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Redis, type RedisOptions } from 'ioredis';
 import { tally } from './error-tally.js';
 
@@ -55,7 +56,7 @@ export function redisFromUrl(url: string, opts: RedisOptions = {}, natMap?: Redi
  * not a hang; the connection itself keeps retrying in the background (behind Sentinel: asking the
  * Sentinels again each time, so it lands on the promoted primary).
  */
-export function createRedisClient(url: string, keyPrefix?: string, natMap?: RedisNatMap): Redis {
+export function createRedisClient(url: string, keyPrefix?: string, natMap?: RedisNatMap, onCommand?: CommandTimer): Redis {
   const client = redisFromUrl(url, {
     ...(keyPrefix ? { keyPrefix } : {}),
     enableOfflineQueue: false,
@@ -66,7 +67,34 @@ export function createRedisClient(url: string, keyPrefix?: string, natMap?: Redi
   }, natMap);
   // Each failed reconnect is an 'error' (ECONNREFUSED while the server is down): counted, not shown.
   client.on('error', (e) => tally.record('redis', e));
+  if (onCommand) timeCommands(client, onCommand);
   return client;
+}
+
+/** Hears how long each Redis command took (seconds), by its name as ioredis has it. */
+export type CommandTimer = (command: string, seconds: number) => void;
+
+type SendCommand = Redis['sendCommand'];
+type Command = Parameters<SendCommand>[0] & { seatlabTimed?: true };
+
+/**
+ * ioredis has no timing hook of its own that tells clients apart (its diagnostics channel is one
+ * per process, and a test runs several servers in one), so this wraps the client's sendCommand,
+ * through which every command, pipeline and script goes: the clock runs from the send to the
+ * reply or the failure. A command ioredis sends again after a reconnect is timed once, from the
+ * first send, which is what its caller waited.
+ */
+export function timeCommands(client: Redis, observe: CommandTimer): void {
+  const send: SendCommand = client.sendCommand.bind(client);
+  client.sendCommand = (command: Command, stream) => {
+    if (!command.seatlabTimed) {
+      command.seatlabTimed = true;
+      const t0 = performance.now();
+      const done = () => observe(command.name, (performance.now() - t0) / 1000);
+      command.promise.then(done, done);
+    }
+    return send(command, stream);
+  };
 }
 
 /** Connects every client; fails if fewer than `atLeast` come up. Returns the clients either way. */
