@@ -8,7 +8,12 @@ import { dialectOf } from '../db/dialect.js';
 import { userExists } from '../db/sql/catalog.js';
 
 /** A payment answer as the API returns it; stored under the Idempotency-Key and replayed verbatim. */
-export interface Answer { status: number; body: Record<string, unknown> }
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  /** The stored answer of an earlier request with the same key (never sent to the client; the metrics count it). */
+  replayed?: boolean;
+}
 
 const err = (status: number, error: string, message: string): Answer => ({ status, body: { error, message } });
 
@@ -47,7 +52,7 @@ export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest, co
       if (prev.user_id !== p.userId || prev.request_hash !== p.hash) {
         return err(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request; use a new key');
       }
-      return { status: prev.response_status as number, body: prev.response_body as Record<string, unknown> };
+      return { status: prev.response_status as number, body: prev.response_body as Record<string, unknown>, replayed: true };
     }
     const answer = await payOnce(trx, strategy, p);
     // A success stored its answer in the same statement as the payment; refusals are stored here.
@@ -69,7 +74,7 @@ export async function pay(db: Knex, strategy: StrategyRuntime, p: PayRequest, co
 export async function storedAnswer(db: Knex, p: { userId: number; key: string; hash: string }): Promise<Answer | null> {
   const prev = await selectIdempotencyKey(db, p.key);
   if (!prev || prev.user_id !== p.userId || prev.request_hash !== p.hash || prev.response_status === null) return null;
-  return { status: prev.response_status as number, body: prev.response_body as Record<string, unknown> };
+  return { status: prev.response_status as number, body: prev.response_body as Record<string, unknown>, replayed: true };
 }
 
 const busyAnswer = (why: string) => err(409, 'BALANCE_BUSY', `${why}; retry with the same Idempotency-Key`);

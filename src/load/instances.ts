@@ -40,7 +40,8 @@ export async function startInstances(n: number, cfg: ServerConfig | ServerConfig
 }
 
 async function startInstance(index: number, cfg: ServerConfig, opts: { onLog?: (index: number, line: string) => void }): Promise<Instance> {
-  const spawn = (port?: number) => startServerProcess({ ...cfg, ...(port ? { port } : {}) }, { onLog: (l) => opts.onLog?.(index, l), component: `server ${index}` });
+  // The index is the instance label of the server's metrics, unless the caller numbered it already.
+  const spawn = (port?: number) => startServerProcess({ instance: String(index), ...cfg, ...(port ? { port } : {}) }, { onLog: (l) => opts.onLog?.(index, l), component: `server ${index}` });
   let proc: ServerProcess = await spawn();
   const port = proc.port;
   let paused = false;

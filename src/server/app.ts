@@ -12,6 +12,8 @@ import { requireUser } from './auth.js';
 import { HttpError, errorHandler, notFoundRoute } from './errors.js';
 import { Checker } from './validate.js';
 import { seedSchedule } from '../db/seed.js';
+import type { Answer } from '../core/payments.js';
+import { httpMetrics, routeBase, type HoldKind, type HoldOutcomeLabel, type PaymentOutcome, type ServerMetrics } from './metrics.js';
 
 export interface AppDeps {
   booking: BookingService;
@@ -22,6 +24,8 @@ export interface AppDeps {
   strategy: StrategyRuntime;
   tokenSecret: string;
   log: (msg: string) => void;
+  /** The server's Prometheus metrics; without them there is no /metrics and nothing is recorded. */
+  metrics?: ServerMetrics;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -46,16 +50,36 @@ function translate(err: unknown): unknown {
   }
 }
 
+const HOLD_LABEL: Record<HoldOutcome['kind'], HoldOutcomeLabel> = { 'held': 'ok', 'taken': 'taken', 'busy': 'busy', 'sold-out': 'sold_out', 'not-found': 'not_found' };
+
+/** A payment's answer as a metric outcome: business refusals other than money and contention are "rejected". */
+function paymentOutcome(a: Answer): PaymentOutcome {
+  if (a.replayed) return 'replayed';
+  if (a.status === 201) return 'ok';
+  if (a.status === 402) return 'insufficient';
+  if (a.body.error === 'BALANCE_BUSY') return 'busy';
+  return 'rejected';
+}
+
 /** Bytes that are not UTF-8 would otherwise be decoded to U+FFFD and stored as if the client sent that. */
 function utf8Only(_req: unknown, _res: unknown, buf: Buffer, encoding: string): void {
   if (encoding === 'utf-8' && !isUtf8(buf)) throw new HttpError(400, 'VALIDATION_FAILED', 'the request body is not valid UTF-8; send JSON encoded as UTF-8');
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  const { booking } = deps;
+  const { booking, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  if (metrics) {
+    // Before the HTTP middleware, so the lab's scrape once a second is not counted as load. Open, like
+    // /healthz: a lab server listens on 127.0.0.1 (docs/observability.md says how to keep it private elsewhere).
+    app.get('/metrics', (_req, res, next) => {
+      metrics.text().then((text) => { res.type(metrics.contentType).send(text); }, next);
+    });
+    // Before the body parser, so a body refused before routing (bad JSON, too large) is counted too.
+    app.use(httpMetrics(metrics));
+  }
   app.use(express.json({ limit: '16kb', strict: false, verify: utf8Only }));
 
   app.get('/healthz', (_req, res) => {
@@ -84,6 +108,7 @@ export function createApp(deps: AppDeps): express.Express {
   }));
 
   const api = express.Router();
+  api.use(routeBase);
   const auth = requireUser(deps.tokenSecret);
   const admitted = (req: Request, res: Response, scheduleId?: number) => assertAdmitted(req, deps.room, deps.tokenSecret, res.locals.userId, scheduleId);
   api.use(queueRouter({ db: deps.db, room: deps.room, secret: deps.tokenSecret, auth }));
@@ -111,7 +136,16 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('application/json').send(`{"scheduleId":${scheduleId},"seats":${seats}}`);
   }));
 
-  const answer = (res: Response, outcome: HoldOutcome, what: string) => {
+  // The hold's outcome is counted here, where it becomes an answer; a hold that threw is an error.
+  const answer = async (res: Response, kind: HoldKind, pending: Promise<HoldOutcome>, what: string) => {
+    let outcome: HoldOutcome;
+    try {
+      outcome = await pending;
+    } catch (err) {
+      metrics?.hold(kind, 'error');
+      throw err;
+    }
+    metrics?.hold(kind, HOLD_LABEL[outcome.kind]);
     switch (outcome.kind) {
       case 'held':
         res.status(201).json(outcome.reservation);
@@ -134,7 +168,7 @@ export function createApp(deps: AppDeps): express.Express {
     const seatNo = c.positiveInt(body.seatNo, 'seatNo');
     c.done();
     await admitted(req, res, scheduleId);
-    answer(res, await booking.hold(res.locals.userId, scheduleId, seatNo), `seat ${seatNo} of schedule ${scheduleId}`);
+    await answer(res, 'seat', booking.hold(res.locals.userId, scheduleId, seatNo), `seat ${seatNo} of schedule ${scheduleId}`);
   }));
 
   // General admission: one unnumbered ticket from the schedule's inventory.
@@ -144,7 +178,7 @@ export function createApp(deps: AppDeps): express.Express {
     const scheduleId = c.positiveInt(body.scheduleId, 'scheduleId');
     c.done();
     await admitted(req, res, scheduleId);
-    answer(res, await booking.holdTicket(res.locals.userId, scheduleId), `a ticket for schedule ${scheduleId}`);
+    await answer(res, 'ticket', booking.holdTicket(res.locals.userId, scheduleId), `a ticket for schedule ${scheduleId}`);
   }));
 
   api.delete('/reservations/:id', auth, wrap(async (req, res) => {
@@ -196,10 +230,18 @@ export function createApp(deps: AppDeps): express.Express {
       // turn; the stored answer is only looked up when the waiting room refuses.
       const replayed = err instanceof HttpError && err.code === 'NOT_ADMITTED' ? await booking.replay({ userId: res.locals.userId, key: key!, hash }) : null;
       if (!replayed) throw err;
+      metrics?.payment('replayed');
       res.status(replayed.status).json(replayed.body);
       return;
     }
-    const a = await booking.pay({ userId: res.locals.userId, reservationId, key: key!, hash, admittedScheduleId: scheduleId });
+    let a: Answer;
+    try {
+      a = await booking.pay({ userId: res.locals.userId, reservationId, key: key!, hash, admittedScheduleId: scheduleId });
+    } catch (err) {
+      metrics?.payment('error');
+      throw err;
+    }
+    metrics?.payment(paymentOutcome(a));
     // Paying frees the user's turn in the waiting room (after the commit; the release is idempotent).
     if (a.status === 201 && deps.room && scheduleId) await deps.room.release(scheduleId, res.locals.userId);
     res.status(a.status).json(a.body);

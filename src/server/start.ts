@@ -4,8 +4,9 @@ import { strategies, strategyNames } from '../../strategies/index.js';
 import { BookingService } from '../core/booking.js';
 import { resolveStrategyOptions } from '../core/options.js';
 import type { Counters, StrategyRuntime } from '../core/ports.js';
-import { createDb } from '../db/knex.js';
+import { createDb, timeDb } from '../db/knex.js';
 import { createApp } from './app.js';
+import { ServerMetrics } from './metrics.js';
 import { startSweeper } from '../core/expiry.js';
 import { startRelay } from '../events/relay.js';
 import { WaitingRoom, type QueueConfig } from '../queue/waiting-room.js';
@@ -37,12 +38,16 @@ export interface ServerConfig {
   queue?: QueueConfig;
   /** How often the outbox relay runs (when there is a Redis); 0 = never. */
   relayIntervalMs?: number;
+  /** This server's index in the run (the `instance` label of its metrics); default "0". */
+  instance?: string;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
   counters(): Counters;
+  /** What GET /metrics exports (one registry per server). */
+  metrics: ServerMetrics;
   close(): Promise<void>;
 }
 
@@ -73,40 +78,47 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const { options, problems } = resolveStrategyOptions(strategy, cfg.strategyOptions ?? {});
   if (problems.length) throw new Error(problems.join('\n'));
 
+  // The strategy's counters are read at scrape time; until the booking core exists there are none.
+  let counters: () => Counters = () => ({});
+  const metrics = new ServerMetrics({ strategy: strategy.name, instance: cfg.instance ?? '0', counters: () => counters() });
   const session = strategy.sessionSettings?.(options) ?? {};
   const db = createDb({ url: cfg.databaseUrl, poolMax: cfg.poolSize ?? DEFAULT_POOL_SIZE, applicationName: `seatlab-${strategy.name}`, session });
   await warmPool(db, cfg.poolSize ?? DEFAULT_POOL_SIZE);
-  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map((u) => createRedisClient(u, cfg.redisKeyPrefix, cfg.redisNatMap)) : [];
+  // After the warm-up: opening the pool is start-up, not waiting for a connection under load.
+  const stopTimingDb = timeDb(db, metrics);
+  const redisClient = (u: string) => createRedisClient(u, cfg.redisKeyPrefix, cfg.redisNatMap, metrics.redisCommand);
+  const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map(redisClient) : [];
   let room: WaitingRoom | undefined;
   let queueRedis: Redis | undefined;
   if (cfg.queue) {
     if (!cfg.redisUrls?.[0]) throw new Error('the waiting room needs Redis: give redisUrls');
-    queueRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix, cfg.redisNatMap);
+    queueRedis = redisClient(cfg.redisUrls[0]);
     await connectAll([queueRedis], 1);
     room = new WaitingRoom(queueRedis, cfg.queue, `pid-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await room.init();
-    room.start(unlessStoreGone(log, 'queue admission'));
+    room.start(unlessStoreGone(log, 'queue admission'), metrics.runOf('admission'));
   }
   if (strategy.requires.redis) {
     if (redis.length === 0) throw new Error(`strategy "${strategy.name}" needs Redis: give redisUrls`);
     // A quorum must be up to start; the rest may join later.
     await connectAll(redis, Math.floor(redis.length / 2) + 1);
   }
-  const runtime = strategy.create({ db, redis }, options);
+  const runtime = strategy.create({ db, redis, observe: metrics.observer }, options);
   await runtime.init?.();
   const booking = new BookingService(db, runtime, { holdTtlMs: cfg.holdTtlMs ?? DEFAULT_HOLD_TTL_MS });
-  const app = createApp({ booking, db, room, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log });
+  counters = () => booking.counters();
+  const app = createApp({ booking, db, room, strategyName: strategy.name, strategy: runtime, tokenSecret: cfg.tokenSecret, log, metrics });
 
   const stopSweeper = (cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) > 0
-    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: unlessStoreGone(log, 'expiry sweep') })
+    ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: unlessStoreGone(log, 'expiry sweep'), onRun: metrics.runOf('sweeper') })
     : async () => {};
   // The outbox relay publishes to the first Redis, when there is one; one process relays at a time.
   let relayRedis: Redis | undefined;
   let stopRelay = async () => {};
   if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
-    relayRedis = createRedisClient(cfg.redisUrls[0], cfg.redisKeyPrefix, cfg.redisNatMap);
+    relayRedis = redisClient(cfg.redisUrls[0]);
     await connectAll([relayRedis], 1);
-    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: unlessStoreGone(log, 'outbox relay') });
+    stopRelay = startRelay(db, relayRedis, { intervalMs: cfg.relayIntervalMs ?? 100, onError: unlessStoreGone(log, 'outbox relay'), onRun: metrics.runOf('relay') });
   }
   const server = http.createServer(app);
   // Load generators keep connections open; do not drop them between requests.
@@ -118,9 +130,10 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${reachableHost(cfg.host)}:${port}`,
     port,
     counters: () => booking.counters(),
+    metrics,
     close: async () => {
       await stopSweeper();
       await stopRelay();
@@ -130,6 +143,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await runtime.close();
+      stopTimingDb();
       await db.destroy();
       for (const r of redis) r.disconnect();
     },
@@ -155,6 +169,12 @@ function unlessStoreGone(log: (msg: string) => void, job: string, periodMs = 500
     last = now;
     quiet = 0;
   };
+}
+
+/** Where this process reaches a server listening on `host`: loopback for the default and the wildcards. */
+function reachableHost(host: string | undefined): string {
+  if (host === undefined || host === '0.0.0.0' || host === '::' || host === '127.0.0.1' || host === 'localhost') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Opens every pooled connection before the first request, as a long-running server would have. */
