@@ -75,7 +75,8 @@ export function createApp(deps: AppDeps): express.Express {
     // Before the HTTP middleware, so the lab's scrape once a second is not counted as load. Open, like
     // /healthz: a lab server listens on 127.0.0.1 (docs/observability.md says how to keep it private elsewhere).
     app.get('/metrics', (_req, res, next) => {
-      metrics.text().then((text) => { res.type(metrics.contentType).send(text); }, next);
+      // Written as is: res.send would rewrite the content type's parameters.
+      metrics.text().then((text) => { res.setHeader('Content-Type', metrics.contentType); res.end(text); }, next);
     });
     // Before the body parser, so a body refused before routing (bad JSON, too large) is counted too.
     app.use(httpMetrics(metrics));
