@@ -19,6 +19,7 @@ import { DB_DURABILITIES, type DbDurability } from './network-options.js';
 export interface RawServeOptions {
   strategy?: string;
   port?: string;
+  host?: string;
   seats?: string;
   databaseUrl?: string;
   store?: string;
@@ -48,6 +49,8 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     if (!/^\d+$/.test(raw.port) || Number(raw.port) > 65535) problems.push(`--port must be an integer from 0 to 65535 (got "${raw.port}")`);
     else port = Number(raw.port);
   }
+  const host = raw.host ?? '127.0.0.1';
+  if (!host.trim()) problems.push('--host must be an address to listen on, e.g. 127.0.0.1 (the default) or 0.0.0.0');
   const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, 5 * 60_000, problems);
   const poolSize = parseCount('--pool-size', raw.poolSize, 20, problems, 1000);
   const { perStrategy } = strategyOptionsFor(strategy ? [strategy] : [], raw.strategyOpt ?? [], problems);
@@ -80,14 +83,15 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     redisUrls.push(...nodes.map((n) => n.url));
   }
   const secret = process.env.SEATLAB_TOKEN_SECRET ?? randomBytes(32).toString('hex');
-  const cfg = { databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, poolSize, redisUrls, redisKeyPrefix: `${dbName}:`, queue };
+  const cfg = { databaseUrl: url, strategy: strategy.name, strategyOptions: perStrategy.get(strategy.name), tokenSecret: secret, holdTtlMs, port, host, poolSize, redisUrls, redisKeyPrefix: `${dbName}:`, queue };
   // With --link-latency each instance reaches the stores through links of its own, as in bench run.
-  let configs: ServerConfig[] = Array.from({ length: instances }, (_, i) => ({ ...cfg, port: port === 0 ? 0 : port + i }));
+  // Each instance is started alone (startInstances(1, …) below), so its index is given here.
+  let configs: ServerConfig[] = Array.from({ length: instances }, (_, i) => ({ ...cfg, port: port === 0 ? 0 : port + i, instance: String(i) }));
   if (network.links) {
     const host = await startLinkHost();
     registerCleanup('link proxy', () => host.close());
     const toxics = { latencyMs: network.links.latenciesMs[0]!, jitterMs: network.links.jitterMs };
-    configs = (await linkInstances(host, instances, cfg, toxics)).configs.map((c, i) => ({ ...c, port: configs[i]!.port }));
+    configs = (await linkInstances(host, instances, cfg, toxics)).configs.map((c, i) => ({ ...c, port: configs[i]!.port, instance: configs[i]!.instance }));
     io.err(`links: every instance reaches the stores through a TCP proxy (pid ${host.pid}) adding a round trip of ${toxics.latencyMs} ms${toxics.jitterMs ? `, jitter ${toxics.jitterMs} ms` : ''}`);
   }
   let urls: string[];
