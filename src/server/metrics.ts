@@ -55,9 +55,10 @@ export class ServerMetrics {
     this.httpDuration = new Histogram({ name: 'seatlab_http_request_duration_seconds', help: 'Time from the request reaching the app to the response being written, by route, method and status', labelNames: ['route', 'method', 'status'], buckets: BUCKETS, registers });
 
     const holds = new Counter({ name: 'seatlab_hold_outcomes_total', help: 'Holds answered by the booking core: kind seat|ticket, outcome ok|taken|busy|sold_out|not_found|error', labelNames: ['kind', 'outcome'], registers });
-    for (const kind of ['seat', 'ticket'] as const) for (const outcome of HOLD_OUTCOMES) this.holds.set(`${kind} ${outcome}`, holds.labels(kind, outcome));
+    // Every outcome is exported from the start at 0, so a rate over the first increase is not lost.
+    for (const kind of ['seat', 'ticket'] as const) for (const outcome of HOLD_OUTCOMES) this.holds.set(`${kind} ${outcome}`, zero(holds.labels(kind, outcome)));
     const payments = new Counter({ name: 'seatlab_payment_outcomes_total', help: 'Payments answered: ok|replayed|insufficient|busy|rejected|error', labelNames: ['outcome'], registers });
-    for (const outcome of PAYMENT_OUTCOMES) this.payments.set(outcome, payments.labels(outcome));
+    for (const outcome of PAYMENT_OUTCOMES) this.payments.set(outcome, zero(payments.labels(outcome)));
 
     this.lockWaitSeconds = new Histogram({ name: 'seatlab_lock_wait_seconds', help: 'Per attempt, what the strategy waited for a lock or a contended row', buckets: BUCKETS, registers });
     mirror(registers, 'seatlab_lock_retries_total', "Lock retries (the strategy's retries counter)", () => o.counters().retries);
@@ -68,7 +69,7 @@ export class ServerMetrics {
     this.redisSeconds = new Histogram({ name: 'seatlab_redis_command_seconds', help: 'Redis command time, sent to answered, by lower-case command name', labelNames: ['command'], buckets: BUCKETS, registers });
 
     const runs = new Counter({ name: 'seatlab_background_runs_total', help: 'Runs of background jobs in this process: task sweeper|relay|reconciler|admission, result ok|error', labelNames: ['task', 'result'], registers });
-    for (const task of BACKGROUND_TASKS) for (const result of ['ok', 'error']) this.runs.set(`${task} ${result}`, runs.labels(task, result));
+    for (const task of BACKGROUND_TASKS) for (const result of ['ok', 'error']) this.runs.set(`${task} ${result}`, zero(runs.labels(task, result)));
   }
 
   get contentType(): string {
@@ -122,6 +123,11 @@ export class ServerMetrics {
     lockWait: this.lockWait,
     backgroundRun: (task, ok) => this.backgroundRun(task, ok),
   };
+}
+
+function zero(c: Counter.Internal): Counter.Internal {
+  c.inc(0);
+  return c;
 }
 
 /**
