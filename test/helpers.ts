@@ -33,9 +33,9 @@ export async function freshDatabaseOn(dialect: Dialect): Promise<{ url: string; 
 }
 
 /** The booking API in this process on a free port, closed when the test finishes. */
-export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number; redisUrls?: string[]; holdTtlMs?: number; sweepIntervalMs?: number; queue?: QueueConfig; relayIntervalMs?: number } = {}): Promise<RunningServer> {
+export async function startApi(url: string, strategy: string, extra: { strategyOptions?: Record<string, string>; poolSize?: number; redisUrls?: string[]; holdTtlMs?: number; sweepIntervalMs?: number; queue?: QueueConfig; relayIntervalMs?: number; instance?: string } = {}): Promise<RunningServer> {
   const server = await startServer({
-    databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions, holdTtlMs: extra.holdTtlMs, sweepIntervalMs: extra.sweepIntervalMs ?? 0, queue: extra.queue, relayIntervalMs: extra.relayIntervalMs ?? 0,
+    databaseUrl: url, strategy, tokenSecret: SECRET, poolSize: extra.poolSize ?? 20, strategyOptions: extra.strategyOptions, holdTtlMs: extra.holdTtlMs, sweepIntervalMs: extra.sweepIntervalMs ?? 0, queue: extra.queue, relayIntervalMs: extra.relayIntervalMs ?? 0, instance: extra.instance,
     // Keys are prefixed with the test's database name, so tests sharing one Redis never meet.
     redisUrls: extra.redisUrls ?? [inject('redisUrl')], redisKeyPrefix: `${new URL(url).pathname.slice(1)}:`,
   }, () => undefined);
