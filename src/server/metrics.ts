@@ -76,8 +76,16 @@ export class ServerMetrics {
     return this.registry.contentType;
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The exposition, less samples whose value is NaN. prom-client writes one ("Nan") for the event-loop
+   * lag's mean and stddev when no delay was sampled since the previous scrape (two scrapes within the
+   * monitor's 10 ms resolution: the lab's last scrape, a paused instance's queued scrapes answered at
+   * once, the lab and a Prometheus together). It carries no number, and the lab's parser
+   * (prom2javascript) rejects the whole text for it, turning the scrape into a gap.
+   */
+  async text(): Promise<string> {
+    const text = await this.registry.metrics();
+    return text.includes(' Nan\n') ? text.replace(/^.* Nan\n/gm, '') : text;
   }
 
   httpRequest(route: string, method: string, status: number, seconds: number): void {
