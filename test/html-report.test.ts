@@ -38,8 +38,10 @@ describe('report.html in a real headless browser', () => {
         })));
         expect(figures.map((f) => f.caption)).toEqual([
           expect.stringContaining('Seats sold over time'), expect.stringContaining("Each winner's place in the arrival order"), expect.stringContaining('Winners (solid) and losers (dashed)'),
-          expect.stringContaining('Latency by percentile'), expect.stringContaining('Throughput over time'), expect.stringContaining('Outcomes'),
-          expect.stringContaining('CPU per request by component')]);
+          expect.stringContaining('Latency by percentile'), expect.stringContaining('Throughput over time'),
+          // From the servers' /metrics, scraped during the load: lock wait, pool wait, event-loop lag.
+          expect.stringContaining('Inside the server: lock wait'), expect.stringContaining('Inside the server: pool wait'), expect.stringContaining('Inside the server: event-loop lag'),
+          expect.stringContaining('Outcomes'), expect.stringContaining('CPU per request by component')]);
         const [sold, , winnersLosers, ...rest] = figures;
         // Who got the seats: a panel for the strategy with more than one winner (the control group oversold the seat).
         expect(await page.$$eval('svg.rank-panel', (ps) => ps.map((p) => p.getAttribute('data-strategy')))).toEqual(['none']);
