@@ -1,6 +1,7 @@
 import type { Report, StrategyResult } from './schema.js';
 import { queueOf } from './compare.js';
-import { bareLabel, rttText, showsLinks, showsStore, resultLabel } from './render-faults.js';
+import { identityColumns, showsStore, resultLabel } from './render-faults.js';
+import { esc, htmlTable, markdownTable } from './tables.js';
 
 // Who got the seats: per result, the first-come share and the order kept (from how every user's
 // journey ended), the seats won in arrival order and the overtakes (numbered seats, from the
@@ -29,25 +30,24 @@ const HEADER = ['strategy', 'got one', 'first come', 'order kept', 'seats won in
 
 /** The table's header and rows (the identity columns as the other tables have them). */
 export function fairnessTable(r: Report): { header: string[]; rows: string[][]; left: number } {
-  const withStore = showsStore(r);
-  const withLink = showsLinks(r);
+  const id = identityColumns(r);
   const queue = queueOf(r) === 'on';
   const rs = r.results.filter((s) => s.fairness || s.seatOrder);
   const users = r.scenario.params.users;
   // Seat order exists for numbered seats only: a general-admission table goes without its two columns.
   const seats = rs.some((s) => s.seatOrder);
-  const header = [HEADER[0]!, ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : []), ...HEADER.slice(1, 4), ...(seats ? HEADER.slice(4, 6) : []), HEADER[6]!, ...(queue ? ['waiting room'] : [])];
+  const header = [...id.header, ...HEADER.slice(1, 4), ...(seats ? HEADER.slice(4, 6) : []), HEADER[6]!, ...(queue ? ['waiting room'] : [])];
   const rows = rs.map((s) => {
     const f = s.fairness;
     const o = s.seatOrder;
-    return [withLink ? bareLabel(s) : resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), ...(withLink ? [rttText(s)] : []),
+    return [...id.cells(s),
       f ? `${f.winners}${users ? ` of ${users}` : ''}` : '–',
       opt(f?.firstComeShare, (x) => x.toFixed(2)), opt(f?.rankCorrelation, (x) => x.toFixed(2)),
       ...(seats ? [opt(o?.inOrderShare, (x) => x.toFixed(2)), o ? `${o.overtakes}${o.overtakeMs ? ` (${ms(o.overtakeMs.median)} / ${ms(o.overtakeMs.max)})` : ''}` : '–'] : []),
       f ? (f.gaveUpWhileOnSale > 0 ? `${f.gaveUpWhileOnSale} (after ≤ ${f.gaveUpAfter} refusals)` : '0') : '–',
       ...(queue ? [queueOrderText(s)] : [])];
   });
-  return { header, rows, left: 1 + (withStore ? 1 : 0) + (withLink ? 1 : 0) };
+  return { header, rows, left: id.left };
 }
 
 /** What each column means and which to read for which scenario. */
@@ -66,11 +66,8 @@ export const FAIRNESS_LEGEND = 'Got one: users whose hold succeeded (a journey\'
 export function renderFairnessMarkdown(r: Report): string[] {
   if (!showsFairness(r)) return [];
   const t = fairnessTable(r);
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return ['## Who got the seats', '', line(t.header), line(t.header.map((_, i) => (i < t.left ? '---' : '---:'))), ...t.rows.map(line), '', FAIRNESS_LEGEND, ''];
+  return ['## Who got the seats', '', markdownTable(t.header, t.rows, t.left), '', FAIRNESS_LEGEND, ''];
 }
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * One small panel per result: a dot per winner at (arrival rank, success rank). First come, first
@@ -79,10 +76,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function fairnessHtml(r: Report, color: (s: StrategyResult) => string): string {
   if (!showsFairness(r)) return '';
   const t = fairnessTable(r);
-  const table = `<table class="fairness"><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row, i) => {
-    const s = r.results.filter((x) => x.fairness || x.seatOrder)[i]!;
-    return `<tr data-strategy="${esc(s.strategy)}">${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
-  }).join('')}</table>`;
+  const rs = r.results.filter((x) => x.fairness || x.seatOrder);
+  const table = htmlTable('fairness', t.header, t.rows, (i) => ` data-strategy="${esc(rs[i]!.strategy)}"`);
   const withStore = showsStore(r);
   const users = r.scenario.params.users;
   // Across: every user who asked, the same in every panel, so how far right the dots reach compares at a

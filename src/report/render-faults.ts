@@ -27,6 +27,20 @@ export const showsLinks = (r: { results: Named[] }): boolean => r.results.some((
 /** The link column's text: "+2 ms", "+0 ms"; "direct" for a result without links. */
 export const rttText = (s: Named): string => (s.linkLatencyMs === undefined ? 'direct' : `+${s.linkLatencyMs} ms`);
 
+/**
+ * The identity columns every per-result table starts with: the label, then the store and the link's
+ * round trip when the report shows them; `left` is how many columns are names (left-aligned).
+ */
+export function identityColumns(r: { results: Named[]; config?: { stores?: Dialect[] } }): { header: string[]; cells: (s: Named) => string[]; left: number } {
+  const withStore = showsStore(r);
+  const withLink = showsLinks(r);
+  return {
+    header: ['strategy', ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : [])],
+    cells: (s) => [withLink ? bareLabel(s) : resultLabel(s), ...(withStore ? [s.store ?? 'pg'] : []), ...(withLink ? [rttText(s)] : [])],
+    left: 1 + (withStore ? 1 : 0) + (withLink ? 1 : 0),
+  };
+}
+
 /** The stores of a report in the order they ran; a report from before there were two ran on pg. */
 export function reportStores(r: { results: Named[]; config?: { stores?: Dialect[] } }): Dialect[] {
   if (r.config?.stores?.length) return r.config.stores;

@@ -4,6 +4,7 @@ import { machineLine, tableRow, tableHeader, markdownTable, storesOf, engineName
 import { bareLabel, showsLinks, grouped, labeller, renderFaultsMarkdown, reportStores, resultLabel, showsStore } from './render-faults.js';
 import { linkRankings } from './render-links.js';
 import { fairnessHtml } from './render-fairness.js';
+import { esc, htmlTable } from './tables.js';
 import { INSIDE_LEGEND, insideSeries, insideTable, showsInside } from './render-inside.js';
 import { cpuHtml } from './render-cpu.js';
 import type { Dialect } from '../db/dialect.js';
@@ -15,7 +16,6 @@ import type { Dialect } from '../db/dialect.js';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 99.99];
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function percentileCurve(s: StrategyResult, encoded = s.histogram): { p: number; ms: number }[] {
   const h = hdr.decodeFromCompressedBase64(encoded, 32, false);
@@ -176,7 +176,7 @@ ${chart('lagP99Ms', 'Inside the server: event-loop lag p99 (ms, the worst instan
   }).join('\n') : '';
   const insideTableHtml = showsInside(r) ? (() => {
     const t = insideTable(r);
-    return `<h2>Inside the server</h2><table class="inside"><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table><p class="legend">${esc(INSIDE_LEGEND)}</p>`;
+    return `<h2>Inside the server</h2>${htmlTable('inside', t.header, t.rows)}<p class="legend">${esc(INSIDE_LEGEND)}</p>`;
   })() : '';
   const storeCell = (s: StrategyResult) => (withStore ? `<td>${esc(s.store ?? 'pg')}</td>` : '');
   const storeAttr = (s: StrategyResult) => (withStore ? ` data-store="${esc(s.store ?? 'pg')}"` : '');

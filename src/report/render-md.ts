@@ -3,6 +3,9 @@ import type { StoreInfo } from './metadata.js';
 import { bareLabel, grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, rttText, showsLinks, showsStore } from './render-faults.js';
 import { renderLinksMarkdown } from './render-links.js';
 import { renderFairnessMarkdown } from './render-fairness.js';
+import { markdownTable } from './tables.js';
+
+export { markdownTable };
 import { renderInsideMarkdown } from './render-inside.js';
 import { renderCpuMarkdown } from './render-cpu.js';
 
@@ -107,12 +110,6 @@ export function saleRow(s: StrategyResult, withStore = false, withLink = false):
   return [...idCells(s, withStore, withLink), opt(s.sale?.timeToSelloutMs, (x) => `${(x / 1000).toFixed(2)} s`), opt(s.sale?.holdsPerSecUntilSellout, (x) => x.toFixed(0)),
     pair(b?.ok), pair(b?.rejected), b && b.error.count > 0 ? ms(b.error.p99) : '–',
     opt(s.sale?.firstComeShare, (x) => x.toFixed(2)), s.oversold > 0 ? `**${s.oversold}**` : '0', s.verdict];
-}
-
-/** A markdown table; the first `left` columns are left-aligned (names), the rest right-aligned (figures). */
-export function markdownTable(header: string[], rows: string[][], left = 2): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i < left ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
 export function renderMarkdown(report: Report): string {
