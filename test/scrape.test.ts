@@ -10,13 +10,14 @@ import { call, freshDatabase, SECRET } from './helpers.js';
 const BOUNDS = ['0.0001', '0.001', '0.01', '0.1', '1', '10', '+Inf'];
 
 /** A /metrics text with the lock-wait histogram at the given cumulative counts, over two label sets when `split`. */
-function text(counts: number[], sum: number, lagP99 = 0.004, split = false): string {
+function text(counts: number[], sum: number, lagP99 = 0.004, split = false, startedAt = 1_700_000_000): string {
   const lines = ['# HELP seatlab_lock_wait_seconds lock wait', '# TYPE seatlab_lock_wait_seconds histogram'];
   const sets = split ? [{ l: 'strategy="pessimistic",instance="0",kind="a"', f: 0.5 }, { l: 'strategy="pessimistic",instance="0",kind="b"', f: 0.5 }] : [{ l: 'strategy="pessimistic",instance="0"', f: 1 }];
   for (const { l, f } of sets) {
     BOUNDS.forEach((b, i) => lines.push(`seatlab_lock_wait_seconds_bucket{le="${b}",${l}} ${counts[i]! * f}`));
     lines.push(`seatlab_lock_wait_seconds_sum{${l}} ${sum * f}`, `seatlab_lock_wait_seconds_count{${l}} ${counts.at(-1)! * f}`);
   }
+  lines.push('# HELP process_start_time_seconds start', '# TYPE process_start_time_seconds gauge', `process_start_time_seconds{strategy="pessimistic",instance="0"} ${startedAt}`);
   lines.push('# HELP nodejs_eventloop_lag_p99_seconds p99', '# TYPE nodejs_eventloop_lag_p99_seconds gauge', `nodejs_eventloop_lag_p99_seconds{strategy="pessimistic",instance="0"} ${lagP99}`);
   return `${lines.join('\n')}\n`;
 }
@@ -57,6 +58,17 @@ describe('reading /metrics', () => {
     expect(x.series.map((p) => p.t)).toEqual([1, 2, 3]);
     expect(x.poolWait).toEqual({ count: 0, p50: null, p99: null, meanMs: null });
     expect(x.redis).toBeNull();
+  });
+});
+
+describe('a restart the counts cannot show', () => {
+  it('a new process that counted as much as the old one before the lab looked is still all new (its start time says so)', async () => {
+    const at = async (atMs: number, count: number, startedAt: number) => ({ atMs, instance: 0, ...(await readMetrics(text([0, count, count, count, count, count, count], count / 1000, 0.002, false, startedAt))) });
+    const log: ScrapeLog = { everyMs: 200, gaps: [], samples: await Promise.all([
+      at(0, 0, 100), at(200, 5, 100), // the old process: 5 waits
+      at(600, 5, 107), // killed and restarted between scrapes; the new process made 5 waits before its first scrape
+    ]) };
+    expect(insideServer(log, 1, 0).lockWait.count).toBe(10);
   });
 });
 

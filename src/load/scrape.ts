@@ -4,8 +4,9 @@ import { getMetricsFromIterator, type PromHistogramData, type PromMetrics } from
 // text, prom-client; see src/server/metrics.ts) once a second. A scrape that fails — an instance
 // paused, killed, restarting — is a gap in the series, never an error of the run. Only what the
 // report needs is kept: the wait and time histograms (buckets, sum, count) and the event-loop lag.
-// Counters restart with a restarted process; deltas are taken scrape to scrape and a drop is read
-// as a restart (the new value is the delta), as Prometheus's rate() does.
+// Counters restart with a restarted process; deltas are taken scrape to scrape, and a new process
+// start time (or, without one, a drop in count, as Prometheus's rate() reads it) means everything
+// the new process counted is new — even when it counted as much as the old one before the lab looked.
 
 /** The histograms the report reads, by the name the server exports them under. */
 export const SCRAPED_HISTOGRAMS = {
@@ -16,12 +17,14 @@ export const SCRAPED_HISTOGRAMS = {
 } as const;
 export type HistogramKey = keyof typeof SCRAPED_HISTOGRAMS;
 const LAG_P99 = 'nodejs_eventloop_lag_p99_seconds';
+/** prom-client's default gauge: when the process started. A new value is a new process, whatever its counts. */
+const STARTED = 'process_start_time_seconds';
 
 /** One histogram summed over its label sets: cumulative counts per upper bound (seconds), sum and count. */
 export interface Hist { le: number[]; counts: number[]; sum: number; count: number }
 
 /** One instance's scrape. */
-export interface Sample { atMs: number; instance: number; hist: Partial<Record<HistogramKey, Hist>>; lagP99Ms?: number }
+export interface Sample { atMs: number; instance: number; hist: Partial<Record<HistogramKey, Hist>>; lagP99Ms?: number; startedAt?: number }
 export interface Gap { atMs: number; instance: number; error: string }
 export interface ScrapeLog { everyMs: number; samples: Sample[]; gaps: Gap[] }
 
@@ -31,10 +34,11 @@ export async function parseMetrics(text: string): Promise<PromMetrics> {
 }
 
 /** The parts of one /metrics text the report reads. */
-export async function readMetrics(text: string): Promise<Pick<Sample, 'hist' | 'lagP99Ms'>> {
+export async function readMetrics(text: string): Promise<Pick<Sample, 'hist' | 'lagP99Ms' | 'startedAt'>> {
   const metrics = await parseMetrics(text);
   const hist: Sample['hist'] = {};
   const lag = metrics[LAG_P99]?.data[0] as { value?: number } | undefined;
+  const started = metrics[STARTED]?.data[0] as { value?: number } | undefined;
   for (const key of Object.keys(SCRAPED_HISTOGRAMS) as HistogramKey[]) {
     const m = metrics[SCRAPED_HISTOGRAMS[key]];
     if (m?.type !== 'histogram') continue;
@@ -50,7 +54,7 @@ export async function readMetrics(text: string): Promise<Pick<Sample, 'hist' | '
     }
     if (h) hist[key] = h;
   }
-  return { hist, ...(typeof lag?.value === 'number' ? { lagP99Ms: lag.value * 1000 } : {}) };
+  return { hist, ...(typeof lag?.value === 'number' ? { lagP99Ms: lag.value * 1000 } : {}), ...(typeof started?.value === 'number' ? { startedAt: started.value } : {}) };
 }
 
 /**
@@ -90,10 +94,13 @@ export function startScraper(o: { instances: number; urlOf: (i: number) => strin
   };
 }
 
-/** What happened to a histogram between two scrapes of one instance (a drop in count: the process restarted). */
-function delta(a: Hist | undefined, b: Hist | undefined): Hist | undefined {
+/**
+ * What happened to a histogram between two scrapes of one instance. After a restart (a new process
+ * start time, or a drop in count when the start time is unknown) the new process's counts are all new.
+ */
+function delta(a: Hist | undefined, b: Hist | undefined, restarted = false): Hist | undefined {
   if (!b) return undefined;
-  if (!a || b.count < a.count || a.le.length !== b.le.length) return b;
+  if (!a || restarted || b.count < a.count || a.le.length !== b.le.length) return b;
   return { le: b.le, counts: b.counts.map((c, i) => c - a.counts[i]!), sum: b.sum - a.sum, count: b.count - a.count };
 }
 
@@ -156,8 +163,9 @@ export function insideServer(log: ScrapeLog, instances: number, startMs: number)
       const [a, b] = [mine[k - 1]!, mine[k]!];
       const t = Math.max(0, Math.round((b.atMs - startMs) / log.everyMs));
       const slot = buckets.get(t) ?? { hist: {}, lag: null };
+      const restarted = a.startedAt !== undefined && b.startedAt !== undefined && a.startedAt !== b.startedAt;
       for (const key of keys) {
-        const d = delta(a.hist[key], b.hist[key]);
+        const d = delta(a.hist[key], b.hist[key], restarted);
         total[key] = add(total[key], d);
         slot.hist[key] = add(slot.hist[key], d);
       }
