@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { Knex } from 'knex';
+import { exportPlan } from '../src/cli/export.js';
+import { checkSeats } from '../src/check/seats.js';
+import { scenarios } from '../scenarios/index.js';
+import { createRng } from '../src/core/rng.js';
+import { freshDatabase, startApi } from './helpers.js';
+
+// The export is only a feature if Artillery really runs it: each case seeds a sale on a seatlab
+// server through `bench export`, runs `artillery run` on the files as a child process, and holds
+// Artillery's aggregated counters to the database's truth.
+
+interface Report { aggregate: { counters: Record<string, number>; summaries: Record<string, { count: number }> } }
+
+const ARTILLERY = path.resolve('node_modules/.bin/artillery');
+
+async function exportTo(target: string, args: string[]): Promise<{ dir: string; scheduleId: number }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'seatlab-artillery-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  let out = '';
+  await exportPlan({ engine: 'artillery', target, out: dir, ...Object.fromEntries(args.map((a) => a.split('='))) }, { out: (t) => (out += t), err: () => undefined }, []);
+  return { dir, scheduleId: (JSON.parse(out) as { scheduleId: number }).scheduleId };
+}
+
+/** `artillery run` on the export; its JSON report. Telemetry is off (this machine cannot reach it anyway). */
+function runArtillery(dir: string, timeoutMs = 60_000): Promise<Report> {
+  return new Promise((resolve, reject) => {
+    const output = path.join(dir, 'artillery.json');
+    const child = spawn(ARTILLERY, ['run', path.join(dir, 'script.yml'), '--output', output], { env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`artillery run timed out:\n${log}`)); }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`artillery run exited ${code}:\n${log}`));
+      readFile(output, 'utf8').then((t) => resolve(JSON.parse(t) as Report), reject);
+    });
+  });
+}
+
+async function activeHolds(db: Knex, scheduleId: number): Promise<number> {
+  const row = await db('reservations').where({ schedule_id: scheduleId }).whereIn('status', ['HELD', 'CONFIRMED']).count<{ n: string }[]>({ n: '*' });
+  return Number(row[0]!.n);
+}
+
+describe('bench export --engine artillery, run by Artillery for real', () => {
+  it('hot seat (20 users) and a flash sale (60 users, 10 seats) on pessimistic: Artillery\'s counters are the database\'s holds, nothing oversold', async () => {
+    const { url, db } = await freshDatabase();
+    const api = await startApi(url, 'pessimistic');
+    const hot = await exportTo(api.url, ['scenario=hot-seat', 'users=20', 'seats=1']);
+    const sale = await exportTo(api.url, ['scenario=flash-sale', 'users=60', 'seats=10']);
+
+    // The payload is the lab's plan: the same users in the same order with the same seat picks.
+    const plan = scenarios.get('flash-sale')!.workload!({ users: 60, seats: 10, connections: 64, seed: 42 }, createRng(42));
+    const rows = (await readFile(path.join(sale.dir, 'payload.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(rows.map((r) => [Number(r[0]), r[3]])).toEqual(plan.users.map((u) => [u.user, u.seats.join(';')]));
+
+    const [h, s] = await Promise.all([runArtillery(hot.dir), runArtillery(sale.dir)]);
+    for (const [r, users] of [[h, 20], [s, 60]] as const) {
+      expect(r.aggregate.counters['seatlab.users.arrived']).toBe(users);
+      expect(r.aggregate.counters['seatlab.users.repeated']).toBeUndefined();
+      expect(r.aggregate.counters['seatlab.hold.error']).toBeUndefined();
+      expect(r.aggregate.counters['seatlab.hold.timeout']).toBeUndefined();
+    }
+
+    expect(h.aggregate.counters['seatlab.hold.ok']).toBe(1);
+    expect(h.aggregate.counters['seatlab.hold.conflict']).toBe(19);
+    expect(h.aggregate.summaries['seatlab.winners_ms']!.count).toBe(1);
+    expect(h.aggregate.summaries['seatlab.losers_ms']!.count).toBe(19);
+    const hotCheck = await checkSeats(db, { scheduleId: hot.scheduleId, okResponses: 1, unknownResponses: 0 });
+    expect(hotCheck).toMatchObject({ oversold: 0, activeReservations: 1, violations: [] });
+
+    // Every user has three seats to try among ten: the ten seats go, the other fifty users are refused.
+    const ok = s.aggregate.counters['seatlab.hold.ok']!;
+    expect(ok).toBe(10);
+    expect(await activeHolds(db, sale.scheduleId)).toBe(ok);
+    expect(s.aggregate.counters['seatlab.journeys.succeeded']).toBe(ok);
+    expect(s.aggregate.summaries['seatlab.winners_ms']!.count).toBe(ok);
+    const saleCheck = await checkSeats(db, { scheduleId: sale.scheduleId, okResponses: ok, unknownResponses: 0 });
+    expect(saleCheck).toMatchObject({ oversold: 0, activeReservations: 10, seatsHeldOrSold: 10, violations: [] });
+  }, 90_000);
+});
