@@ -23,6 +23,7 @@ export interface RawExportOptions {
   seats?: string;
   seed?: string;
   rate?: string;
+  workers?: string;
   timeout?: string;
   target?: string;
   out?: string;
@@ -42,6 +43,7 @@ export async function exportPlan(raw: RawExportOptions, io: Io, argv: string[]):
     else seed = Number(raw.seed);
   }
   const rate = raw.rate === undefined ? undefined : parseCount('--rate', raw.rate, 1, problems);
+  const workers = parseCount('--workers', raw.workers, 1, problems, 1000);
   const timeoutMs = parseDuration('--timeout', raw.timeout === undefined ? undefined : `${raw.timeout}s`, 10_000, problems);
   if (!raw.target) problems.push('--target is required: the URL of a running `bench serve` (the export seeds the sale there, so the users\' tokens are real)');
   else if (!/^https?:\/\/[^/]+/.test(raw.target)) problems.push(`--target must be an http(s) URL such as http://127.0.0.1:3000 (got "${raw.target}")`);
@@ -61,10 +63,10 @@ export async function exportPlan(raw: RawExportOptions, io: Io, argv: string[]):
   io.err(`seeded ${users} users and ${seats} seats on ${target} in ${Math.round(performance.now() - t0)} ms (schedule ${String(sale.vars.scheduleId)})`);
   const out = path.resolve(raw.out);
   const files = await writeArtilleryExport(out, {
-    scenario: scenario.name, workload, target, rate, timeoutMs,
+    scenario: scenario.name, workload, target, rate, timeoutMs, workers,
     sale: { scheduleId: Number(sale.vars.scheduleId), users: sale.users.map((u) => ({ userId: String(u.userId), token: String(u.token) })) },
     about: { command: `bench ${argv.join(' ')}`, users, seats, seed },
   });
-  io.out(`${JSON.stringify({ engine: 'artillery', out, script: files[0], scheduleId: Number(sale.vars.scheduleId), users, seats, seed, target })}\n`);
-  io.err(`wrote ${files.map((f) => path.basename(f)).join(', ')} to ${out}; run: npx artillery run ${files[0]} --output ${path.join(out, 'artillery.json')}`);
+  io.out(`${JSON.stringify({ engine: 'artillery', out, script: files[0], ...(workers > 1 ? { workers: files.filter((f) => f.endsWith('script.yml')).slice(1) } : {}), scheduleId: Number(sale.vars.scheduleId), users, seats, seed, target })}\n`);
+  io.err(`wrote ${files.length} files (${[...new Set(files.map((f) => path.basename(f)))].join(', ')}) to ${out}; run: npx artillery run ${files[0]} --output ${path.join(out, 'artillery.json')}`);
 }
