@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Knex } from 'knex';
 import { exportPlan } from '../src/cli/export.js';
+import { UsageError } from '../src/cli/errors.js';
 import { checkSeats } from '../src/check/seats.js';
 import { scenarios } from '../scenarios/index.js';
 import { createRng } from '../src/core/rng.js';
@@ -93,4 +94,14 @@ describe('bench export --engine artillery, run by Artillery for real', () => {
     const saleCheck = await checkSeats(db, { scheduleId: sale.scheduleId, okResponses: ok, unknownResponses: 0 });
     expect(saleCheck).toMatchObject({ oversold: 0, activeReservations: 10, seatsHeldOrSold: 10, violations: [] });
   }, 90_000);
+
+  it('a usage error names every problem at once: no target, a scenario without a plan, an unknown engine', async () => {
+    const err = await exportPlan({ engine: 'k6', scenario: 'journey', out: '/tmp/x' }, { out: () => undefined, err: () => undefined }, []).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).problems).toEqual([
+      '--engine: unknown engine "k6"; valid: artillery',
+      '--scenario journey cannot be exported yet; use hot-seat, flash-sale, general-admission',
+      '--target is required: the URL of a running `bench serve` (the export seeds the sale there, so the users\' tokens are real)',
+    ]);
+  });
 });
