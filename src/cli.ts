@@ -9,6 +9,7 @@ import { parseRunOptions, type RawRunOptions } from './cli/options.js';
 import { runBench, type Io } from './cli/run.js';
 import { serve, type RawServeOptions } from './cli/serve.js';
 import { compare, type RawCompareOptions } from './cli/compare.js';
+import { exportPlan, type RawExportOptions } from './cli/export.js';
 import { faultNames } from './nemesis/index.js';
 import { runTargetBench } from './target/run-target.js';
 import { ProfileError } from './target/profile.js';
@@ -147,6 +148,24 @@ withQueueOptions(program.command('serve'))
   .option('--db-durability <full|async>', 'PostgreSQL synchronous_commit on (full, default) or off (async: a crash can lose acknowledged commits)')
   .action((raw: RawServeOptions) => guarded(async () => {
     await serve(raw, io);
+    return EXIT.ok;
+  }));
+
+program
+  .command('export')
+  .description('write a scenario\'s seeded plan as a test for another load engine (Artillery), on a sale it seeds on a running bench serve; see docs/artillery.md')
+  .option('--engine <name>', 'the load engine: artillery')
+  .option('--scenario <name>', 'hot-seat, flash-sale or general-admission')
+  .option('--users <n>', 'number of users (scenario default)')
+  .option('--seats <n>', 'number of seats (scenario default)')
+  .option('--seed <n>', 'seed of the workload RNG (the same plan as bench run with this seed)', '42')
+  .option('--rate <n>', 'users arriving per second (default: every user within the first second)')
+  .option('--workers <n>', 'also write workers/1..n: disjoint users per remote worker, one test each (run-fargate/Lambda --count gives every worker the whole payload)', '1')
+  .option('--timeout <seconds>', 'per-request timeout in the processor; unanswered requests count as timeout (unknown)', '10')
+  .option('--target <url>', 'a running bench serve: the export seeds the sale there and the script targets it')
+  .option('--out <dir>', 'folder to write script.yml, processor.cjs, payload.csv and README.md to')
+  .action((raw: RawExportOptions) => guarded(async () => {
+    await exportPlan(raw, io, process.argv.slice(2));
     return EXIT.ok;
   }));
 

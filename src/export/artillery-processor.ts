@@ -1,0 +1,108 @@
+// The processor module the Artillery export writes next to its script (processor.cjs). Artillery 2
+// loads it with require() in every worker thread, so it is CommonJS and has no dependencies: Node's
+// own fetch and performance. It is kept here as text so the built CLI carries it without an asset
+// step. What it does mirrors src/load/journey-loop.ts: one virtual user is one of the lab's users;
+// it asks for its seats in order, moves to the next only after a 409 that is not SOLD_OUT, and
+// stops at anything else. Every figure is an Artillery counter or histogram, so Artillery adds them
+// up across workers (locally across threads, on Fargate/Lambda across containers).
+
+export const ARTILLERY_PROCESSOR = String.raw`'use strict';
+// Written by seatlab (bench export --engine artillery). Do not edit: export again instead.
+const { performance } = require('node:perf_hooks');
+
+// Rows this worker thread has already sent. Artillery's sequenced payload reader starts again at
+// the first row when arrivals outnumber rows; a user who already had their turn is not sent twice.
+const seen = new Set();
+
+const REFUSED_RETRIES = 50;
+const REFUSED_BACKOFF_MS = 100;
+
+// The lab's reading of an answer (src/load/plan.ts classify): 409 SOLD_OUT and 402 end the user's
+// journey, any other 409 is a refusal of this seat (the user tries their next one).
+function classify(status, errorCode) {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status === 409) return errorCode === 'SOLD_OUT' ? 'soldOut' : 'conflict';
+  if (status === 402) return 'soldOut';
+  if (status >= 400 && status < 500) return 'rejected';
+  return 'error';
+}
+
+function errorCodeOf(text) {
+  try {
+    const json = JSON.parse(text);
+    return typeof json.error === 'string' ? json.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function wireError(err) {
+  const code = (err && (err.code || (err.cause && err.cause.code))) || (err && err.name) || 'ERROR';
+  if (code === 'TimeoutError' || code === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  return code;
+}
+
+async function send(url, token, body, timeoutMs) {
+  for (let refusals = 0; ; refusals++) {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await res.text();
+      return { status: res.status, errorCode: res.status >= 400 ? errorCodeOf(text) : undefined };
+    } catch (err) {
+      const wire = wireError(err);
+      // Nothing reached the server: the same ask again after a pause, as the lab's driver does.
+      if (wire === 'ECONNREFUSED' && refusals < REFUSED_RETRIES) {
+        await new Promise((r) => setTimeout(r, REFUSED_BACKOFF_MS));
+        continue;
+      }
+      return { wire };
+    }
+  }
+}
+
+async function seatlabJourney(context, events) {
+  const v = context.vars;
+  const s = { op: String(v.seatlabOp), scheduleId: Number(v.seatlabScheduleId), timeoutMs: Number(v.seatlabTimeoutMs) };
+  if (seen.has(v.user)) {
+    events.emit('counter', 'seatlab.users.repeated', 1);
+    return;
+  }
+  seen.add(v.user);
+  events.emit('counter', 'seatlab.users.arrived', 1);
+  const asks = String(v.asks).split(';');
+  const url = String(v.target).replace(/\/$/, '') + (s.op === 'hold' ? '/api/reservations' : '/api/reservations/general');
+  for (let i = 0; i < asks.length; i++) {
+    const body = s.op === 'hold' ? { scheduleId: s.scheduleId, seatNo: Number(asks[i]) } : { scheduleId: s.scheduleId };
+    const t0 = performance.now();
+    const answer = await send(url, v.token, body, s.timeoutMs);
+    const ms = performance.now() - t0;
+    if (answer.wire !== undefined) {
+      // No answer: the outcome is unknown (the hold may or may not exist), never a failure.
+      const outcome = answer.wire === 'timeout' ? 'timeout' : 'error';
+      events.emit('counter', 'seatlab.' + s.op + '.' + outcome, 1);
+      events.emit('counter', 'seatlab.wire.' + answer.wire, 1);
+      events.emit('counter', 'seatlab.journeys.' + (outcome === 'timeout' ? 'unknown' : 'stopped'), 1);
+      return;
+    }
+    const outcome = classify(answer.status, answer.errorCode);
+    events.emit('counter', 'seatlab.' + s.op + '.' + outcome, 1);
+    events.emit('counter', 'seatlab.status.' + answer.status, 1);
+    if (outcome === 'ok') {
+      events.emit('histogram', 'seatlab.winners_ms', ms);
+      events.emit('counter', 'seatlab.journeys.succeeded', 1);
+      return;
+    }
+    if (outcome !== 'error') events.emit('histogram', 'seatlab.losers_ms', ms);
+    if (outcome === 'conflict' && i + 1 < asks.length) continue;
+    events.emit('counter', 'seatlab.journeys.' + (outcome === 'conflict' ? 'exhausted' : 'stopped'), 1);
+    return;
+  }
+}
+
+module.exports = { seatlabJourney };
+`;
