@@ -72,8 +72,8 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     let redis: ProvisionedRedis[] = [];
     let strategies = o.strategies;
     const skipped: { strategy: string; reason: string }[] = [];
-    if (o.queue || o.scenario.needsRedis) {
-      // The waiting room (or the journey's event stream) lives in Redis: without Redis this run cannot happen at all.
+    if (redisForEveryStrategy(o)) {
+      // Without Redis this run cannot happen at all.
       redis = await startRedis();
       provisioned.push(...redis);
       io.err(`Redis: ${redis.length} × ${redis[0]!.kind} (${o.queue ? 'waiting room on' : 'event stream'})`);
@@ -130,6 +130,9 @@ interface Prepared {
 type LinkPlan = { latenciesMs: number[]; jitterMs: number; reason: string };
 
 /** Why this run has links: asked for with --link-latency, or needed by a fault that cuts them (then at 0 ms). */
+/** The waiting room, or the journey's event stream, lives in Redis whatever the strategy. */
+const redisForEveryStrategy = (o: RunOptions): boolean => Boolean(o.queue || o.scenario.needsRedis);
+
 function linkPlan(o: RunOptions): LinkPlan | undefined {
   if (o.network.links) return { ...o.network.links, reason: '--link-latency' };
   const cutters = o.nemesis?.faults.filter((f) => f.needsLinks).map((f) => f.name) ?? [];
@@ -157,7 +160,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
     try {
       const s0 = strategies.find((s) => !s.requires.redis) ?? strategies[0]!;
       const server = await startServerProcess({ databaseUrl: url, strategy: s0.name, strategyOptions: o.strategyOptions.get(s0.name), tokenSecret: secret, poolSize: o.poolSize,
-        redisUrls: s0.requires.redis || o.queue || o.scenario.needsRedis ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
+        redisUrls: s0.requires.redis || redisForEveryStrategy(o) ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
       try {
         httpCeiling = await measureHttpCeiling(server.url, { connections: o.params.connections, rate: o.rate, durationSec: CEILING_SECONDS });
         io.err(`HTTP ceiling (GET /lab/noop, ${o.params.connections} connections): ${httpCeiling.perSec} req/s, p99 ${httpCeiling.p99Ms} ms`);
@@ -185,7 +188,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
       const { strategy, fault, store, latencyMs } = cell;
       const name = resultLabel({ strategy: strategy.name, fault: fault?.name, store: store.dialect, ...(latencyMs !== undefined ? { linkLatencyMs: latencyMs } : {}) }, named);
       const label = `[run ${run + 1}/${o.runs} · ${i + 1}/${cells.length} ${name}]`;
-      const redisUrls = strategy.requires.redis || o.queue || o.scenario.needsRedis ? redis.map((r) => r.url) : [];
+      const redisUrls = strategy.requires.redis || redisForEveryStrategy(o) ? redis.map((r) => r.url) : [];
       const historyRel = `history/${cell.key.replace('@', '.')}.run${run + 1}.jsonl.gz`;
       const result = await runOne(o, strategy, fault, {
         adminUrl: store.server.url, dbServer: store.server, template: store.template, store: store.dialect, dbName: `seatlab_${dbTag}_${run}_${i}`, secret, label, io, redisUrls, redis,

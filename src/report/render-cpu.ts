@@ -1,6 +1,7 @@
 import type { CpuFigures } from '../load/cpu.js';
 import type { Report, StrategyResult } from './schema.js';
 import { labeller, showsStore } from './render-faults.js';
+import { esc } from './tables.js';
 
 // CPU per component, as the report shows it: a table (report.md, report.html), a bar chart
 // (report.html), the "where the time goes" line and one console cell. Everything reads
@@ -131,7 +132,6 @@ export function cpuConsoleCell(s: StrategyResult): string {
   return `${Math.round(c.total.usPerRequest)} (lab ${lab === null || lab === undefined ? '–' : Math.round(lab)})`;
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** report.html: stacked bars of µs per request by component, one per result, then the table and its notes. */
 export function cpuHtml(r: Report): string {

@@ -1,7 +1,7 @@
 import type { Report, StrategyResult } from './schema.js';
 import { queueOf } from './compare.js';
 import { identityColumns, showsStore, resultLabel } from './render-faults.js';
-import { esc, htmlTable, markdownTable } from './tables.js';
+import { esc, htmlTable, markdownTable, ms, opt } from './tables.js';
 
 // Who got the seats: per result, the first-come share and the order kept (from how every user's
 // journey ended), the seats won in arrival order and the overtakes (numbered seats, from the
@@ -17,8 +17,6 @@ const QUEUE_ORDER_KINDS: [string, string][] = [
 
 export const showsFairness = (r: Report): boolean => r.results.some((s) => s.fairness || s.seatOrder);
 
-const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
-const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 /** "in join order", or what the queue checker found against it ("3 out of order, 1 skipped"). */
 export function queueOrderText(s: StrategyResult): string {

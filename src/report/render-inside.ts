@@ -1,7 +1,7 @@
 import type { Report, StrategyResult } from './schema.js';
 import type { TimeSummary } from '../load/scrape.js';
 import { identityColumns } from './render-faults.js';
-import { markdownTable } from './tables.js';
+import { markdownTable, ms } from './tables.js';
 
 // Inside the server: what the booking servers' own /metrics said during the load — how long
 // requests waited for a lock or a contended row, for a pooled connection, in queries and in Redis,
@@ -9,7 +9,6 @@ import { markdownTable } from './tables.js';
 
 export const showsInside = (r: Report): boolean => r.results.some((s) => s.inside && s.inside.scrapes > 0);
 
-const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const pair = (t: TimeSummary | null | undefined) => (!t || t.count === 0 || t.p50 === null || t.p99 === null ? '–' : `${ms(t.p50)} / ${ms(t.p99)}`);
 
 const HEADER = ['strategy', 'lock wait p50 / p99 ms', 'pool wait p50 / p99 ms', 'query p50 / p99 ms', 'Redis p50 / p99 ms', 'event-loop lag p99 ms', 'scrapes (missed)'];

@@ -3,14 +3,13 @@ import type { StoreInfo } from './metadata.js';
 import { bareLabel, grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, rttText, showsLinks, showsStore } from './render-faults.js';
 import { renderLinksMarkdown } from './render-links.js';
 import { renderFairnessMarkdown } from './render-fairness.js';
-import { markdownTable } from './tables.js';
+import { markdownTable, ms, opt } from './tables.js';
 
-export { markdownTable };
+export { markdownTable, ms };
 import { renderInsideMarkdown } from './render-inside.js';
 import { renderCpuMarkdown } from './render-cpu.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
-export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 const ENGINES: Record<StoreInfo['engine'], string> = { postgresql: 'PostgreSQL', mysql: 'MySQL', mariadb: 'MariaDB' };
 
@@ -101,7 +100,6 @@ export const SALE_HEADER = ['strategy', 'sold out in', 'holds/s until then', 'wi
 /** The sale table's columns; with stores or links, their columns after the strategy (as tableHeader). */
 export const saleHeader = (withStore: boolean, withLink = false) => [SALE_HEADER[0]!, ...(withStore ? ['store'] : []), ...(withLink ? ['link RTT'] : []), ...SALE_HEADER.slice(1)];
 
-const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
 
 /** The sale as a ticketing engineer reads it first: when it sold out, who waited how long, who got in. */
 export function saleRow(s: StrategyResult, withStore = false, withLink = false): string[] {

@@ -1,4 +1,11 @@
-// Tables as every renderer writes them: markdown for report.md, HTML for report.html.
+// Tables as every renderer writes them: markdown for report.md, HTML for report.html, and the cell
+// formats they share.
+
+/** Milliseconds to three significant figures at most: 123, 12.3, 1.23. */
+export const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/** A figure, or – when there is none. */
+export const opt = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '–' : f(v));
 
 /** A markdown table; the first `left` columns are left-aligned (names), the rest right-aligned (figures). */
 export function markdownTable(header: string[], rows: string[][], left = 2): string {
