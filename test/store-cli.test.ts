@@ -110,6 +110,13 @@ describe('bench serve --database-url / --store', () => {
     expect(two.code).toBe(1);
     expect(two.stderr).toContain('error: bench serve runs on one store; give one --database-url or one --store (got pg, mysql)');
   });
+
+  it('refuses a --host that is no address, naming the flag, before starting anything', async () => {
+    const r = await bench(['serve', '--strategy', 'pessimistic', '--host', 'not a host!']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: --host must be an address to listen on, e.g. 127.0.0.1 (the default), 0.0.0.0 or ::; got "not a host!"');
+    noStack(r.stderr);
+  });
 });
 
 describe('bench run on one PostgreSQL store named with --store', () => {

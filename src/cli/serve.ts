@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { strategies, strategyNames } from '../../strategies/index.js';
 import { createDb, withDatabase } from '../db/knex.js';
@@ -50,7 +51,10 @@ export async function serve(raw: RawServeOptions, io: Io): Promise<void> {
     else port = Number(raw.port);
   }
   const host = raw.host ?? '127.0.0.1';
-  if (!host.trim()) problems.push('--host must be an address to listen on, e.g. 127.0.0.1 (the default) or 0.0.0.0');
+  // An IP address or a host name (letters, digits, dots, hyphens); anything else would only fail later, in getaddrinfo.
+  if (isIP(host) === 0 && !/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) {
+    problems.push(`--host must be an address to listen on, e.g. 127.0.0.1 (the default), 0.0.0.0 or ::; got "${host}"`);
+  }
   const holdTtlMs = parseDuration('--hold-ttl', raw.holdTtl, 5 * 60_000, problems);
   const poolSize = parseCount('--pool-size', raw.poolSize, 20, problems, 1000);
   const { perStrategy } = strategyOptionsFor(strategy ? [strategy] : [], raw.strategyOpt ?? [], problems);
