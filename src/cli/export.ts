@@ -63,7 +63,7 @@ export async function exportPlan(raw: RawExportOptions, io: Io, argv: string[]):
   io.err(`seeded ${users} users and ${seats} seats on ${target} in ${Math.round(performance.now() - t0)} ms (schedule ${String(sale.vars.scheduleId)})`);
   const out = path.resolve(raw.out);
   const files = await writeArtilleryExport(out, {
-    scenario: scenario.name, workload, target, rate, timeoutMs, workers,
+    scenario: scenario.name, workload, target, rate, timeoutMs, workers, historyDir: path.join(out, 'history'),
     sale: { scheduleId: Number(sale.vars.scheduleId), users: sale.users.map((u) => ({ userId: String(u.userId), token: String(u.token) })) },
     about: { command: `bench ${argv.join(' ')}`, users, seats, seed },
   });

@@ -9,10 +9,18 @@
 export const ARTILLERY_PROCESSOR = String.raw`'use strict';
 // Written by seatlab (bench export --engine artillery). Do not edit: export again instead.
 const { performance } = require('node:perf_hooks');
+const fs = require('node:fs');
+const path = require('node:path');
+const os = require('node:os');
+const { threadId } = require('node:worker_threads');
 
 // Rows this worker thread has already sent. Artillery's sequenced payload reader starts again at
 // the first row when arrivals outnumber rows; a user who already had their turn is not sent twice.
 const seen = new Set();
+
+// When this worker's first user arrived: seatlab.ok_after_ms is each successful hold's time since
+// then, so its max (Artillery keeps the max across workers) is the time the last seat went.
+let firstArrival;
 
 const REFUSED_RETRIES = 50;
 const REFUSED_BACKOFF_MS = 100;
@@ -36,10 +44,55 @@ function errorCodeOf(text) {
   }
 }
 
+function reservationIdOf(text) {
+  try {
+    const id = JSON.parse(text).reservationId;
+    return typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function wireError(err) {
   const code = (err && (err.code || (err.cause && err.cause.code))) || (err && err.name) || 'ERROR';
   if (code === 'TimeoutError' || code === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   return code;
+}
+
+// The per-operation history, in the lab's format (src/load/history.ts), one file per worker thread:
+// <seatlabHistoryDir>/<host>-<pid>-<thread>.jsonl. Times are epoch milliseconds (every worker's
+// clock is its machine's); bench check --history merges the files and counts from the first.
+// SEATLAB_HISTORY=off, or an empty seatlabHistoryDir, writes none.
+let historyFd;
+let historyIndex = 0;
+function historyFile(dir) {
+  if (historyFd !== undefined) return historyFd;
+  historyFd = null;
+  if (!dir || process.env.SEATLAB_HISTORY === 'off') return historyFd;
+  fs.mkdirSync(dir, { recursive: true });
+  historyFd = fs.openSync(path.join(dir, os.hostname() + '-' + process.pid + '-' + threadId + '.jsonl'), 'a');
+  return historyFd;
+}
+const epochMs = () => Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000;
+
+// The history's outcome: ok (2xx), fail (a 4xx, or a connection refused before anything was sent),
+// unknown (a 5xx, or no answer: it may or may not have happened).
+function historyOp(fd, v, s, seatNo, invokeMs, answer) {
+  if (fd === null) return;
+  const op = { index: historyIndex++, process: Number(v.user), instance: 0, op: s.op, invokeMs, completeMs: epochMs() };
+  if (answer.wire !== undefined) {
+    op.outcome = answer.wire === 'ECONNREFUSED' ? 'fail' : 'unknown';
+    op.error = answer.wire;
+  } else {
+    op.outcome = answer.status < 300 ? 'ok' : answer.status >= 500 ? 'unknown' : 'fail';
+    op.status = answer.status;
+    if (answer.status >= 400) op.error = answer.errorCode || 'HTTP_' + answer.status;
+  }
+  op.userId = Number(v.userId);
+  op.scheduleId = s.scheduleId;
+  op.seatNo = seatNo;
+  if (answer.reservationId !== undefined) op.reservationId = answer.reservationId;
+  fs.writeSync(fd, JSON.stringify(op) + '\n');
 }
 
 async function send(url, token, body, timeoutMs) {
@@ -52,7 +105,7 @@ async function send(url, token, body, timeoutMs) {
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
-      return { status: res.status, errorCode: res.status >= 400 ? errorCodeOf(text) : undefined };
+      return { status: res.status, errorCode: res.status >= 400 ? errorCodeOf(text) : undefined, reservationId: res.status < 300 ? reservationIdOf(text) : undefined };
     } catch (err) {
       const wire = wireError(err);
       // Nothing reached the server: the same ask again after a pause, as the lab's driver does.
@@ -74,13 +127,18 @@ async function seatlabJourney(context, events) {
   }
   seen.add(v.user);
   events.emit('counter', 'seatlab.users.arrived', 1);
+  const fd = historyFile(v.seatlabHistoryDir === undefined ? '' : String(v.seatlabHistoryDir));
+  firstArrival ??= performance.now();
   const asks = String(v.asks).split(';');
   const url = String(v.target).replace(/\/$/, '') + (s.op === 'hold' ? '/api/reservations' : '/api/reservations/general');
   for (let i = 0; i < asks.length; i++) {
-    const body = s.op === 'hold' ? { scheduleId: s.scheduleId, seatNo: Number(asks[i]) } : { scheduleId: s.scheduleId };
+    const seatNo = s.op === 'hold' ? Number(asks[i]) : null;
+    const body = s.op === 'hold' ? { scheduleId: s.scheduleId, seatNo } : { scheduleId: s.scheduleId };
+    const invokeMs = epochMs();
     const t0 = performance.now();
     const answer = await send(url, v.token, body, s.timeoutMs);
     const ms = performance.now() - t0;
+    historyOp(fd, v, s, seatNo, invokeMs, answer);
     if (answer.wire !== undefined) {
       // No answer: the outcome is unknown (the hold may or may not exist), never a failure.
       const outcome = answer.wire === 'timeout' ? 'timeout' : 'error';
@@ -94,6 +152,7 @@ async function seatlabJourney(context, events) {
     events.emit('counter', 'seatlab.status.' + answer.status, 1);
     if (outcome === 'ok') {
       events.emit('histogram', 'seatlab.winners_ms', ms);
+      events.emit('histogram', 'seatlab.ok_after_ms', performance.now() - firstArrival);
       events.emit('counter', 'seatlab.journeys.succeeded', 1);
       return;
     }

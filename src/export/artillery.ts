@@ -24,6 +24,8 @@ export interface ArtilleryExport {
   /** Users arriving per second; without it every user arrives within the first second. */
   rate?: number;
   timeoutMs: number;
+  /** Where the processor writes its per-worker histories (absolute); empty: none. */
+  historyDir: string;
   /**
    * Remote workers (run-fargate / Lambda) the sale is meant for. Artillery sends every remote
    * worker the whole script and payload, so for N > 1 the export also writes workers/<i>/, one
@@ -72,7 +74,7 @@ export function artilleryScript(e: ArtilleryExport, worker?: { i: number; n: num
       processor: './processor.cjs',
       phases: phases(users, rate),
       payload: { path: 'payload.csv', fields: [...PAYLOAD_FIELDS], order: 'sequence', skipHeader: true },
-      variables: { seatlabOp: e.workload.op, seatlabScheduleId: e.sale.scheduleId, seatlabTimeoutMs: e.timeoutMs },
+      variables: { seatlabOp: e.workload.op, seatlabScheduleId: e.sale.scheduleId, seatlabTimeoutMs: e.timeoutMs, seatlabHistoryDir: e.historyDir },
     },
     scenarios: [{ name: `seatlab ${e.scenario}`, flow: [{ function: 'seatlabJourney' }] }],
   };
@@ -97,7 +99,12 @@ Every user is one virtual user; it asks for its seats in order, moves on only af
 not SOLD_OUT, and stops at anything else, as \`bench run\` does. Counters in the report:
 \`seatlab.${e.workload.op}.<ok|conflict|soldOut|rejected|error|timeout>\`, \`seatlab.journeys.*\`,
 \`seatlab.users.arrived\` (must equal ${users}) and \`seatlab.users.repeated\`; histograms
-\`seatlab.winners_ms\` (successful holds) and \`seatlab.losers_ms\` (refusals).
+\`seatlab.winners_ms\` (successful holds), \`seatlab.losers_ms\` (refusals) and \`seatlab.ok_after_ms\`
+(its max: the time to sell out). Each worker thread writes its holds to ${dir}/history/ (one
+.jsonl per thread; SEATLAB_HISTORY=off turns it off). Then judge the sale with the lab's checkers:
+
+    npx bench check --scenario ${e.scenario} --database-url <databaseUrl of bench serve> \\
+        --history ${dir}/history --engine-report ${dir}/artillery.json --target ${e.target}
 
 Do not run script.yml with \`artillery run-fargate --count N\` (or on Lambda) with N > 1: every
 remote worker runs the whole script with the whole payload, so each user would ask N times.
@@ -113,7 +120,9 @@ Artillery does not add these runs up; add the seatlab.* counters of their report
 
 /** The files by path relative to the export's folder: the whole sale, and with workers > 1 one folder per worker. */
 export function artilleryFiles(e: ArtilleryExport, dir: string): Record<string, string> {
-  const files: Record<string, string> = { 'script.yml': artilleryScript(e), 'processor.cjs': ARTILLERY_PROCESSOR, 'payload.csv': payloadCsv(e), 'README.md': readme(e, dir) };
+  const files: Record<string, string> = { 'script.yml': artilleryScript(e), 'processor.cjs': ARTILLERY_PROCESSOR, 'payload.csv': payloadCsv(e), 'README.md': readme(e, dir),
+    // What bench check reads back (next to history/): the sale the history is of.
+    'export.json': `${JSON.stringify({ engine: 'artillery', scenario: e.scenario, users: e.about.users, seats: e.about.seats, seed: e.about.seed, scheduleId: e.sale.scheduleId, target: e.target }, null, 2)}\n` };
   const n = e.workers ?? 1;
   for (let i = 1; n > 1 && i <= n; i++) {
     files[`workers/${i}/script.yml`] = artilleryScript(e, { i, n });
