@@ -118,9 +118,8 @@ export class Recorder {
     return { index: this.next++, process, instance, meta, startedAt };
   }
 
-  /** Records the answer; returns the table's outcome and the history's. */
-  complete(inv: Invocation, a: Answer): { outcome: Outcome; history: OpOutcome } {
-    const end = this.now();
+  /** Records the answer (that came at `end`, by default now); returns the table's outcome and the history's. */
+  complete(inv: Invocation, a: Answer, end = this.now()): { outcome: Outcome; history: OpOutcome } {
     this.last = Math.max(this.last, end);
     const refused = a.status === undefined && a.wireError === REFUSED;
     const outcome: Outcome = a.status !== undefined ? (a.outcome ?? classify(a.status, a.errorCode)) : refused ? 'error' : 'timeout';
