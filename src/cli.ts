@@ -10,6 +10,7 @@ import { runBench, type Io } from './cli/run.js';
 import { serve, type RawServeOptions } from './cli/serve.js';
 import { compare, type RawCompareOptions } from './cli/compare.js';
 import { exportPlan, type RawExportOptions } from './cli/export.js';
+import { checkSale, type RawCheckOptions } from './cli/check.js';
 import { faultNames } from './nemesis/index.js';
 import { runTargetBench } from './target/run-target.js';
 import { ProfileError } from './target/profile.js';
@@ -168,6 +169,24 @@ program
     await exportPlan(raw, io, process.argv.slice(2));
     return EXIT.ok;
   }));
+
+program
+  .command('check')
+  .description('judge a sale after any load (Artillery\'s, the lab\'s, your own) with the lab\'s checkers; writes report.json/md/html like bench run and exits as it does (3: an invariant violated); see docs/artillery.md')
+  .option('--scenario <name>', 'the sale that ran: hot-seat, flash-sale or general-admission')
+  .option('--database-url <url>', 'seatlab\'s database the sale ran on (bench serve prints it as databaseUrl)')
+  .option('--target-db <url>', 'a target\'s database, read with --profile\'s truth.reservations (instead of --database-url)')
+  .option('--profile <file>', 'the target\'s profile (with --target-db)')
+  .option('--schedule <id>', 'the sale\'s schedule (default with --database-url: the newest; required with --target-db)')
+  .option('--seats <n>', 'the target\'s capacity (required with --target-db; seatlab\'s is read from its database)')
+  .option('--history <path>', 'per-operation history: a folder of *.jsonl files (the Artillery export\'s history/) or one lab history file')
+  .option('--engine-report <file>', 'the load engine\'s JSON report (artillery run --output); repeat for workers run apart', collect)
+  .option('--target <url>', 'the bench serve the sale ran on: probe liveness (available seats can still be held) after the check')
+  .option('--liveness-grace <duration>', 'how long an available seat may stay refused before it counts as stuck (default 5s)')
+  .option('--name <label>', 'the result\'s name in the report (default: artillery with --engine-report, else load)')
+  .option('--out <dir>', 'results directory', 'results')
+  .option('--json', 'also print report.json to stdout')
+  .action((raw: RawCheckOptions) => guarded(() => checkSale(raw, io, process.argv.slice(2))));
 
 program
   .command('compare <baseline> <current>')

@@ -6,6 +6,7 @@ import { linkRankings } from './render-links.js';
 import { fairnessHtml } from './render-fairness.js';
 import { esc, htmlTable } from './tables.js';
 import { INSIDE_LEGEND, insideSeries, insideTable, showsInside } from './render-inside.js';
+import { renderCheckHtml } from './render-check.js';
 import { cpuHtml } from './render-cpu.js';
 import type { Dialect } from '../db/dialect.js';
 
@@ -218,6 +219,7 @@ ${winnersLosers}
 ${latency}
 ${throughput}
 ${insideTableHtml}
+${renderCheckHtml(r)}
 ${inside}
 ${outcomeBars(r.results, label, withStore)}
 ${faultsHtml(r)}

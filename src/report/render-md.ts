@@ -1,3 +1,4 @@
+import { renderCheckMarkdown } from './render-check.js';
 import type { Report, StrategyResult } from './schema.js';
 import type { StoreInfo } from './metadata.js';
 import { bareLabel, grouped, labeller, renderFaultsMarkdown, renderInstancesMarkdown, reportStores, resultLabel, rttText, showsLinks, showsStore } from './render-faults.js';
@@ -89,8 +90,10 @@ export function tableRow(s: StrategyResult, withStore = false, withLink = false)
   const l = s.latencyMs;
   const st = s.stats && s.stats.rps.n > 1 ? s.stats : undefined;
   const r0 = (x: number) => x.toFixed(0);
+  // No latency measured (bench check without a history: the engine's own figures are elsewhere).
+  const lat = l.count > 0 || s.requests === 0 ? [withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max)] : ['–', '–', '–', '–', '–'];
   return [...idCells(s, withStore, withLink), s.safe ? 'yes' : 'no', withCi(n(s.rps), st?.rps.ci95, r0), withCi(n(s.okPerSec), st?.okPerSec.ci95, r0),
-    withCi(ms(l.p50), st?.p50.ci95, ms), ms(l.p90), withCi(ms(l.p99), st?.p99.ci95, ms), withCi(ms(l.p999), st?.p999.ci95, ms), ms(l.max),
+    ...lat,
     ...(['ok', 'conflict', 'soldOut', 'rejected', 'error', 'timeout'] as const).map((k) => withRange(o[k], s.countRanges?.[k])),
     s.oversold > 0 ? `**${s.oversold}**` : '0', String(s.retries), String(s.lockFailures), String(s.dbAvoided), s.efficiency === undefined ? (s.ceilingInvalid ? 'invalid' : '–') : s.efficiency.toFixed(2), s.verdict];
 }
@@ -141,17 +144,19 @@ export function renderMarkdown(report: Report): string {
   out.push(`**Scenario:** ${r.scenario.name} — ${r.scenario.description}. ` +
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ') + `. Must hold afterwards: ${r.scenario.expectation}.`, '');
   const stores = reportStores(r);
-  out.push(`**Runs:** ${r.config.runs} per strategy${stores.length > 1 ? ` on each store (${stores.join(', ')})` : ''}, interleaved; rates and latencies are the median run with a 95% interval ` +
+  const checkedAfter = renderCheckMarkdown(r);
+  if (checkedAfter.length > 0) out.push(...checkedAfter);
+  else out.push(`**Runs:** ${r.config.runs} per strategy${stores.length > 1 ? ` on each store (${stores.join(', ')})` : ''}, interleaved; rates and latencies are the median run with a 95% interval ` +
     `of the mean in brackets, counts are one sale's: the median run's, with the min–max over runs in parentheses (never a sum over runs); oversold and stuck are the worst run's. Before each run a ${r.config.warmupMs} ms ` +
     'warm-up holds seats on a schedule of its own: left out of the figures, not out of the checks.', '');
-  const open = r.results.find((x) => x.load.model === 'open');
+  const open = checkedAfter.length > 0 ? undefined : r.results.find((x) => x.load.model === 'open');
   if (open) out.push(`**Load:** open model over HTTP: ${open.load.rate!.requested} users arrive per second on a fixed schedule (user k at k/${open.load.rate!.requested} s), ` +
       `each sent at its intended time whether or not earlier ones were answered, on at most ${open.load.rate!.maxConnections ?? open.load.connections} connections; ` +
       'latency counts from the intended send time (a follow-up after a 409 from its previous answer), so queueing in the server or in the load generator shows as latency. ' +
       'An arrival that finds every connection busy is dropped: not sent, not in the latency figures, counted. ' +
       r.results.map((x) => `${label(x)}: ${x.load.rate?.achieved ?? '?'}/s started${x.load.rate?.shortfall ? ' (SHORTFALL)' : ''}, ` +
         `${x.load.rate?.dropped ?? '?'} dropped, peak ${x.load.rate?.peakConnections ?? '?'} in flight, generator late by p99 ${x.load.rate?.startLagMs?.p99 ?? '?'} ms`).join('; ') + '.', '');
-  if (!open) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
+  if (!open && checkedAfter.length === 0) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
     `${r.config.redisNodes > 0 ? `; ${r.config.redisTopology === 'sentinel' ? 'one Redis behind Sentinel (primary + asynchronous replica)' : `${r.config.redisNodes} Redis node(s)`}` : ''}` +
     `${typeof r.config.queue === 'object' ? `; waiting room on (at most ${r.config.queue.maxActive} admitted at once, ${r.config.queue.ratePerSec} admissions/s, admission valid ${r.config.queue.activeTtlMs} ms)` : r.config.queue === 'off' ? '; waiting room off' : ''}.`, '');
@@ -166,10 +171,11 @@ export function renderMarkdown(report: Report): string {
   }
   out.push(...renderFaultsMarkdown(r), ...renderInstancesMarkdown(r));
   out.push(...renderCpuMarkdown(r, markdownTable));
-  out.push('## Ceilings (measured in this run)', '');
+  // A sale checked afterwards had no ceilings measured: its load was not the lab's.
+  if (checkedAfter.length === 0) out.push('## Ceilings (measured in this run)', '');
   const http = r.ceilings?.http;
-  out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
-  for (const s of r.results) {
+  if (checkedAfter.length === 0) out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
+  for (const s of checkedAfter.length === 0 ? r.results : []) {
     out.push(`- ${label(s)}: store ceiling (the same plan, same seed and concurrency, through the same strategy in-process with no HTTP, on a fresh database) ` +
       `${s.storeCeiling ? `**${s.storeCeiling.perSec} req/s**, p99 ${s.storeCeiling.p99Ms} ms` : 'not measured'}; ` +
       `${s.ceilingInvalid ? `**ceiling invalid**: ${s.ceilingInvalid}` : `efficiency ${s.efficiency?.toFixed(2) ?? '–'} (req/s ÷ the lower ceiling)`}.` +

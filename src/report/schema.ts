@@ -192,7 +192,40 @@ export interface StrategyResult {
    * whose total CPU per request is the median (`run` says which; every run's are in runs[]).
    */
   cpu?: CpuFigures;
+  /** bench check: the load engine's own figures, and which checks ran on the sale. */
+  engine?: EngineFigures;
+  checks?: CheckRan[];
 }
+
+/** A percentile summary as a load engine reports it (ms). */
+export interface EngineSummary { count: number; p50: number; p99: number; max: number }
+
+/** The load engine's own aggregated figures (bench check --engine-report): what the engine saw, unchecked. */
+export interface EngineFigures {
+  engine: 'artillery';
+  /** The engine's reports read (one per worker when they were run apart). */
+  reports: string[];
+  /** How the reports were combined: counters added; percentiles the worst worker's when there are several. */
+  merged: string;
+  /** From the engine's first to its last counter (its reporting periods round these to whole periods). */
+  durationMs: number | null;
+  /** Hold requests sent, and per second over durationMs. */
+  requests: number;
+  rps: number | null;
+  /** The lab's outcome words: ok, conflict, soldOut, rejected, error, timeout. */
+  outcomes: Record<string, number>;
+  statusCodes: Record<string, number>;
+  wireErrors: Record<string, number>;
+  journeys: Record<string, number>;
+  users: { arrived: number; repeated: number };
+  winnersMs: EngineSummary | null;
+  losersMs: EngineSummary | null;
+  /** The latest successful hold after its worker's first arrival (max of seatlab.ok_after_ms). */
+  timeToSelloutMs: number | null;
+}
+
+/** One check `bench check` can run, and whether it ran (and if not, what it needed). */
+export interface CheckRan { check: string; ran: boolean; detail: string }
 
 export interface Report {
   schemaVersion: typeof SCHEMA_VERSION;
