@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -9,7 +9,9 @@ import { UsageError } from '../src/cli/errors.js';
 import { checkSeats } from '../src/check/seats.js';
 import { scenarios } from '../scenarios/index.js';
 import { createRng } from '../src/core/rng.js';
-import { freshDatabase, startApi } from './helpers.js';
+import { freshDatabase, runBench, startApi } from './helpers.js';
+import { checkSale } from '../src/cli/check.js';
+import type { Report as LabReport } from '../src/report/schema.js';
 
 // The export is only a feature if Artillery really runs it: each case seeds a sale on a seatlab
 // server through `bench export`, runs `artillery run` on the files as a child process, and holds
@@ -42,6 +44,20 @@ function runArtillery(dir: string, timeoutMs = 60_000): Promise<Report> {
       readFile(output, 'utf8').then((t) => resolve(JSON.parse(t) as Report), reject);
     });
   });
+}
+
+/** bench check in this process; its exit code and the report it wrote. */
+async function check(args: string[]): Promise<{ code: number; report: LabReport }> {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-check-'));
+  onTestFinished(() => rm(out, { recursive: true, force: true }));
+  const raw: Record<string, unknown> = { out, json: true };
+  for (let i = 0; i < args.length; i += 2) {
+    const key = args[i]!.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    raw[key] = key === 'engineReport' ? [...((raw[key] as string[] | undefined) ?? []), args[i + 1]] : args[i + 1];
+  }
+  let json = '';
+  const code = await checkSale(raw, { out: (t) => (json += t), err: () => undefined }, args);
+  return { code, report: JSON.parse(json) as LabReport };
 }
 
 async function activeHolds(db: Knex, scheduleId: number): Promise<number> {
@@ -93,7 +109,93 @@ describe('bench export --engine artillery, run by Artillery for real', () => {
     expect(counter('seatlab.journeys.succeeded') + counter('seatlab.journeys.exhausted') + counter('seatlab.journeys.stopped')).toBe(60);
     const saleCheck = await checkSeats(db, { scheduleId: sale.scheduleId, okResponses: ok, unknownResponses: 0 });
     expect(saleCheck).toMatchObject({ oversold: 0, activeReservations: 10, seatsHeldOrSold: 10, violations: [] });
+
+    // bench check on the two workers' reports and their histories (one file per worker, merged):
+    // the history is the counters' operations one by one, and every check ran.
+    const checked = await check(['--scenario', 'flash-sale', '--database-url', url, '--history', path.join(sale.dir, 'history'),
+      '--engine-report', path.join(sale.dir, 'workers/1/artillery.json'), '--engine-report', path.join(sale.dir, 'workers/2/artillery.json'), '--target', api.url]);
+    expect(checked.code).toBe(0);
+    const r = checked.report.results[0]!;
+    expect(r.history?.ops).toBe(counter('seatlab.hold.ok') + counter('seatlab.hold.conflict'));
+    expect(r).toMatchObject({ oversold: 0, verdict: 'pass', outcomes: { ok: 10 }, journeys: { total: 60, succeeded: 10 }, liveness: { available: 0, stuck: 0 } });
+    expect(r.engine).toMatchObject({ requests: r.requests, outcomes: { ok: 10 }, users: { arrived: 60, repeated: 0 } });
+    expect(r.engine!.merged).toMatch(/^2 reports: counters added/);
+    expect(r.checks!.filter((c) => !c.ran)).toEqual([]);
+    expect(checked.report.scenario.params).toMatchObject({ users: 60, seats: 10, seed: 42 });
   }, 90_000);
+
+  it('bench check finds what it must: a crafted double hold (oversold, unexplained write) and a lost acknowledgement; the lab\'s own driver gets the same holds as Artillery', async () => {
+    const { url, db } = await freshDatabase();
+    const api = await startApi(url, 'pessimistic');
+    const sale = await exportTo(api.url, ['scenario=flash-sale', 'users=200', 'seats=20']);
+    const engine = await runArtillery(sale.dir);
+    const history = path.join(sale.dir, 'history');
+    const args = ['--scenario', 'flash-sale', '--database-url', url, '--history', history, '--engine-report', path.join(sale.dir, 'artillery.json')];
+    const clean = await check(args);
+    expect(clean.code).toBe(0);
+    const r = clean.report.results[0]!;
+    expect(r).toMatchObject({ oversold: 0, verdict: 'pass', outcomes: { ok: 20 }, history: { lostAcks: 0, unexplainedWrites: 0 } });
+    expect(engine.aggregate.counters['seatlab.hold.ok']).toBe(20);
+    // The engine's time to sell out and the history's are the same operations seen from two sides.
+    expect(Math.abs(r.engine!.timeToSelloutMs! - r.sale!.timeToSelloutMs!)).toBeLessThan(250);
+    // Without the history only the database's invariants are left, and the report says which checks did not run.
+    const blind = await check(['--scenario', 'flash-sale', '--database-url', url, '--schedule', String(sale.scheduleId)]);
+    expect(blind.code).toBe(0);
+    expect(blind.report.results[0]!.checks!.filter((c) => !c.ran).map((c) => c.check)).toEqual([
+      'acknowledged holds against the reservations written', 'liveness (what the database has available can still be held through the API)',
+      'lost acknowledgements and unexplained writes (each answer against the database)',
+      'who got the seats, seat order, latency by outcome, time to sell out (from what the clients saw)', 'the engine\'s own figures']);
+
+    // A second active hold on a held seat, written behind the API's back: every check that can see it must.
+    const held = await db('reservations').where({ schedule_id: sale.scheduleId, status: 'HELD' }).orderBy('id').first();
+    const other = await db('users').whereNot({ id: held.user_id }).orderBy('id', 'desc').first('id');
+    await db('reservations').insert({ user_id: other.id, schedule_id: sale.scheduleId, seat_no: held.seat_no, status: 'HELD', amount: held.amount, expires_at: held.expires_at });
+    const doubled = await check(args);
+    expect(doubled.code).toBe(3);
+    expect(doubled.report.results[0]).toMatchObject({ oversold: 1, verdict: 'fail', history: { unexplainedWrites: 1 } });
+    expect(doubled.report.results[0]!.violationCounts).toMatchObject({ 'seat-sold-twice': 1, 'unexplained-write': 1 });
+    const blindDoubled = await check(['--scenario', 'flash-sale', '--database-url', url, '--schedule', String(sale.scheduleId)]);
+    expect(blindDoubled.code).toBe(3);
+    expect(blindDoubled.report.results[0]!.oversold).toBe(1);
+
+    // An acknowledged hold that vanished: only the history can tell.
+    await db('reservations').where({ schedule_id: sale.scheduleId, user_id: other.id, seat_no: held.seat_no }).delete();
+    const acked = await db('reservations').where({ schedule_id: sale.scheduleId, status: 'HELD' }).orderBy('id', 'desc').first();
+    await db('seats').where({ schedule_id: sale.scheduleId, seat_no: acked.seat_no }).update({ status: 'AVAILABLE', holder_user_id: null, hold_expires_at: null });
+    await db('reservations').where({ id: acked.id }).delete();
+    const lost = await check(args);
+    expect(lost.code).toBe(3);
+    expect(lost.report.results[0]!.violationCounts).toMatchObject({ 'lost-acknowledgement': 1 });
+
+    // The lab's own driver, black-box through the same profile, on the same server and the same plan: the same holds.
+    const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-lab-'));
+    onTestFinished(() => rm(out, { recursive: true, force: true }));
+    const lab = await runBench(['run', '--target', api.url, '--profile', 'profiles/seatlab.json', '--scenario', 'flash-sale', '--users', '200', '--seats', '20', '--runs', '1', '--out', out, '--json'], { timeoutMs: 60_000 });
+    expect(lab.code).toBe(0);
+    expect((JSON.parse(lab.stdout) as LabReport).results[0]).toMatchObject({ oversold: 0, outcomes: { ok: 20 } });
+  }, 120_000);
+
+  it('bench check: bad input is named with its flag, nothing is written', async () => {
+    const run = (raw: Parameters<typeof checkSale>[0]) => checkSale(raw, { out: () => undefined, err: () => undefined }, []).catch((e: unknown) => e);
+    const both = await run({ scenario: 'journey', databaseUrl: 'postgres://x/y', targetDb: 'postgres://x/z', schedule: 'one' });
+    expect((both as UsageError).problems).toEqual([
+      '--scenario journey cannot be checked yet; use hot-seat, flash-sale or general-admission (a sale of seats or tickets)',
+      'give --database-url (seatlab\'s own database, as bench serve prints it) or --target-db with --profile (somebody else\'s), not both',
+      '--target-db needs --profile <file>: its truth.reservations query reads the target\'s database',
+      '--schedule must be a schedule id, a positive integer (got "one")',
+      '--seats <n> is required with --target-db: how many seats (or tickets) the target\'s sale had',
+    ]);
+    const none = await run({ scenario: 'flash-sale', engineReport: ['/nonexistent/artillery.json'], history: '/nonexistent/history' });
+    expect((none as UsageError).problems).toEqual([
+      '--database-url <seatlab\'s database, as bench serve prints it> or --target-db <url> --profile <file> is required: the truth comes from the database',
+      '--engine-report /nonexistent/artillery.json: no such file',
+      '--history /nonexistent/history: no such file or folder',
+    ]);
+    const notArtillery = path.join(await mkdtemp(path.join(os.tmpdir(), 'seatlab-check-')), 'report.json');
+    await writeFile(notArtillery, '{"results": []}');
+    const wrong = await run({ scenario: 'flash-sale', databaseUrl: 'postgres://127.0.0.1:9/x', engineReport: [notArtillery] });
+    expect((wrong as UsageError).problems).toEqual([`--engine-report ${notArtillery}: not an Artillery JSON report (no aggregate.counters); write one with artillery run --output FILE`]);
+  });
 
   it('a usage error names every problem at once: no target, a scenario without a plan, an unknown engine', async () => {
     const err = await exportPlan({ engine: 'k6', scenario: 'journey', out: '/tmp/x' }, { out: () => undefined, err: () => undefined }, []).catch((e: unknown) => e);
