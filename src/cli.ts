@@ -162,7 +162,7 @@ program
   .option('--seed <n>', 'seed of the workload RNG (the same plan as bench run with this seed)', '42')
   .option('--rate <n>', 'users arriving per second (default: every user within the first second)')
   .option('--workers <n>', 'also write workers/1..n: disjoint users per remote worker, one test each (run-fargate/Lambda --count gives every worker the whole payload)', '1')
-  .option('--timeout <seconds>', 'per-request timeout in the processor; unanswered requests count as timeout (unknown)', '10')
+  .option('--timeout <duration>', 'per-request timeout in the processor, in seconds (10) or a duration (500ms); unanswered requests count as timeout (unknown)', '10')
   .option('--target <url>', 'a running bench serve: the export seeds the sale there and the script targets it')
   .option('--out <dir>', 'folder to write script.yml, processor.cjs, payload.csv and README.md to')
   .action((raw: RawExportOptions) => guarded(async () => {

@@ -175,6 +175,23 @@ describe('bench export --engine artillery, run by Artillery for real', () => {
     expect((JSON.parse(lab.stdout) as LabReport).results[0]).toMatchObject({ oversold: 0, outcomes: { ok: 20 } });
   }, 120_000);
 
+  it('requests the processor gave up on are unknown on both sides: Artillery counts timeouts, the history has them as unknown, and a hold written after the client gave up is explained, not flagged', async () => {
+    const { url, db } = await freshDatabase();
+    const api = await startApi(url, 'pessimistic');
+    const hot = await exportTo(api.url, ['scenario=hot-seat', 'users=20', 'seats=1', 'timeout=1ms']);
+    const engine = await runArtillery(hot.dir);
+    const timeouts = engine.aggregate.counters['seatlab.hold.timeout'] ?? 0;
+    expect(timeouts).toBeGreaterThan(0);
+    expect(engine.aggregate.counters['seatlab.wire.timeout']).toBe(timeouts);
+    expect(engine.aggregate.counters['seatlab.journeys.unknown']).toBe(timeouts);
+    const checked = await check(['--scenario', 'hot-seat', '--database-url', url, '--history', path.join(hot.dir, 'history'), '--engine-report', path.join(hot.dir, 'artillery.json')]);
+    expect(checked.code).toBe(0);
+    const r = checked.report.results[0]!;
+    expect(r).toMatchObject({ oversold: 0, verdict: 'pass', unknown: timeouts, outcomes: { timeout: timeouts }, history: { unknown: timeouts, unknownByError: { timeout: timeouts }, lostAcks: 0, unexplainedWrites: 0 } });
+    // Every hold in the database is accounted for: acknowledged, or explained by a request given up on.
+    expect(r.outcomes.ok + r.history!.explainedByUnknown).toBe(await activeHolds(db, hot.scheduleId));
+  }, 60_000);
+
   it('bench check: bad input is named with its flag, nothing is written', async () => {
     const run = (raw: Parameters<typeof checkSale>[0]) => checkSale(raw, { out: () => undefined, err: () => undefined }, []).catch((e: unknown) => e);
     const both = await run({ scenario: 'journey', databaseUrl: 'postgres://x/y', targetDb: 'postgres://x/z', schedule: 'one' });

@@ -44,7 +44,8 @@ export async function exportPlan(raw: RawExportOptions, io: Io, argv: string[]):
   }
   const rate = raw.rate === undefined ? undefined : parseCount('--rate', raw.rate, 1, problems);
   const workers = parseCount('--workers', raw.workers, 1, problems, 1000);
-  const timeoutMs = parseDuration('--timeout', raw.timeout === undefined ? undefined : `${raw.timeout}s`, 10_000, problems);
+  // Whole seconds as before (10), or a duration (500ms, 2s).
+  const timeoutMs = parseDuration('--timeout', raw.timeout === undefined ? undefined : /^\d+$/.test(raw.timeout.trim()) ? `${raw.timeout.trim()}s` : raw.timeout, 10_000, problems);
   if (!raw.target) problems.push('--target is required: the URL of a running `bench serve` (the export seeds the sale there, so the users\' tokens are real)');
   else if (!/^https?:\/\/[^/]+/.test(raw.target)) problems.push(`--target must be an http(s) URL such as http://127.0.0.1:3000 (got "${raw.target}")`);
   if (!raw.out) problems.push('--out is required: the folder to write script.yml, processor.cjs, payload.csv and README.md to');

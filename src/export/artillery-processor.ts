@@ -53,10 +53,13 @@ function reservationIdOf(text) {
   }
 }
 
+// AbortSignal.timeout rejects with a DOMException named TimeoutError whose legacy numeric code is 23:
+// the name decides before any code is read.
 function wireError(err) {
-  const code = (err && (err.code || (err.cause && err.cause.code))) || (err && err.name) || 'ERROR';
-  if (code === 'TimeoutError' || code === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
-  return code;
+  if (err && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout';
+  const code = (err && ((typeof err.code === 'string' && err.code) || (err.cause && err.cause.code))) || (err && err.name) || 'ERROR';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  return String(code);
 }
 
 // The per-operation history, in the lab's format (src/load/history.ts), one file per worker thread:
