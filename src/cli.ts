@@ -163,7 +163,9 @@ program
   .option('--rate <n>', 'users arriving per second (default: every user within the first second)')
   .option('--workers <n>', 'also write workers/1..n: disjoint users per remote worker, one test each (run-fargate/Lambda --count gives every worker the whole payload)', '1')
   .option('--timeout <duration>', 'per-request timeout in the processor, in seconds (10) or a duration (500ms); unanswered requests count as timeout (unknown)', '10')
-  .option('--target <url>', 'a running bench serve: the export seeds the sale there and the script targets it')
+  .option('--target <url>', 'a running bench serve (or a target with --profile): the export seeds the sale there and the script targets it')
+  .option('--profile <file>', 'how to seed, send and read the target\'s API (default profiles/seatlab.json); see docs/black-box.md')
+  .option('--target-db <url>', 'the target\'s database, for a profile that seeds with SQL')
   .option('--out <dir>', 'folder to write script.yml, processor.cjs, payload.csv and README.md to')
   .action((raw: RawExportOptions) => guarded(async () => {
     await exportPlan(raw, io, process.argv.slice(2));

@@ -190,7 +190,20 @@ describe('bench export --engine artillery, run by Artillery for real', () => {
     expect(r).toMatchObject({ oversold: 0, verdict: 'pass', unknown: timeouts, outcomes: { timeout: timeouts }, history: { unknown: timeouts, unknownByError: { timeout: timeouts }, lostAcks: 0, unexplainedWrites: 0 } });
     // Every hold in the database is accounted for: acknowledged, or explained by a request given up on.
     expect(r.outcomes.ok + r.history!.explainedByUnknown).toBe(await activeHolds(db, hot.scheduleId));
-  }, 60_000);
+
+    // --profile: the requests and the reading of answers are the profile's. This one reads a taken
+    // seat as rejected, so every loser stops at once instead of trying another seat.
+    const profile = JSON.parse(await readFile('profiles/seatlab.json', 'utf8')) as { outcomes: unknown[] };
+    profile.outcomes = [{ status: 201, outcome: 'ok' }, { status: 409, bodyIncludes: 'SEAT_TAKEN', outcome: 'rejected' }];
+    const file = path.join(hot.dir, 'strict.json');
+    await writeFile(file, JSON.stringify(profile));
+    const strict = await exportTo(api.url, ['scenario=flash-sale', 'users=30', 'seats=5', `profile=${file}`]);
+    const e = await runArtillery(strict.dir);
+    expect(e.aggregate.counters['seatlab.hold.ok']).toBe(5);
+    expect(e.aggregate.counters['seatlab.hold.conflict']).toBeUndefined();
+    expect(e.aggregate.counters['seatlab.hold.rejected']).toBe(25);
+    expect(e.aggregate.counters['seatlab.journeys.stopped']).toBe(25);
+  }, 90_000);
 
   it('bench check: bad input is named with its flag, nothing is written', async () => {
     const run = (raw: Parameters<typeof checkSale>[0]) => checkSale(raw, { out: () => undefined, err: () => undefined }, []).catch((e: unknown) => e);
@@ -220,7 +233,7 @@ describe('bench export --engine artillery, run by Artillery for real', () => {
     expect((err as UsageError).problems).toEqual([
       '--engine: unknown engine "k6"; valid: artillery',
       '--scenario journey cannot be exported yet; use hot-seat, flash-sale, general-admission',
-      '--target is required: the URL of a running `bench serve` (the export seeds the sale there, so the users\' tokens are real)',
+      '--target is required: the URL of a running `bench serve` (the export seeds the sale there, so the users\' tokens are real), or of a target with --profile',
     ]);
   });
 });

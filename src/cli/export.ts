@@ -2,7 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createRng } from '../core/rng.js';
-import { loadProfile } from '../target/profile.js';
+import { loadProfile, ProfileError } from '../target/profile.js';
+import { profilePlan } from '../target/run-target.js';
+import { createDb } from '../db/knex.js';
 import { seedSale } from '../target/seed.js';
 import { writeArtilleryExport } from '../export/artillery.js';
 import { InfraUnavailableError } from '../infra/errors.js';
@@ -26,6 +28,8 @@ export interface RawExportOptions {
   workers?: string;
   timeout?: string;
   target?: string;
+  profile?: string;
+  targetDb?: string;
   out?: string;
 }
 
@@ -46,7 +50,7 @@ export async function exportPlan(raw: RawExportOptions, io: Io, argv: string[]):
   const workers = parseCount('--workers', raw.workers, 1, problems, 1000);
   // Whole seconds as before (10), or a duration (500ms, 2s).
   const timeoutMs = parseDuration('--timeout', raw.timeout === undefined ? undefined : /^\d+$/.test(raw.timeout.trim()) ? `${raw.timeout.trim()}s` : raw.timeout, 10_000, problems);
-  if (!raw.target) problems.push('--target is required: the URL of a running `bench serve` (the export seeds the sale there, so the users\' tokens are real)');
+  if (!raw.target) problems.push('--target is required: the URL of a running `bench serve` (the export seeds the sale there, so the users\' tokens are real), or of a target with --profile');
   else if (!/^https?:\/\/[^/]+/.test(raw.target)) problems.push(`--target must be an http(s) URL such as http://127.0.0.1:3000 (got "${raw.target}")`);
   if (!raw.out) problems.push('--out is required: the folder to write script.yml, processor.cjs, payload.csv and README.md to');
   if (problems.length > 0 || !scenario?.workload || !raw.target || !raw.out) throw new UsageError(problems);
@@ -56,18 +60,34 @@ export async function exportPlan(raw: RawExportOptions, io: Io, argv: string[]):
   if (problems.length > 0) throw new UsageError(problems);
   const target = raw.target.replace(/\/+$/, '');
   const workload = scenario.workload(params, createRng(seed));
-  const profile = await loadProfile(path.join(ROOT, 'profiles', 'seatlab.json'));
+  const profileFile = raw.profile ?? path.join(ROOT, 'profiles', 'seatlab.json');
+  const profile = await loadProfile(profileFile);
+  const missing = workload.op === 'hold' ? (profile.hold ? undefined : 'hold') : (profile.holdTicket ? undefined : 'holdTicket');
+  if (missing) throw new ProfileError(profileFile, [`${scenario.name} ${workload.op === 'hold' ? 'holds numbered seats' : 'sells unnumbered tickets'}, but the profile has no "${missing}" step`]);
+  const db = raw.targetDb ? createDb({ url: raw.targetDb, poolMax: 4, applicationName: 'seatlab-export' }) : undefined;
   const t0 = performance.now();
-  const sale = await seedSale(profile, { base: target, seats, users, label: `seatlab-export-${Date.now()}` }).catch((err: Error) => {
-    throw new InfraUnavailableError(`could not seed the sale on ${target}: ${err.message}; start one with \`npx bench serve --strategy <name> --seats ${seats}\` and give its url as --target`);
-  });
+  const sale = await seedSale(profile, { base: target, db, seats, users, label: `seatlab-export-${Date.now()}` }).catch((err: Error) => {
+    throw new InfraUnavailableError(`could not seed the sale on ${target}: ${err.message}; ${raw.profile ? 'check the target and its profile' : `start one with \`npx bench serve --strategy <name> --seats ${seats}\` and give its url as --target`}`);
+  }).finally(() => db?.destroy());
   io.err(`seeded ${users} users and ${seats} seats on ${target} in ${Math.round(performance.now() - t0)} ms (schedule ${String(sale.vars.scheduleId)})`);
+  // The requests the lab's black-box driver would send, rendered through the same profile.
+  const plan = profilePlan(workload, profile, sale);
+  const reader = plan.journeys[0]?.attempts[0]?.reader ?? {};
+  // Indexed by the workload's user number, as the payload reads them (journey k is workload.users[k]).
+  const byUser = new Array<(typeof plan.journeys)[number]>(sale.users.length);
+  workload.users.forEach((w, k) => { byUser[w.user] = plan.journeys[k]!; });
+  const rawSchedule = sale.vars.scheduleId;
+  const scheduleId = typeof rawSchedule === 'number' || (typeof rawSchedule === 'string' && /^\d+$/.test(rawSchedule)) ? Number(rawSchedule) : String(rawSchedule);
   const out = path.resolve(raw.out);
   const files = await writeArtilleryExport(out, {
     scenario: scenario.name, workload, target, rate, timeoutMs, workers, historyDir: path.join(out, 'history'),
-    sale: { scheduleId: Number(sale.vars.scheduleId), users: sale.users.map((u) => ({ userId: String(u.userId), token: String(u.token) })) },
-    about: { command: `bench ${argv.join(' ')}`, users, seats, seed },
+    sale: {
+      scheduleId, reader,
+      users: byUser.map((j) => ({ userId: j.userId!, token: j.token })),
+      requests: byUser.map((j) => j.attempts.map((a) => ({ method: a.method, path: a.path, ...(a.body !== undefined ? { body: a.body } : {}), ...(a.headers && Object.keys(a.headers).length > 0 ? { headers: a.headers } : {}) }))),
+    },
+    about: { command: `bench ${argv.join(' ')}`, users, seats, seed, profile: profile.name },
   });
-  io.out(`${JSON.stringify({ engine: 'artillery', out, script: files[0], ...(workers > 1 ? { workers: files.filter((f) => f.endsWith('script.yml')).slice(1) } : {}), scheduleId: Number(sale.vars.scheduleId), users, seats, seed, target })}\n`);
+  io.out(`${JSON.stringify({ engine: 'artillery', out, script: files[0], ...(workers > 1 ? { workers: files.filter((f) => f.endsWith('script.yml')).slice(1) } : {}), scheduleId, users, seats, seed, target, profile: profile.name })}\n`);
   io.err(`wrote ${files.length} files (${[...new Set(files.map((f) => path.basename(f)))].join(', ')}) to ${out}; run: npx artillery run ${files[0]} --output ${path.join(out, 'artillery.json')}`);
 }

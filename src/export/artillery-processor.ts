@@ -35,6 +35,25 @@ function classify(status, errorCode) {
   return 'error';
 }
 
+// The profile's reading (src/load/http-send.ts readWith): the first rule whose status matches and
+// whose text the body includes decides; no rule matching falls back to the lab's reading.
+let reader;
+function readerOf(v) {
+  if (reader === undefined) reader = v.seatlabReader ? JSON.parse(String(v.seatlabReader)) : {};
+  return reader;
+}
+function ruleFor(r, status, text) {
+  return (r.rules || []).find((x) => x.status.includes(status) && (x.bodyIncludes === undefined || text.includes(x.bodyIncludes)));
+}
+function pick(json, path) {
+  let v = json;
+  for (const k of path.split('.')) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = v[k];
+  }
+  return v;
+}
+
 function errorCodeOf(text) {
   try {
     const json = JSON.parse(text);
@@ -44,10 +63,16 @@ function errorCodeOf(text) {
   }
 }
 
-function reservationIdOf(text) {
+// The reservation id at the profile's path, as the lab's history has it: an integer, or a stable
+// 48-bit number for anything else (src/target/template.ts idNumber).
+const { createHash } = require('node:crypto');
+function reservationIdOf(text, path) {
   try {
-    const id = JSON.parse(text).reservationId;
-    return typeof id === 'number' ? id : undefined;
+    const id = pick(JSON.parse(text), path || 'reservationId');
+    if (id === undefined || id === null) return undefined;
+    const s = String(id);
+    if (/^\d+$/.test(s) && Number.isSafeInteger(Number(s))) return Number(s);
+    return parseInt(createHash('sha1').update(s).digest('hex').slice(0, 12), 16);
   } catch {
     return undefined;
   }
@@ -87,28 +112,35 @@ function historyOp(fd, v, s, seatNo, invokeMs, answer) {
     op.outcome = answer.wire === 'ECONNREFUSED' ? 'fail' : 'unknown';
     op.error = answer.wire;
   } else {
-    op.outcome = answer.status < 300 ? 'ok' : answer.status >= 500 ? 'unknown' : 'fail';
+    // As the lab's Recorder: a profile's rule decides (ok; error → unknown; anything else fail), else the status.
+    op.outcome = answer.outcome ? (answer.outcome === 'ok' ? 'ok' : answer.outcome === 'error' ? 'unknown' : 'fail') : answer.status < 300 ? 'ok' : answer.status >= 500 ? 'unknown' : 'fail';
     op.status = answer.status;
-    if (answer.status >= 400) op.error = answer.errorCode || 'HTTP_' + answer.status;
+    if (answer.errorCode) op.error = answer.errorCode;
   }
   op.userId = Number(v.userId);
-  op.scheduleId = s.scheduleId;
+  if (Number.isFinite(s.scheduleId)) op.scheduleId = s.scheduleId;
   op.seatNo = seatNo;
   if (answer.reservationId !== undefined) op.reservationId = answer.reservationId;
   fs.writeSync(fd, JSON.stringify(op) + '\n');
 }
 
-async function send(url, token, body, timeoutMs) {
+// One request as the export rendered it; the answer as the profile reads it.
+async function send(base, token, req, r, timeoutMs) {
   for (let refusals = 0; ; refusals++) {
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token },
-        body: JSON.stringify(body),
+      const res = await fetch(base + req.path, {
+        method: req.method,
+        headers: Object.assign({ 'content-type': 'application/json', authorization: 'Bearer ' + token }, req.headers || {}),
+        body: req.body,
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
-      return { status: res.status, errorCode: res.status >= 400 ? errorCodeOf(text) : undefined, reservationId: res.status < 300 ? reservationIdOf(text) : undefined };
+      const rule = ruleFor(r, res.status, text);
+      const outcome = rule ? rule.outcome : undefined;
+      // The answer's own error code (seatlab's SEAT_BUSY, SEAT_TAKEN, …) when it has one, else the rule's text.
+      const errorCode = res.status >= 400 || (outcome && outcome !== 'ok') ? errorCodeOf(text) || (rule && rule.bodyIncludes) || 'HTTP_' + res.status : undefined;
+      const success = outcome ? outcome === 'ok' : res.status < 300;
+      return { status: res.status, outcome, errorCode, reservationId: success ? reservationIdOf(text, r.reservationId) : undefined };
     } catch (err) {
       const wire = wireError(err);
       // Nothing reached the server: the same ask again after a pause, as the lab's driver does.
@@ -123,7 +155,7 @@ async function send(url, token, body, timeoutMs) {
 
 async function seatlabJourney(context, events) {
   const v = context.vars;
-  const s = { op: String(v.seatlabOp), scheduleId: Number(v.seatlabScheduleId), timeoutMs: Number(v.seatlabTimeoutMs) };
+  const s = { op: String(v.seatlabOp), scheduleId: v.seatlabScheduleId === '' ? NaN : Number(v.seatlabScheduleId), timeoutMs: Number(v.seatlabTimeoutMs) };
   if (seen.has(v.user)) {
     events.emit('counter', 'seatlab.users.repeated', 1);
     return;
@@ -133,13 +165,14 @@ async function seatlabJourney(context, events) {
   const fd = historyFile(v.seatlabHistoryDir === undefined ? '' : String(v.seatlabHistoryDir));
   firstArrival ??= performance.now();
   const asks = String(v.asks).split(';');
-  const url = String(v.target).replace(/\/$/, '') + (s.op === 'hold' ? '/api/reservations' : '/api/reservations/general');
+  const requests = JSON.parse(Buffer.from(String(v.requests), 'base64url').toString('utf8'));
+  const base = String(v.target).replace(/\/$/, '');
+  const r = readerOf(v);
   for (let i = 0; i < asks.length; i++) {
-    const seatNo = s.op === 'hold' ? Number(asks[i]) : null;
-    const body = s.op === 'hold' ? { scheduleId: s.scheduleId, seatNo } : { scheduleId: s.scheduleId };
+    const seatNo = asks[i] === '-' ? null : Number(asks[i]);
     const invokeMs = epochMs();
     const t0 = performance.now();
-    const answer = await send(url, v.token, body, s.timeoutMs);
+    const answer = await send(base, v.token, requests[i], r, s.timeoutMs);
     const ms = performance.now() - t0;
     historyOp(fd, v, s, seatNo, invokeMs, answer);
     if (answer.wire !== undefined) {
@@ -150,7 +183,7 @@ async function seatlabJourney(context, events) {
       events.emit('counter', 'seatlab.journeys.' + (outcome === 'timeout' ? 'unknown' : 'stopped'), 1);
       return;
     }
-    const outcome = classify(answer.status, answer.errorCode);
+    const outcome = answer.outcome || classify(answer.status, answer.errorCode);
     events.emit('counter', 'seatlab.' + s.op + '.' + outcome, 1);
     events.emit('counter', 'seatlab.status.' + answer.status, 1);
     if (outcome === 'ok') {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { Workload } from '../../scenarios/types.js';
 import { ARTILLERY_PROCESSOR } from './artillery-processor.js';
+import type { AnswerReader } from '../load/plan.js';
 
 // A scenario's seeded plan as an Artillery test: the script, the processor that sends each user's
 // asks the way the lab's driver does, and the users (with their tokens and seat choices, in the
@@ -11,9 +12,14 @@ import { ARTILLERY_PROCESSOR } from './artillery-processor.js';
 
 /** The sale the plan is sent to: made on the server before the export, so the tokens are real. */
 export interface SeededPlan {
-  scheduleId: number;
+  /** The schedule as the target names it (the history carries it when it is a number). */
+  scheduleId: number | string;
   /** One entry per user of the workload, indexed by the workload's user number. */
-  users: { userId: string; token: string }[];
+  users: { userId: number; token: string }[];
+  /** Each user's requests, rendered through the profile as the lab's black-box driver sends them (indexed as users). */
+  requests: { method: string; path: string; body?: string; headers?: Record<string, string> }[][];
+  /** How the profile reads an answer: its outcome rules and where a success's reservation id is. */
+  reader: AnswerReader;
 }
 
 export interface ArtilleryExport {
@@ -33,18 +39,23 @@ export interface ArtilleryExport {
    */
   workers?: number;
   /** What made this export, for the README (the command and the sale's figures). */
-  about: { command: string; users: number; seats: number; seed: number };
+  about: { command: string; users: number; seats: number; seed: number; profile: string };
 }
 
-/** The CSV's columns; "asks" is the user's seat numbers in order, separated by ";" ("-" for an unnumbered ticket). */
-export const PAYLOAD_FIELDS = ['user', 'userId', 'token', 'asks'] as const;
+/**
+ * The CSV's columns; "asks" is the user's seat numbers in order, separated by ";" ("-" for an
+ * unnumbered ticket); "requests" the same asks as the requests to send (method, path, body,
+ * headers, rendered through the profile), JSON in base64url so that the CSV can carry it.
+ */
+export const PAYLOAD_FIELDS = ['user', 'userId', 'token', 'asks', 'requests'] as const;
 
 function payloadCsv(e: ArtilleryExport, users = e.workload.users): string {
   const rows = users.map((w) => {
     const u = e.sale.users[w.user]!;
     const asks = w.seats.map((s) => (s === null ? '-' : String(s))).join(';');
-    for (const cell of [u.userId, u.token]) if (/[",\n]/.test(cell)) throw new Error(`a user's id or token contains a comma, quote or newline, which the CSV payload cannot carry: ${cell.slice(0, 40)}`);
-    return `${w.user},${u.userId},${u.token},${asks}`;
+    if (/[",\n]/.test(u.token)) throw new Error(`a user's token contains a comma, quote or newline, which the CSV payload cannot carry: ${u.token.slice(0, 40)}`);
+    const requests = Buffer.from(JSON.stringify(e.sale.requests[w.user])).toString('base64url');
+    return `${w.user},${u.userId},${u.token},${asks},${requests}`;
   });
   return `${PAYLOAD_FIELDS.join(',')}\n${rows.join('\n')}\n`;
 }
@@ -74,7 +85,11 @@ export function artilleryScript(e: ArtilleryExport, worker?: { i: number; n: num
       processor: './processor.cjs',
       phases: phases(users, rate),
       payload: { path: 'payload.csv', fields: [...PAYLOAD_FIELDS], order: 'sequence', skipHeader: true },
-      variables: { seatlabOp: e.workload.op, seatlabScheduleId: e.sale.scheduleId, seatlabTimeoutMs: e.timeoutMs, seatlabHistoryDir: e.historyDir },
+      variables: {
+        seatlabOp: e.workload.op, seatlabScheduleId: typeof e.sale.scheduleId === 'number' ? e.sale.scheduleId : '', seatlabTimeoutMs: e.timeoutMs, seatlabHistoryDir: e.historyDir,
+        // The profile's reading of an answer, as JSON text (Artillery would otherwise template inside it).
+        seatlabReader: JSON.stringify(e.sale.reader),
+      },
     },
     scenarios: [{ name: `seatlab ${e.scenario}`, flow: [{ function: 'seatlabJourney' }] }],
   };
@@ -86,10 +101,10 @@ function readme(e: ArtilleryExport, dir: string): string {
   const { users, seats, seed, command } = e.about;
   return `# seatlab ${e.scenario} on Artillery
 
-Made by \`${command}\`: ${users} users, ${seats} seats, seed ${seed}, schedule ${e.sale.scheduleId} on ${e.target}.
-The export seeded this sale on that server itself (POST /lab/schedules, then POST /api/users once per
-user), so the tokens in payload.csv are valid there and nowhere else: to run it again on a fresh
-sale, export again.
+Made by \`${command}\`: ${users} users, ${seats} seats, seed ${seed}, schedule ${e.sale.scheduleId} on ${e.target}
+(profile ${e.about.profile}). The export seeded this sale on that server itself, as the profile says,
+so the tokens in payload.csv are valid there and nowhere else: to run it again on a fresh sale,
+export again.
 
 Run it from the seatlab folder (Artillery is one of its dev dependencies):
 
@@ -122,7 +137,7 @@ Artillery does not add these runs up; add the seatlab.* counters of their report
 export function artilleryFiles(e: ArtilleryExport, dir: string): Record<string, string> {
   const files: Record<string, string> = { 'script.yml': artilleryScript(e), 'processor.cjs': ARTILLERY_PROCESSOR, 'payload.csv': payloadCsv(e), 'README.md': readme(e, dir),
     // What bench check reads back (next to history/): the sale the history is of.
-    'export.json': `${JSON.stringify({ engine: 'artillery', scenario: e.scenario, users: e.about.users, seats: e.about.seats, seed: e.about.seed, scheduleId: e.sale.scheduleId, target: e.target }, null, 2)}\n` };
+    'export.json': `${JSON.stringify({ engine: 'artillery', scenario: e.scenario, users: e.about.users, seats: e.about.seats, seed: e.about.seed, scheduleId: e.sale.scheduleId, target: e.target, profile: e.about.profile }, null, 2)}\n` };
   const n = e.workers ?? 1;
   for (let i = 1; n > 1 && i <= n; i++) {
     files[`workers/${i}/script.yml`] = artilleryScript(e, { i, n });

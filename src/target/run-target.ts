@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
 import type { SeatLockStrategy } from '../core/ports.js';
-import type { ScenarioCheck, Violation } from '../../scenarios/types.js';
+import type { ScenarioCheck, Violation, Workload } from '../../scenarios/types.js';
 import { createRng } from '../core/rng.js';
 import { createDb } from '../db/knex.js';
 import { InfraUnavailableError } from '../infra/errors.js';
@@ -115,7 +115,11 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
 }
 
 function buildPlan(o: RunOptions, p: Profile, sale: SeededSale): LoadPlan {
-  const w = o.scenario.workload!(o.params, createRng(o.params.seed));
+  return profilePlan(o.scenario.workload!(o.params, createRng(o.params.seed)), p, sale);
+}
+
+/** A workload's asks as requests to a target, through its profile (also what the Artillery export sends). */
+export function profilePlan(w: Workload, p: Profile, sale: SeededSale): LoadPlan {
   const step = w.op === 'hold' ? p.hold! : p.holdTicket!;
   const where = w.op === 'hold' ? 'hold' : 'holdTicket';
   const reader = { ...(step.capture?.reservationId ? { reservationId: step.capture.reservationId } : {}),
