@@ -66,6 +66,8 @@ export interface RawRunOptions {
   linkLatency?: string;
   linkJitter?: string;
   redisTopology?: string;
+  redisCluster?: string;
+  redisClusterReplicas?: string;
   dbDurability?: string;
 }
 
@@ -309,6 +311,17 @@ export function strategyOptionsFor(selected: SeatLockStrategy[], pairs: string[]
   return { perStrategy, raw };
 }
 
+/** What a Redis Cluster run cannot be combined with, each naming the flag to drop. */
+function clusterConflicts(raw: RawRunOptions, nemesis: NemesisOptions | undefined, network: NetworkOptions): string[] {
+  const out: string[] = [];
+  if (raw.redisUrl?.length || raw.redisNodes !== undefined) out.push('--redis-cluster starts its own Redis Cluster (one logical Redis over N primaries); drop --redis-url / --redis-nodes');
+  // The faults act on independent servers or on Sentinel; links would need the cluster's slot map rewritten per instance.
+  const onRedis = nemesis?.faults.filter((f) => f.needsLinks || ['restart-redis', 'stop-redis-minority', 'expire-locks', 'failover-redis'].includes(f.name)) ?? [];
+  if (onRedis.length > 0) out.push(`--nemesis ${onRedis.map((f) => f.name).join(',')} is not supported on a Redis Cluster yet (it acts on independent Redis servers, Sentinel or links); drop it or --redis-cluster`);
+  if (network.links) out.push('--link-latency is not supported on a Redis Cluster yet (the client learns node addresses from the slot map, which the links would have to rewrite); drop one of them');
+  return out;
+}
+
 export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; problems: string[] } {
   const problems: string[] = [];
   const target = parseTarget(raw, problems);
@@ -370,12 +383,15 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
     }
   }
   if (network.links && transport === 'direct') problems.push('--link-latency puts a network between the server instances and the stores; --transport direct has no server instances: drop one of them');
-  if (target && (network.links || raw.redisTopology !== undefined || raw.dbDurability !== undefined)) problems.push('--link-latency, --redis-topology and --db-durability shape seatlab\'s own servers and stores; a --target has its own: drop them');
+  if (target && (network.links || raw.redisTopology !== undefined || raw.redisCluster !== undefined || raw.redisClusterReplicas !== undefined || raw.dbDurability !== undefined)) {
+    problems.push('--link-latency, --redis-topology, --redis-cluster and --db-durability shape seatlab\'s own servers and stores; a --target has its own: drop them');
+  }
   if (network.dbDurability === 'async' && raw.databaseUrl?.length) problems.push('--db-durability async is set on a PostgreSQL seatlab starts itself; with --database-url set synchronous_commit on that server instead and drop --db-durability');
   if (network.redisTopology === 'sentinel' && (raw.redisUrl?.length || raw.redisNodes !== undefined)) problems.push('--redis-topology sentinel starts its own primary, replica and three Sentinels; drop --redis-url / --redis-nodes');
-  if (nemesis?.faults.some((f) => f.name === 'failover-redis') && network.redisTopology !== 'sentinel') {
+  if (nemesis?.faults.some((f) => f.name === 'failover-redis') && network.redisTopology === 'single') {
     problems.push('--nemesis failover-redis fails a Redis primary over to its replica: add --redis-topology sentinel (seatlab then starts a primary, a replica and three Sentinels)');
   }
+  if (network.redisTopology === 'cluster' && !target) problems.push(...clusterConflicts(raw, nemesis, network));
   const independent = network.redisTopology === 'sentinel' ? nemesis?.faults.filter((f) => f.name === 'restart-redis' || f.name === 'stop-redis-minority') ?? [] : [];
   if (independent.length > 0) problems.push(`--nemesis ${independent.map((f) => f.name).join(',')} acts on independent Redis servers; with --redis-topology sentinel use failover-redis`);
   if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');
