@@ -71,7 +71,7 @@ export async function provisionRedisCluster(shape: ClusterShape): Promise<Cluste
     await Promise.all(nodes.map((n) => n.start()));
     // redis-cli makes the first `primaries` addresses primaries and the rest their replicas.
     await createCluster(nodes.map((n) => `127.0.0.1:${n.port}`), shape.replicasPerPrimary);
-    await waitFor(() => everyNodeOk(nodes), 20_000, `cluster_state:ok on all ${total} nodes`);
+    await waitFor(() => everyNodeOk(nodes), 20_000, `cluster_state:ok on all ${total} nodes, each knowing the others`);
     return topology(shape, nodes, stopAll, unregister);
   } catch (err) {
     unregister();
@@ -96,15 +96,18 @@ function createCluster(addresses: string[], replicas: number): Promise<void> {
   });
 }
 
-/** Every node says cluster_state:ok, and every replica is in sync with its primary. */
+/**
+ * Every node says cluster_state:ok and knows every other node (ok alone comes before the gossip
+ * has reached everyone: a replica may not know another yet), and every replica is in sync.
+ */
 async function everyNodeOk(nodes: RedisNode[]): Promise<boolean> {
   for (const n of nodes) {
     const r = n.client();
     try {
       await r.connect();
       if ((await infoOf(r, 'cluster')).cluster_enabled !== '1') return false;
-      const state = /cluster_state:(\w+)/.exec(String(await r.call('CLUSTER', 'INFO')))?.[1];
-      if (state !== 'ok') return false;
+      const info = String(await r.call('CLUSTER', 'INFO'));
+      if (!/^cluster_state:ok\r?$/m.test(info) || !new RegExp(`^cluster_known_nodes:${nodes.length}\r?$`, 'm').test(info)) return false;
       const repl = await infoOf(r, 'replication');
       if (repl.role === 'slave' && repl.master_link_status !== 'up') return false;
     } catch {
