@@ -142,6 +142,7 @@ describe('--redis-cluster flags', () => {
     expect(problems({ redisCluster: '3', nemesis: 'restart-redis,pause-instance' })).toMatch(/--nemesis restart-redis is not supported on a Redis Cluster/);
     expect(problems({ redisCluster: '3', linkLatency: '1ms' })).toMatch(/--link-latency is not supported on a Redis Cluster/);
     expect(parseRunOptions({ scenario: 'hot-seat', target: 'http://127.0.0.1:1', profile: 'p.json', redisCluster: '3' }).problems.join('\n')).toMatch(/--redis-cluster .*a --target has its own: drop them/);
+    expect(problems({ redisUrl: ['redis-cluster://127.0.0.1:7000,127.0.0.1:7001'] })).toMatch(/a redis-cluster:\/\/ URL of your own is not supported yet; let seatlab start one with --redis-cluster/);
     expect(problems({ redisCluster: '3', nemesis: 'pause-instance' })).toBe('');
   });
 
