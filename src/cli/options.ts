@@ -12,6 +12,7 @@ import type { Profile } from '../target/profile.js';
 import { dialectOfUrl, type Dialect } from '../db/dialect.js';
 import { storeFromName, VALID_STORES } from '../report/schema.js';
 import { parseNetwork, type NetworkOptions } from './network-options.js';
+import { isClusterUrl } from '../infra/redis-client.js';
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -370,7 +371,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
   const redisUrls = raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []);
   // A cluster of one's own would be recorded as independent servers: compare would take it for single Redis.
-  if (redisUrls.some((u) => u.startsWith('redis-cluster:'))) problems.push('--redis-url / REDIS_URL: a redis-cluster:// URL of your own is not supported yet; let seatlab start one with --redis-cluster <primaries>');
+  if (redisUrls.some(isClusterUrl)) problems.push('--redis-url / REDIS_URL: a redis-cluster:// URL of your own is not supported yet; let seatlab start one with --redis-cluster <primaries>');
   const redisNodes = parseCount('--redis-nodes', raw.redisNodes, Math.max(1, redisUrls.length), problems, 15);
   if (redisUrls.length > 0 && raw.redisNodes !== undefined && redisNodes !== redisUrls.length) {
     problems.push(`--redis-nodes ${redisNodes} does not match the ${redisUrls.length} --redis-url given; give one URL per node, or drop --redis-nodes`);
