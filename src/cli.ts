@@ -121,7 +121,9 @@ withQueueOptions(program.command('run'))
   .option('--liveness-grace <duration>', 'after the faults end, how long a seat may stay refused before it counts as stuck (default 5s)')
   .option('--link-latency <rtt,...>', 'put a link (a TCP proxy of the lab\'s) between every server instance and every store, adding this round-trip time (half each way), e.g. 0,0.5ms,2ms: every strategy runs at every value (default: no links)')
   .option('--link-jitter <duration>', 'random variation of each one-way link delay, e.g. 0.5ms (needs --link-latency)')
-  .option('--redis-topology <single|sentinel>', 'single (default): independent Redis servers; sentinel: a primary, one replica and three Sentinels, servers connect through Sentinel')
+  .option('--redis-topology <single|sentinel|cluster>', 'single (default): independent Redis servers; sentinel: a primary, one replica and three Sentinels, servers connect through Sentinel; cluster: a Redis Cluster (see --redis-cluster)')
+  .option('--redis-cluster <n>', 'start a Redis Cluster of n primaries (at least 3) instead of independent servers; servers use it through an ioredis Cluster client (implies --redis-topology cluster; default 3 with it)')
+  .option('--redis-cluster-replicas <r>', 'replicas of each cluster primary (default 0; replication is asynchronous)')
   .option('--db-durability <full|async>', 'PostgreSQL synchronous_commit on (full, default) or off (async: a crash can lose acknowledged commits)')
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/core/ports.js';
 import type { Knex } from 'knex';
 import type { HoldOutcome, ReleasedItem, SeatLockStrategy } from '../src/core/ports.js';
 import { intOption } from '../src/core/options.js';
@@ -119,7 +119,7 @@ class RedisUnavailableError extends Error {
 }
 
 /** EVALSHA, falling back to EVAL (which caches the script again) after a Redis restart lost it. */
-async function evalLua(r: Redis, s: Lua, keys: string[], args: (string | number)[]): Promise<unknown> {
+async function evalLua(r: RedisClient, s: Lua, keys: string[], args: (string | number)[]): Promise<unknown> {
   try {
     try {
       return await r.evalsha(s.sha, keys.length, ...keys, ...args);
@@ -147,7 +147,7 @@ async function withRetries(fn: () => Promise<unknown>, onRetry: () => void): Pro
 }
 
 /** Rebuilds one schedule's Redis state from PostgreSQL unless it is there; null when the schedule does not exist. */
-async function rebuild(db: Knex, r: Redis, scheduleId: number): Promise<'rebuilt' | 'present' | null> {
+async function rebuild(db: Knex, r: RedisClient, scheduleId: number): Promise<'rebuilt' | 'present' | null> {
   const sched = await db('schedules').where({ id: scheduleId }).first('seat_count');
   if (!sched) return null;
   const taken = (await db('seats').where({ schedule_id: scheduleId }).whereNot({ status: 'AVAILABLE' }).pluck('seat_no')) as number[];

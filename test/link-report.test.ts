@@ -100,7 +100,7 @@ describe('a run at several link round trips', () => {
     const ok = parseRunOptions({ strategy: 'pessimistic', scenario: 'hot-seat', linkLatency: '0,0.5ms,2ms', linkJitter: '0.2ms' });
     expect(ok.problems).toEqual([]);
     expect(ok.options!.network).toEqual({ links: { latenciesMs: [0, 0.5, 2], jitterMs: 0.2 }, redisTopology: 'single', dbDurability: 'full' });
-    const bad = parseRunOptions({ strategy: 'pessimistic', scenario: 'hot-seat', linkLatency: '2 ms,fast', linkJitter: 'x', redisTopology: 'cluster', dbDurability: 'maybe', threshold: ['pessimistic@3ms:p99<5'] });
+    const bad = parseRunOptions({ strategy: 'pessimistic', scenario: 'hot-seat', linkLatency: '2 ms,fast', linkJitter: 'x', redisTopology: 'ring', dbDurability: 'maybe', threshold: ['pessimistic@3ms:p99<5'] });
     expect(bad.problems.join('\n')).toMatch(/--link-latency: "2 ms" is not a round-trip time/);
     expect(bad.problems.join('\n')).toMatch(/--link-latency: "fast"/);
     expect(bad.problems.join('\n')).toMatch(/--link-jitter must be a duration/);

@@ -2,7 +2,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/infra/redis-client.js';
 import { startLinkHost } from '../src/infra/link.js';
 import { linkInstances } from '../src/load/instance-links.js';
 import { describeFailover, provisionRedisSentinel, type FailoverObservation, type SentinelTopology } from '../src/infra/redis-sentinel.js';
@@ -28,7 +28,7 @@ const alive = (pid: number | undefined) => { if (!pid) return false; try { proce
 const failover = faults.get('failover-redis')!;
 const targets = (redis: NemesisTargets['redis']): NemesisTargets => ({ instances: [], redis, adminDbUrl: inject('pgUrl'), dbName: 'x' });
 
-async function at(port: number, fn: (r: Redis) => Promise<unknown>): Promise<unknown> {
+async function at(port: number, fn: (r: RedisClient) => Promise<unknown>): Promise<unknown> {
   const r = createRedisClient(`redis://127.0.0.1:${port}`);
   try {
     await r.connect();
@@ -42,13 +42,13 @@ const replication = (port: number) => at(port, (r) => infoOf(r, 'replication')) 
 const named = (t: SentinelTopology) => Promise.all(t.sentinels().map((s) => at(s.port, async (r) => Number(((await r.call('SENTINEL', 'get-master-addr-by-name', 'seatlab')) as string[])[1]))));
 
 /** A client on the sentinel URL, connected and ready (after a failover it reconnects through the Sentinels). */
-async function sentinelClient(t: SentinelTopology, prefix: string): Promise<Redis> {
+async function sentinelClient(t: SentinelTopology, prefix: string): Promise<RedisClient> {
   const c = createRedisClient(t.url, prefix);
   onTestFinished(() => c.disconnect());
   await c.connect();
   return c;
 }
-const ready = (c: Redis) => waitFor(async () => c.status === 'ready' && (await c.ping().then(() => true, () => false)), 20_000, 'the client to reach the promoted primary');
+const ready = (c: RedisClient) => waitFor(async () => c.status === 'ready' && (await c.ping().then(() => true, () => false)), 20_000, 'the client to reach the promoted primary');
 
 let topo: SentinelTopology;
 beforeAll(async () => { topo = await provisionRedisSentinel(); }, 60_000);

@@ -12,6 +12,7 @@ import type { Profile } from '../target/profile.js';
 import { dialectOfUrl, type Dialect } from '../db/dialect.js';
 import { storeFromName, VALID_STORES } from '../report/schema.js';
 import { parseNetwork, type NetworkOptions } from './network-options.js';
+import { isClusterUrl } from '../infra/redis-client.js';
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -66,6 +67,8 @@ export interface RawRunOptions {
   linkLatency?: string;
   linkJitter?: string;
   redisTopology?: string;
+  redisCluster?: string;
+  redisClusterReplicas?: string;
   dbDurability?: string;
 }
 
@@ -309,6 +312,17 @@ export function strategyOptionsFor(selected: SeatLockStrategy[], pairs: string[]
   return { perStrategy, raw };
 }
 
+/** What a Redis Cluster run cannot be combined with, each naming the flag to drop. */
+function clusterConflicts(raw: RawRunOptions, nemesis: NemesisOptions | undefined, network: NetworkOptions): string[] {
+  const out: string[] = [];
+  if (raw.redisUrl?.length || raw.redisNodes !== undefined) out.push('--redis-cluster starts its own Redis Cluster (one logical Redis over N primaries); drop --redis-url / --redis-nodes');
+  // The faults act on independent servers or on Sentinel; links would need the cluster's slot map rewritten per instance.
+  const onRedis = nemesis?.faults.filter((f) => f.needsLinks || ['restart-redis', 'stop-redis-minority', 'expire-locks', 'failover-redis'].includes(f.name)) ?? [];
+  if (onRedis.length > 0) out.push(`--nemesis ${onRedis.map((f) => f.name).join(',')} is not supported on a Redis Cluster yet (it acts on independent Redis servers, Sentinel or links); drop it or --redis-cluster`);
+  if (network.links) out.push('--link-latency is not supported on a Redis Cluster yet (the client learns node addresses from the slot map, which the links would have to rewrite); drop one of them');
+  return out;
+}
+
 export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; problems: string[] } {
   const problems: string[] = [];
   const target = parseTarget(raw, problems);
@@ -356,6 +370,8 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   const warmupMs = raw.warmup === undefined || raw.warmup.trim() === '0' ? (raw.warmup === undefined ? 2000 : 0) : parseDuration('--warmup', raw.warmup, 2000, problems);
   const timeoutSec = parseCount('--timeout', raw.timeout, 10, problems, 3600);
   const redisUrls = raw.redisUrl ?? (process.env.REDIS_URL ? [process.env.REDIS_URL] : []);
+  // A cluster of one's own would be recorded as independent servers: compare would take it for single Redis.
+  if (redisUrls.some(isClusterUrl)) problems.push('--redis-url / REDIS_URL: a redis-cluster:// URL of your own is not supported yet; let seatlab start one with --redis-cluster <primaries>');
   const redisNodes = parseCount('--redis-nodes', raw.redisNodes, Math.max(1, redisUrls.length), problems, 15);
   if (redisUrls.length > 0 && raw.redisNodes !== undefined && redisNodes !== redisUrls.length) {
     problems.push(`--redis-nodes ${redisNodes} does not match the ${redisUrls.length} --redis-url given; give one URL per node, or drop --redis-nodes`);
@@ -370,12 +386,15 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
     }
   }
   if (network.links && transport === 'direct') problems.push('--link-latency puts a network between the server instances and the stores; --transport direct has no server instances: drop one of them');
-  if (target && (network.links || raw.redisTopology !== undefined || raw.dbDurability !== undefined)) problems.push('--link-latency, --redis-topology and --db-durability shape seatlab\'s own servers and stores; a --target has its own: drop them');
+  if (target && (network.links || raw.redisTopology !== undefined || raw.redisCluster !== undefined || raw.redisClusterReplicas !== undefined || raw.dbDurability !== undefined)) {
+    problems.push('--link-latency, --redis-topology, --redis-cluster and --db-durability shape seatlab\'s own servers and stores; a --target has its own: drop them');
+  }
   if (network.dbDurability === 'async' && raw.databaseUrl?.length) problems.push('--db-durability async is set on a PostgreSQL seatlab starts itself; with --database-url set synchronous_commit on that server instead and drop --db-durability');
   if (network.redisTopology === 'sentinel' && (raw.redisUrl?.length || raw.redisNodes !== undefined)) problems.push('--redis-topology sentinel starts its own primary, replica and three Sentinels; drop --redis-url / --redis-nodes');
-  if (nemesis?.faults.some((f) => f.name === 'failover-redis') && network.redisTopology !== 'sentinel') {
+  if (nemesis?.faults.some((f) => f.name === 'failover-redis') && network.redisTopology === 'single') {
     problems.push('--nemesis failover-redis fails a Redis primary over to its replica: add --redis-topology sentinel (seatlab then starts a primary, a replica and three Sentinels)');
   }
+  if (network.redisTopology === 'cluster' && !target) problems.push(...clusterConflicts(raw, nemesis, network));
   const independent = network.redisTopology === 'sentinel' ? nemesis?.faults.filter((f) => f.name === 'restart-redis' || f.name === 'stop-redis-minority') ?? [] : [];
   if (independent.length > 0) problems.push(`--nemesis ${independent.map((f) => f.name).join(',')} acts on independent Redis servers; with --redis-topology sentinel use failover-redis`);
   if (transport === 'direct' && (instances > 1 || nemesis)) problems.push('--transport direct calls the core in the lab\'s own process: it has no instances to spread over or to break; drop --instances/--nemesis or use --transport http');

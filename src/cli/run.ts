@@ -8,6 +8,7 @@ import { provisionStore } from '../infra/store.js';
 import type { Provisioned } from '../infra/chain.js';
 import { provisionRedisNodes, type ProvisionedRedis } from '../infra/redis.js';
 import { isSentinelTopology, provisionRedisSentinel } from '../infra/redis-sentinel.js';
+import { isClusterTopology, provisionRedisCluster } from '../infra/redis-cluster.js';
 import { InfraUnavailableError } from '../infra/errors.js';
 import { startServerProcess } from '../load/server-process.js';
 import { measureHttpCeiling, type Ceiling } from '../load/ceilings.js';
@@ -63,7 +64,15 @@ export async function runBench(o: RunOptions, io: Io, argv: string[]): Promise<n
     }
     // --redis-topology sentinel: one logical Redis (primary, replica, three Sentinels) instead of N
     // independent servers; Redlock then has a single vote, behind Sentinel — the set-up the Redis docs warn about.
+    // --redis-cluster N: one logical Redis split by hash slot over N primaries; Redlock again has one vote.
     const startRedis = async (): Promise<ProvisionedRedis[]> => {
+      if (o.network.redisCluster) {
+        const t0 = performance.now();
+        const c = await provisionRedisCluster(o.network.redisCluster);
+        const byRole = (role: string) => c.nodes().filter((n) => n.role === role).map((n) => n.port).join(', ');
+        io.err(`Redis Cluster: primaries 127.0.0.1:${byRole('primary')}${c.shape.replicasPerPrimary ? `, replicas ${byRole('replica')}` : ''} (${Math.round(performance.now() - t0)} ms)`);
+        return [c];
+      }
       if (o.network.redisTopology !== 'sentinel') return provisionRedisNodes({ urls: o.redisUrls, nodes: o.redisNodes });
       const t = await provisionRedisSentinel();
       io.err(`Redis Sentinel: primary 127.0.0.1:${t.primary().port}, replica 127.0.0.1:${t.replica().port}, Sentinels ${t.sentinels().map((s) => s.port).join(', ')} (${t.url})`);
@@ -208,7 +217,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
   return await finishReport(o, io, {
     runId, results,
     config: {
-      strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, ...(redis.some(isSentinelTopology) ? { redisTopology: 'sentinel' as const } : {}), strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
+      strategies: strategies.map((s) => s.name), skipped, redisNodes: redis.length, ...redisTopologyOf(redis), strategyOptions: o.rawStrategyOptions, holdTtlMs: o.holdTtlMs,
       poolSize: o.poolSize, timeoutSec: o.timeoutSec, seed: o.params.seed, runs: o.runs, warmupMs: o.warmupMs, command: argv,
       instances: o.instances, queue: o.queue ?? 'off', livenessGraceMs: o.livenessGraceMs, stores: stores.map((st) => st.dialect),
       ...(links ? { links: { ...links, ...(overheadUs !== undefined ? { overheadUs } : {}), ...(linkHost ? { proxyPid: linkHost.pid } : {}) } } : {}),
@@ -264,10 +273,20 @@ function redisDataNodesOf(redis: ProvisionedRedis[]): { redisDataNodes?: { host:
 /** Faults that act on Redis: with one of them, Redis is started even if no strategy needs it. */
 const REDIS_FAULTS = new Set(['restart-redis', 'stop-redis-minority', 'expire-locks', 'failover-redis']);
 
-/** How many Redis data nodes, and behind how many Sentinels: the report's servers.redis. */
-function redisShape(redis: ProvisionedRedis[]): { nodes: number; topology: 'single' | 'sentinel'; sentinels?: number } {
+/** The report's config.redisTopology (absent: independent servers), and the cluster's shape. */
+function redisTopologyOf(redis: ProvisionedRedis[]): Pick<Report['config'], 'redisTopology' | 'redisCluster'> {
+  const c = redis.find(isClusterTopology);
+  if (c) return { redisTopology: 'cluster', redisCluster: c.shape };
+  return redis.some(isSentinelTopology) ? { redisTopology: 'sentinel' } : {};
+}
+
+/** How many Redis data nodes, behind how many Sentinels or as how many cluster primaries: the report's servers.redis. */
+function redisShape(redis: ProvisionedRedis[]): Omit<NonNullable<Report['servers']['redis']>, 'version' | 'kind' | 'settings'> {
   const t = redis.find(isSentinelTopology);
-  return t ? { nodes: 2, topology: 'sentinel', sentinels: t.sentinels().length } : { nodes: redis.length, topology: 'single' };
+  if (t) return { nodes: 2, topology: 'sentinel', sentinels: t.sentinels().length };
+  const c = redis.find(isClusterTopology);
+  if (c) return { nodes: c.nodes().length, topology: 'cluster', primaries: c.shape.primaries, replicasPerPrimary: c.shape.replicasPerPrimary };
+  return { nodes: redis.length, topology: 'single' };
 }
 
 /** Thresholds, the exit code, report.json/md/html and the console table: the end of every kind of run. */

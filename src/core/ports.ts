@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 // The port every seat-lock strategy implements. The booking core and the server depend on this
 // file only; strategies/ holds the adapters.
@@ -55,10 +55,16 @@ export type DebitOutcome =
 /** A seat (or, with seatNo null, a general-admission ticket) that went back on sale. */
 export interface ReleasedItem { scheduleId: number; seatNo: number | null }
 
+/**
+ * A client of one logical Redis: a server (alone or behind Sentinel), or a Redis Cluster. On a
+ * cluster a script or MULTI must keep to one slot: keys used together share a hash tag ({…}).
+ */
+export type RedisClient = Redis | Cluster;
+
 export interface StrategyDeps {
   db: Knex;
   /** One client per independent Redis server; empty when the strategy does not need Redis. */
-  redis: Redis[];
+  redis: RedisClient[];
   /** Where the strategy reports what it waited for; absent when nobody measures (tests, --transport direct). */
   observe?: StrategyObserver;
 }

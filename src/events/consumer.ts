@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/ports.js';
 import { EVENTS_STREAM } from './relay.js';
 
 export const DEAD_LETTER_STREAM = 'seatlab:events:dead';
@@ -29,7 +29,7 @@ export class EventConsumer {
   readonly counters = { handled: 0, retried: 0, deadLettered: 0 };
   private running = false;
 
-  constructor(private readonly redis: Redis, private readonly handler: (e: StreamEvent) => Promise<void>, private readonly o: ConsumerOptions) {}
+  constructor(private readonly redis: RedisClient, private readonly handler: (e: StreamEvent) => Promise<void>, private readonly o: ConsumerOptions) {}
 
   async ensureGroup(): Promise<void> {
     try {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/ports.js';
 import { dbErrorKind } from '../db/errors.js';
 import { startPeriodic } from '../core/periodic.js';
 import { asLeader } from '../db/sql/reservations.js';
@@ -15,7 +15,7 @@ const RELAY_LOCK = 'seatlab:outbox-relay';
  * event. Only committed rows are visible, so a rolled-back transaction publishes nothing. One relay
  * at a time (the leader lock) keeps the events of a reservation in commit order.
  */
-export async function relayOnce(db: Knex, redis: Redis, batch = 500): Promise<number> {
+export async function relayOnce(db: Knex, redis: RedisClient, batch = 500): Promise<number> {
   return asLeader(db, RELAY_LOCK, 0, async (trx) => {
     const rows = await outboxBatch(trx, batch);
     if (rows.length === 0) return 0;
@@ -32,7 +32,7 @@ export async function relayOnce(db: Knex, redis: Redis, batch = 500): Promise<nu
   });
 }
 
-export function startRelay(db: Knex, redis: Redis, opts: { intervalMs: number; onError?: (e: unknown) => void; onRun?: (ok: boolean) => void }): () => Promise<void> {
+export function startRelay(db: Knex, redis: RedisClient, opts: { intervalMs: number; onError?: (e: unknown) => void; onRun?: (ok: boolean) => void }): () => Promise<void> {
   const drain = async () => {
     while ((await relayOnce(db, redis)) > 0) { /* until the backlog is published */ }
   };

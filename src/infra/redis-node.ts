@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { stopChild } from './chain.js';
 import { ping as pingUrl } from './redis.js';
 
@@ -85,7 +86,7 @@ export async function redisNode(port: number, dir: string, conf: string, args: s
 }
 
 /** INFO <section> as a map of field → value. */
-export async function infoOf(r: Redis, section: string): Promise<Record<string, string>> {
+export async function infoOf(r: RedisClient, section: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const line of (await r.info(section)).split('\r\n')) {
     const i = line.indexOf(':');

@@ -1,6 +1,7 @@
 import type { Provisioned } from '../infra/chain.js';
 import type { Dialect } from '../db/dialect.js';
 import { isSentinelTopology } from '../infra/redis-sentinel.js';
+import { isClusterTopology } from '../infra/redis-cluster.js';
 import type { CpuComponent } from './cpu.js';
 
 // Which processes make up a run, for the CPU accounting: the lab itself, each booking server
@@ -47,6 +48,8 @@ export function runComponents(p: RunProcesses): CpuComponent[] {
       // The data nodes (roles swap on a failover), and the three Sentinels watching them.
       out.push({ name: `redis#${i}`, tree: true, note: 'primary and replica', pids: () => [r.primary().pid, r.replica().pid] });
       out.push({ name: 'sentinels', tree: true, pids: () => r.sentinels().map((s) => s.pid) });
+    } else if (isClusterTopology(r)) {
+      out.push({ name: `redis#${i}`, tree: true, note: 'every cluster node', pids: () => r.nodes().map((n) => n.pid) });
     } else out.push({ name: `redis#${i}`, tree: true, pids: () => [r.pid] });
   }
   if (p.linkHostPid !== undefined) out.push({ name: 'links', tree: true, pids: () => [p.linkHostPid] });

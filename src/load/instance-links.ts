@@ -14,10 +14,10 @@ export interface InstanceLinks {
   all: Link[];
 }
 
-/** host:port pairs of a Redis URL: one for redis://, each Sentinel for redis-sentinel://h:p,h:p/name. */
+/** host:port pairs of a Redis URL: one for redis://, each Sentinel for redis-sentinel://h:p,h:p/name, each node for redis-cluster://. */
 export function redisEndpoints(url: string): { host: string; port: number }[] {
   const t = parseRedisUrl(url);
-  return t.kind === 'sentinel' ? t.sentinels : [upstreamOf(t.url)];
+  return t.kind === 'sentinel' ? t.sentinels : t.kind === 'cluster' ? t.nodes : [upstreamOf(t.url)];
 }
 
 /** A Redis URL with each endpoint replaced by its link. */

@@ -1,7 +1,11 @@
 // Lua for the waiting room. Every script runs atomically in Redis and reads Redis's own clock, so
 // several server processes can call them at once and the timestamps the checker reads are one clock.
 
-/** KEYS: waiting, active, seq, joins, schedules. ARGV: userId, scheduleId. → {status, position, joinNumber} */
+/**
+ * KEYS: waiting, active, seq, joins (one schedule's, one hash tag: one slot on a cluster). ARGV: userId.
+ * → {status, position, joinNumber}. The schedule is registered for the admitter apart (SADD), as
+ * the set of schedules lives in another slot.
+ */
 export const JOIN = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -15,7 +19,6 @@ if not s then
   s = redis.call('INCR', KEYS[3])
   redis.call('ZADD', KEYS[1], s, u)
   redis.call('HSET', KEYS[4], u, s)
-  redis.call('SADD', KEYS[5], ARGV[2])
 end
 return {'WAITING', redis.call('ZRANK', KEYS[1], u) + 1, tonumber(s)}`;
 

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from '../core/ports.js';
 import { ADMIT, JOIN, RELEASE, STATUS } from './scripts.js';
 
 export interface QueueConfig {
@@ -51,11 +52,15 @@ export class WaitingRoom {
   private ticking = false;
   readonly counters = { joins: 0, admitted: 0, ticks: 0, scriptsReloaded: 0 };
 
-  constructor(private readonly redis: Redis, readonly config: QueueConfig, private readonly owner: string) {}
+  constructor(private readonly redis: RedisClient, readonly config: QueueConfig, private readonly owner: string) {}
 
   async init(): Promise<void> {
     const sha = {} as Record<ScriptName, string>;
-    for (const [name, text] of Object.entries(SCRIPTS) as [ScriptName, string][]) sha[name] = (await this.redis.script('LOAD', text)) as string;
+    // On a cluster SCRIPT LOAD reaches one node; every primary runs some schedule's scripts.
+    const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    for (const [name, text] of Object.entries(SCRIPTS) as [ScriptName, string][]) {
+      for (const n of nodes) sha[name] = (await n.script('LOAD', text)) as string;
+    }
     this.sha = sha;
   }
 
@@ -83,7 +88,13 @@ export class WaitingRoom {
   async join(scheduleId: number, userId: number): Promise<QueuePlace> {
     const k = queueKeys(scheduleId);
     this.counters.joins++;
-    return this.place((await this.run('join', [k.waiting, k.active, k.seq, k.joins, SCHEDULES], [userId, scheduleId])) as [string, number, number]);
+    // Sent together (one round trip on one server; on a cluster the set may live on another
+    // primary). SADD first, so the admitter knows the schedule by the time anyone waits in it.
+    const registered = this.redis.sadd(SCHEDULES, String(scheduleId)).catch((err: unknown) => {
+      throw unavailable(err) ? new QueueUnavailableError(err) : err;
+    });
+    const [, res] = await Promise.all([registered, this.run('join', [k.waiting, k.active, k.seq, k.joins], [userId])]);
+    return this.place(res as [string, number, number]);
   }
 
   async status(scheduleId: number, userId: number): Promise<QueuePlace> {

@@ -175,11 +175,18 @@ const DEFINING: { field: string; of: (r: Report) => string }[] = [
   // A round trip added between servers and stores changes the ranking, not only the figures.
   { field: 'link round trips (config.links, results[].linkLatencyMs)', of: (r) => distinct(r.results.map((x) => (x.linkLatencyMs === undefined ? 'direct' : `+${x.linkLatencyMs} ms`))) },
   { field: 'link jitter (config.links.jitterMs)', of: (r) => String(r.config?.links?.jitterMs ?? 0) },
-  { field: 'Redis topology (config.redisTopology)', of: (r) => r.config?.redisTopology ?? 'single' },
+  { field: 'Redis topology (config.redisTopology)', of: redisTopologyOf },
   { field: 'database durability (config.dbDurability)', of: (r) => r.config?.dbDurability ?? 'full' },
   // A waiting room in front of the sale changes who gets in and how fast.
   { field: 'waiting room (config.queue)', of: queueOf },
 ];
+
+/** single, sentinel, or a cluster with its shape: 3 primaries and 5 are different experiments too. */
+function redisTopologyOf(r: Report): string {
+  const t = r.config?.redisTopology ?? 'single';
+  const c = r.config?.redisCluster;
+  return t === 'cluster' && c ? `cluster (${c.primaries} primaries, ${c.replicasPerPrimary} replicas each)` : t;
+}
 
 /** on or off; reports from before config.queue had it on exactly for the scenarios that needed it. */
 export function queueOf(r: Report): 'on' | 'off' {

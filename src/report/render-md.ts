@@ -47,10 +47,21 @@ export function machineLine(r: Report): string {
   return `${target}${m.cpuModel} · ${m.cores} cores · ${m.memGiB} GiB · node ${m.node} · ${m.os} · ${stores}${redis}${git}`;
 }
 
-/** "3 × embedded", or "primary + replica behind 3 Sentinels (embedded)". */
+/** "3 × embedded", "primary + replica behind 3 Sentinels, embedded" or "cluster of 3 primaries, embedded". */
 function redisShape(redis: NonNullable<Report['servers']['redis']>): string {
-  return redis.topology === 'sentinel' ? `primary + replica behind ${redis.sentinels ?? '?'} Sentinels, ${redis.kind}` : `${redis.nodes} × ${redis.kind}`;
+  if (redis.topology === 'sentinel') return `primary + replica behind ${redis.sentinels ?? '?'} Sentinels, ${redis.kind}`;
+  if (redis.topology === 'cluster') return `${clusterText(redis.primaries, redis.replicasPerPrimary)}, ${redis.kind}`;
+  return `${redis.nodes} × ${redis.kind}`;
 }
+
+function redisLoadText(c: Report['config']): string {
+  if (c.redisTopology === 'sentinel') return 'one Redis behind Sentinel (primary + asynchronous replica)';
+  if (c.redisTopology === 'cluster') return `one ${clusterText(c.redisCluster?.primaries, c.redisCluster?.replicasPerPrimary)} (keys spread by hash slot)`;
+  return `${c.redisNodes} Redis node(s)`;
+}
+
+const clusterText = (primaries: number | undefined, replicas: number | undefined) =>
+  `Redis Cluster of ${primaries ?? '?'} primaries${replicas ? ` with ${replicas} replica(s) each` : ''}`;
 
 /** The servers section: every store with its engine, version, kind and the isolation level it ran at, then Redis. */
 export function renderServersMarkdown(r: Report): string[] {
@@ -158,7 +169,7 @@ export function renderMarkdown(report: Report): string {
         `${x.load.rate?.dropped ?? '?'} dropped, peak ${x.load.rate?.peakConnections ?? '?'} in flight, generator late by p99 ${x.load.rate?.startLagMs?.p99 ?? '?'} ms`).join('; ') + '.', '');
   if (!open && checkedAfter.length === 0) out.push(`**Load:** closed model over HTTP (each connection sends its next request when the previous one is answered); ` +
     `latency per request, all outcomes; hold TTL ${r.config.holdTtlMs} ms; server pool ${r.config.poolSize} connections` +
-    `${r.config.redisNodes > 0 ? `; ${r.config.redisTopology === 'sentinel' ? 'one Redis behind Sentinel (primary + asynchronous replica)' : `${r.config.redisNodes} Redis node(s)`}` : ''}` +
+    `${r.config.redisNodes > 0 ? `; ${redisLoadText(r.config)}` : ''}` +
     `${typeof r.config.queue === 'object' ? `; waiting room on (at most ${r.config.queue.maxActive} admitted at once, ${r.config.queue.ratePerSec} admissions/s, admission valid ${r.config.queue.activeTtlMs} ms)` : r.config.queue === 'off' ? '; waiting room off' : ''}.`, '');
 
   if (r.target) {

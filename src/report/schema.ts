@@ -238,8 +238,13 @@ export interface Report {
     /** Strategies left out because their servers could not be had (`--strategy all`). */
     skipped: { strategy: string; reason: string }[];
     redisNodes: number;
-    /** --redis-topology sentinel: the one logical Redis was a primary and a replica behind three Sentinels (absent: independent servers). */
-    redisTopology?: 'sentinel';
+    /**
+     * --redis-topology sentinel: the one logical Redis was a primary and a replica behind three
+     * Sentinels; cluster: a Redis Cluster of redisCluster's shape (absent: independent servers).
+     */
+    redisTopology?: 'sentinel' | 'cluster';
+    /** --redis-cluster: its primaries and the replicas of each. */
+    redisCluster?: { primaries: number; replicasPerPrimary: number };
     strategyOptions: Record<string, string>;
     holdTtlMs: number;
     poolSize: number;
@@ -274,9 +279,10 @@ export interface Report {
     postgres?: { version: string; kind: string; settings: Record<string, string> };
     /**
      * nodes: independent Redis servers; with topology 'sentinel', the data nodes (primary + replica)
-     * of one logical Redis, watched by `sentinels` Sentinels.
+     * of one logical Redis, watched by `sentinels` Sentinels; with 'cluster', every node of the
+     * cluster (`primaries` of them primaries, each with `replicasPerPrimary` replicas).
      */
-    redis?: { version: string; kind: string; nodes: number; settings: Record<string, string>; topology?: 'single' | 'sentinel'; sentinels?: number };
+    redis?: { version: string; kind: string; nodes: number; settings: Record<string, string>; topology?: 'single' | 'sentinel' | 'cluster'; sentinels?: number; primaries?: number; replicasPerPrimary?: number };
   };
   git: { commit: string | null; dirty: boolean | null };
   /** Black-box mode: the API measured instead of a strategy (src/target). */

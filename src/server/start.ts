@@ -10,7 +10,7 @@ import { ServerMetrics } from './metrics.js';
 import { startSweeper } from '../core/expiry.js';
 import { startRelay } from '../events/relay.js';
 import { WaitingRoom, type QueueConfig } from '../queue/waiting-room.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/ports.js';
 import { connectAll, createRedisClient } from '../infra/redis-client.js';
 import { connectionErrorCode } from '../infra/error-tally.js';
 
@@ -89,7 +89,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
   const redisClient = (u: string) => createRedisClient(u, cfg.redisKeyPrefix, cfg.redisNatMap, metrics.redisCommand);
   const redis = strategy.requires.redis ? (cfg.redisUrls ?? []).map(redisClient) : [];
   let room: WaitingRoom | undefined;
-  let queueRedis: Redis | undefined;
+  let queueRedis: RedisClient | undefined;
   if (cfg.queue) {
     if (!cfg.redisUrls?.[0]) throw new Error('the waiting room needs Redis: give redisUrls');
     queueRedis = redisClient(cfg.redisUrls[0]);
@@ -113,7 +113,7 @@ export async function startServer(cfg: ServerConfig, log: (msg: string) => void 
     ? startSweeper(db, runtime, { intervalMs: cfg.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, owner: `pid-${process.pid}-${strategy.name}`, onError: unlessStoreGone(log, 'expiry sweep'), onRun: metrics.runOf('sweeper') })
     : async () => {};
   // The outbox relay publishes to the first Redis, when there is one; one process relays at a time.
-  let relayRedis: Redis | undefined;
+  let relayRedis: RedisClient | undefined;
   let stopRelay = async () => {};
   if (cfg.redisUrls?.[0] && (cfg.relayIntervalMs ?? 100) > 0) {
     relayRedis = redisClient(cfg.redisUrls[0]);

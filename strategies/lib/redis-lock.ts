@@ -1,5 +1,5 @@
 import Redlock, { ExecutionError, ResourceLockedError, type Lock } from 'redlock';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/core/ports.js';
 import { enumOption, intOption } from '../../src/core/options.js';
 import type { StrategyObserver } from '../../src/core/ports.js';
 import { waitedFor } from './shared.js';
@@ -37,7 +37,7 @@ export class SeatLocker {
   private readonly retries: Record<LockKind, number>;
   readonly counters = { locksAcquired: 0, retries: 0, lockWaits: 0, lockFailures: 0, quorumFailures: 0, leaseLost: 0, releaseFailures: 0 };
 
-  constructor(clients: Redis[], options: Record<string, string>, private readonly observe?: StrategyObserver) {
+  constructor(clients: RedisClient[], options: Record<string, string>, private readonly observe?: StrategyObserver) {
     if (clients.length === 0) throw new Error('this strategy needs at least one Redis server');
     this.ttlMs = Number(options.lockTtlMs);
     const wait = Number(options.waitRetryCount);
