@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { classify, OUTCOMES, type Outcome } from './plan.js';
-import { historyOutcome, type HistoryOp, type OpMeta, type OpOutcome } from './history.js';
+import { historyOutcome, type OpMeta, type OpOutcome } from './history.js';
+import { HistoryLog } from './history-log.js';
 import type { RunResult } from './result.js';
 import { createLatencyHistogram, encode, summarize, type LatencySummaryMs } from './histogram.js';
 
@@ -84,7 +85,8 @@ export const REFUSED = 'ECONNREFUSED';
 export class Recorder {
   readonly t0 = performance.now();
   readonly t0EpochMs = Date.now();
-  readonly history: HistoryOp[] = [];
+  /** The per-operation history, columnar (see history-log.ts); streamed to a file when the caller asks. */
+  readonly history = new HistoryLog();
   readonly outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
   private readonly statusCodes: Record<string, number> = {};
   private readonly errorCodes: Record<string, number> = {};
@@ -150,18 +152,11 @@ export class Recorder {
       else if (outcome === 'error') inst.errors++;
     }
     if (this.keepHistory) {
-      const m = inv.meta;
-      this.history.push({
-        index: inv.index, process: inv.process, instance: inv.instance, op: m.op,
+      this.history.record(inv.index, inv.process, inv.instance, inv.meta, {
         invokeMs: round3(inv.startedAt), completeMs: round3(end), outcome: history,
-        ...(a.status !== undefined ? { status: a.status } : {}),
-        ...(code ? { error: code } : {}),
-        ...(m.userId !== undefined ? { userId: m.userId } : {}),
-        ...(m.scheduleId !== undefined ? { scheduleId: m.scheduleId } : {}),
-        ...(m.seatNo !== undefined ? { seatNo: m.seatNo } : {}),
-        ...(a.reservationId !== undefined ? { reservationId: a.reservationId } : m.reservationId !== undefined ? { reservationId: m.reservationId } : {}),
-        ...(a.paymentId !== undefined ? { paymentId: a.paymentId } : {}),
-        ...(a.joinNumber !== undefined ? { joinNumber: a.joinNumber } : {}),
+        ...(a.status !== undefined ? { status: a.status } : {}), ...(code ? { error: code } : {}),
+        ...(a.reservationId !== undefined ? { reservationId: a.reservationId } : {}),
+        ...(a.paymentId !== undefined ? { paymentId: a.paymentId } : {}), ...(a.joinNumber !== undefined ? { joinNumber: a.joinNumber } : {}),
       });
     }
     return { outcome, history };
