@@ -28,6 +28,7 @@ import type { LinkHost, LinkToxics } from '../infra/link.js';
 import { closeLinks, linkInstances } from '../load/instance-links.js';
 import { startCpuWindow } from '../load/cpu.js';
 import { runComponents } from '../load/cpu-components.js';
+import { startMemoryWindow, type MemoryFigures } from '../load/memory.js';
 
 // One run of one strategy (under one fault, or none), as its phases: a fresh database and the
 // scenario's seed → the store ceiling → the load (HTTP over N instances with the nemesis, or the
@@ -49,6 +50,7 @@ export interface OneCtx {
 
 export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, c: OneCtx): Promise<StrategyResult> {
   const { io, label } = c;
+  const memory = startMemoryWindow();
   const url = await createDatabaseFromTemplate(c.adminUrl, c.dbName, c.template);
   const db = createDb({ url, poolMax: 4, applicationName: 'seatlab-lab' });
   try {
@@ -108,7 +110,10 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       const userId = o.scenario.kind === 'balance' ? firstUserId(load.history) : undefined;
       hist = await checkHistoryInDb(db, load.history, { scheduleId: prepared.scheduleId, ...(userId !== undefined ? { userId } : {}), seededMaxReservationId });
     }
-    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, historyRel: c.historyRel, prepared, dialect: c.store, ...(c.link ? { link: c.link.toxics } : {}) });
+    const mem = memory.end(load.history.length, load.history.bytes);
+    io.err(`${label} lab process: peak ${mib(mem.peakRssBytes)} resident (${mib(mem.startRssBytes)} at the start), ${mem.opsRecorded} operations recorded` +
+      `${mem.bytesPerOp !== null ? `, ${mem.bytesPerOp} bytes per operation (the history's columns ${mem.historyBytesPerOp})` : ''}`);
+    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, memory: mem, historyRel: c.historyRel, prepared, dialect: c.store, ...(c.link ? { link: c.link.toxics } : {}) });
   } finally {
     await db.destroy();
     if (!o.keepDb) await dropDatabase(c.adminUrl, c.dbName).catch(() => undefined);
@@ -123,6 +128,8 @@ export interface Parts {
   dialect?: Dialect;
   /** The links' toxics, when the servers reached the stores through links. */
   link?: LinkToxics;
+  /** The lab process's memory over the run. */
+  memory?: MemoryFigures;
 }
 
 export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, p: Parts): StrategyResult {
@@ -197,6 +204,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
     ...(load.fairness && (o.scenario.kind === 'seats' || o.scenario.kind === 'tickets' || o.scenario.kind === 'journey') ? { fairness: load.fairness } : {}),
     ...(result.histograms ? { outcomeHistograms: result.histograms } : {}),
     ...(load.cpu ? { cpu: load.cpu } : {}),
+    ...(p.memory ? { memory: p.memory } : {}),
   };
 }
 
@@ -243,6 +251,8 @@ async function replayCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCt
     await dropDatabase(c.adminUrl, dbName).catch(() => undefined);
   }
 }
+
+const mib = (bytes: number) => `${Math.round(bytes / 1048576)} MiB`;
 
 /** How many operations of the history match, stopping at `upTo`; the history is walked, not copied. */
 function countOps(history: Iterable<HistoryOp>, match: (op: HistoryOp) => boolean, upTo = Infinity): number {

@@ -8,6 +8,7 @@ import { markdownTable, ms, opt } from './tables.js';
 export { markdownTable, ms };
 import { renderInsideMarkdown } from './render-inside.js';
 import { renderCpuMarkdown } from './render-cpu.js';
+import { renderMemoryMarkdown } from './render-memory.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 
@@ -166,6 +167,7 @@ export function renderMarkdown(report: Report): string {
   }
   out.push(...renderFaultsMarkdown(r), ...renderInstancesMarkdown(r));
   out.push(...renderCpuMarkdown(r, markdownTable));
+  out.push(...renderMemoryMarkdown(r));
   out.push('## Ceilings (measured in this run)', '');
   const http = r.ceilings?.http;
   out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
