@@ -1,6 +1,7 @@
 import { seedSchedule, seedUsers } from '../src/db/seed.js';
 import { shuffle, type Rng } from '../src/core/rng.js';
-import type { Scenario, ScenarioParams, Workload } from './types.js';
+import type { Scenario, ScenarioParams, UserWork, Workload } from './types.js';
+import { HoldJourneys } from '../src/load/hold-journeys.js';
 import { checkSeats } from '../src/check/seats.js';
 
 const ATTEMPTS_PER_USER = 3;
@@ -13,10 +14,17 @@ export function pickSeats(rng: Rng, seats: number, count: number): number[] {
   return [...picked];
 }
 
-/** The asks, from the seeded RNG; prepare() and the black-box mode both use it. */
-function workload(p: ScenarioParams, rng: Rng): Workload {
+/** The asks in arrival order, from the seeded RNG: which user (an index into the seeded users) tries which seats. */
+function eachAsk(p: ScenarioParams, rng: Rng, ask: (user: number, seats: number[]) => void): void {
   const order = shuffle(Array.from({ length: p.users }, (_, i) => i), rng);
-  return { op: 'hold', users: order.map((user) => ({ user, seats: pickSeats(rng, p.seats, ATTEMPTS_PER_USER) })) };
+  for (const user of order) ask(user, pickSeats(rng, p.seats, ATTEMPTS_PER_USER));
+}
+
+/** The asks as plain data, for the black-box mode and the Artillery export; prepare() makes the same ones. */
+function workload(p: ScenarioParams, rng: Rng): Workload {
+  const users: UserWork[] = [];
+  eachAsk(p, rng, (user, seats) => users.push({ user, seats }));
+  return { op: 'hold', users };
 }
 
 // A sale opens: many users, fewer seats; each user tries up to three seats and stops at the first hold.
@@ -31,22 +39,10 @@ export const flashSale = {
   async prepare(db, p, { secret, rng }) {
     const schedule = await seedSchedule(db, { seats: p.seats });
     const users = await seedUsers(db, { count: p.users, secret });
-    return {
-      scheduleId: schedule.scheduleId,
-      seatCount: schedule.seatCount,
-      plan: {
-        journeys: workload(p, rng).users.map((w) => ({
-          token: users[w.user]!.token,
-          userId: users[w.user]!.id,
-          attempts: (w.seats as number[]).map((seatNo) => ({
-            method: 'POST' as const,
-            path: '/api/reservations',
-            body: JSON.stringify({ scheduleId: schedule.scheduleId, seatNo }),
-            meta: { op: 'hold' as const, scheduleId: schedule.scheduleId, seatNo },
-          })),
-        })),
-      },
-    };
+    // Columns, not objects: each journey is made when the driver reaches it (see hold-journeys.ts).
+    const journeys = new HoldJourneys(schedule.scheduleId, p.users, ATTEMPTS_PER_USER);
+    eachAsk(p, rng, (user, seats) => journeys.add(users[user]!.token, users[user]!.id, seats));
+    return { scheduleId: schedule.scheduleId, seatCount: schedule.seatCount, plan: { journeys } };
   },
   check: (c) => checkSeats(c.db, c),
   expect(result, p) {

@@ -6,6 +6,7 @@ import { runBench } from './helpers.js';
 import { describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { strategyNames } from '../strategies/index.js';
+import { readHistory } from '../src/load/history.js';
 
 
 const BIN = path.resolve('bin/bench.js');
@@ -281,6 +282,15 @@ describe('bench run end to end', () => {
           expect(res.oversold).toBe(0);
           expect(res.verdict).toBe('pass');
         }
+        // The lab's own memory, for each run and for the result (the run with the highest peak).
+        expect(res.runs.map((x: { memory?: { opsRecorded: number } }) => x.memory?.opsRecorded)).toEqual([40, 40]);
+        expect(res.memory.peakRssBytes).toBe(Math.max(...res.runs.map((x: { memory: { peakRssBytes: number } }) => x.memory.peakRssBytes)));
+        expect(res.memory.peakRssBytes).toBeGreaterThan(res.memory.startRssBytes - 1);
+        expect(res.memory.bytesPerOp).toBeGreaterThanOrEqual(0);
+        // The history streamed during the load: one line per recorded operation, in index order.
+        const ops = await readHistory(path.join(out, report.runId, res.history.file));
+        expect(ops.map((op) => op.index)).toEqual(ops.map((_, i) => i));
+        expect(ops).toHaveLength(res.history.ops);
       }
       const none = report.results.find((x: { strategy: string }) => x.strategy === 'none');
       expect(none.oversold).toBeGreaterThan(0);
@@ -288,6 +298,7 @@ describe('bench run end to end', () => {
       const md = await readFile(path.join(out, report.runId, 'report.md'), 'utf8');
       expect(md).toContain('| strategy | safe | req/s | ok/s |');
       expect(md).toContain(report.machine.cpuModel);
+      expect(md).toContain('## The lab\'s memory');
       expect(JSON.parse(await readFile(path.join(out, report.runId, 'report.json'), 'utf8'))).toEqual(report);
       // Every run database was dropped afterwards.
       const c = new pg.Client(inject('pgUrl'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Recorder, REFUSED } from '../src/load/recorder.js';
+import { Recorder, REFUSED, type Fairness } from '../src/load/recorder.js';
+import { createRng } from '../src/core/rng.js';
 import { medianCount } from '../src/report/aggregate.js';
 
 // The Recorder on a crafted run: operations with known start and end times (the clock is
@@ -104,4 +105,52 @@ describe('Recorder', () => {
     expect(medianCount([3, 1])).toBe(1);
     expect(medianCount([5])).toBe(5);
   });
+
+  it('fairness gives exactly what it gave when every journey was an object (ties in arrival and success times included)', () => {
+    const rng = createRng(5);
+    for (let round = 0; round < 30; round++) {
+      const rec = new Recorder(1);
+      const ends: JourneyEnd[] = [];
+      const n = 1 + Math.floor(rng() * 600);
+      for (let i = 0; i < n; i++) {
+        const arrivedAt = Math.floor(rng() * 100);
+        const won = rng() < 0.3;
+        const okAt = won ? arrivedAt + Math.floor(rng() * 40) : undefined;
+        const refused = !won && rng() < 0.7 ? { refusals: 1 + Math.floor(rng() * 3), busy: Math.floor(rng() * 3), at: arrivedAt + Math.floor(rng() * 60) } : undefined;
+        rec.journey(arrivedAt, okAt, refused);
+        ends.push(okAt !== undefined ? { arrivedAt, okAt } : refused ? { arrivedAt, refused } : { arrivedAt });
+      }
+      const capacity = 1 + Math.floor(rng() * n);
+      expect(rec.fairness(capacity)).toEqual(fairnessAsItWas(ends, capacity));
+    }
+  });
 });
+
+// The implementation before journeys became columns, kept as the reference the new one must match.
+interface JourneyEnd { arrivedAt: number; okAt?: number; refused?: { refusals: number; busy: number; at: number } }
+const MAX_RANK_POINTS = 400;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+function fairnessAsItWas(journeys: JourneyEnd[], capacity: number): Fairness | undefined {
+  if (journeys.length === 0) return undefined;
+  const byArrival = [...journeys].sort((a, b) => a.arrivedAt - b.arrivedAt);
+  const winners = byArrival.filter((j) => j.okAt !== undefined);
+  const lastOk = winners.reduce((m, w) => Math.max(m, w.okAt!), -Infinity);
+  const gaveUp = byArrival.filter((j) => j.refused && j.refused.busy > 0 && j.refused.at < lastOk);
+  const gave = { gaveUpWhileOnSale: gaveUp.length, gaveUpAfter: gaveUp.length > 0 ? gaveUp.reduce((m, j) => Math.max(m, j.refused!.refusals), 0) : null };
+  if (winners.length === 0) return { firstComeShare: null, rankCorrelation: null, winners: 0, ...gave, winnerRanks: [] };
+  const first = new Set(byArrival.slice(0, Math.max(1, capacity)));
+  const share = winners.filter((w) => first.has(w)).length / Math.min(winners.length, Math.max(1, capacity));
+  const arrivalRank = new Map(byArrival.map((j, i) => [j, i]));
+  const ranks = [...winners].sort((a, b) => a.okAt! - b.okAt!).map((w, i): [number, number] => [arrivalRank.get(w)!, i]);
+  const step = Math.max(1, ranks.length / MAX_RANK_POINTS);
+  const winnerRanks = ranks.length <= MAX_RANK_POINTS ? ranks : Array.from({ length: MAX_RANK_POINTS }, (_, i) => ranks[Math.floor(i * step)]!);
+  return { firstComeShare: round3(Math.min(1, share)), rankCorrelation: winners.length > 1 ? round3(spearmanAsItWas(winners)) : null, winners: winners.length, ...gave, winnerRanks };
+}
+
+function spearmanAsItWas(winners: JourneyEnd[]): number {
+  const n = winners.length;
+  const successRank = new Map([...winners].sort((a, b) => a.okAt! - b.okAt!).map((w, i) => [w, i]));
+  let d2 = 0;
+  winners.forEach((w, i) => { const d = i - successRank.get(w)!; d2 += d * d; });
+  return 1 - (6 * d2) / (n * (n * n - 1));
+}

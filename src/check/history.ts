@@ -67,10 +67,11 @@ export interface HistoryCheckResult {
 const HOLDS = new Set<OpKind>(['hold', 'hold-ticket', 'probe-hold', 'probe-ticket']);
 const TICKETS = new Set<OpKind>(['hold-ticket', 'probe-ticket']);
 
-export function checkHistory(ops: readonly HistoryOp[], rows: HistoryRows, opts: HistoryCheckOptions = {}): HistoryCheckResult {
+export function checkHistory(ops: Iterable<HistoryOp>, rows: HistoryRows, opts: HistoryCheckOptions = {}): HistoryCheckResult {
   const log = new ViolationLog();
   // An operation without a scheduleId is taken to be for this schedule: a run sells one schedule.
-  const mine = ops.filter((op) => op.scheduleId === undefined || op.scheduleId === rows.scheduleId);
+  // Read as a filter over the history rather than a copy of it: a history can hold millions of operations.
+  const mine = { *[Symbol.iterator]() { for (const op of ops) if (op.scheduleId === undefined || op.scheduleId === rows.scheduleId) yield op; } };
 
   checkIntervalStatus(log, rows.reservations);
   const seatOversold = checkSeatOverlaps(log, rows.reservations);
@@ -96,7 +97,7 @@ export function checkHistory(ops: readonly HistoryOp[], rows: HistoryRows, opts:
 }
 
 /** Every acknowledged hold is in the database as it was acknowledged; every acknowledged payment exists. */
-function checkAcknowledged(log: ViolationLog, ops: readonly HistoryOp[], rows: HistoryRows): { lostAcks: number; acked: Set<number> } {
+function checkAcknowledged(log: ViolationLog, ops: Iterable<HistoryOp>, rows: HistoryRows): { lostAcks: number; acked: Set<number> } {
   const reservations = new Map(rows.reservations.map((r) => [r.id, r]));
   const payments = new Map(rows.payments.map((p) => [p.id, p]));
   const acked = new Set<number>();
@@ -134,7 +135,7 @@ function checkAcknowledged(log: ViolationLog, ops: readonly HistoryOp[], rows: H
  * for the writes only it can explain. Greedy can still, rarely, spend a wildcard operation that a
  * later write needed; a full bipartite matching would not, and has not been worth it so far.
  */
-function explainWrites(log: ViolationLog, ops: readonly HistoryOp[], rows: HistoryRows, acked: Set<number>, seededMax: number): { explained: number; unexplained: number } {
+function explainWrites(log: ViolationLog, ops: Iterable<HistoryOp>, rows: HistoryRows, acked: Set<number>, seededMax: number): { explained: number; unexplained: number } {
   const pool = new Map<string, HistoryOp[]>();
   const key = (user: number | '*', seat: number | null | '*') => `${user}|${seat}`;
   for (const op of ops) {
@@ -193,6 +194,6 @@ async function readRows(db: Knex.Transaction, p: { scheduleId: number; userId?: 
 }
 
 /** Loader and checker together, for a caller that has the history and a database. */
-export async function checkHistoryInDb(db: Knex, ops: readonly HistoryOp[], p: { scheduleId: number; userId?: number } & HistoryCheckOptions): Promise<HistoryCheckResult> {
+export async function checkHistoryInDb(db: Knex, ops: Iterable<HistoryOp>, p: { scheduleId: number; userId?: number } & HistoryCheckOptions): Promise<HistoryCheckResult> {
   return checkHistory(ops, await loadHistoryRows(db, p), p);
 }

@@ -26,40 +26,63 @@ export interface SeatOrder {
   examples: { seatNo: number; winner: number; overtaken: number; winnerInvokeMs: number; overtakenInvokeMs: number; how: 'refused-busy' | 'still-waiting' }[];
 }
 
-export function seatOrder(history: readonly HistoryOp[]): SeatOrder {
-  const bySeat = new Map<number, HistoryOp[]>();
+/** What one seat's requests come to: its winner (from the first pass), then what the second pass finds. */
+interface SeatState {
+  /** The winner's position in the history's iteration order (-1: nobody won the seat yet). */
+  winner: number; winnerIndex: number; winnerInvokeMs: number; winnerCompleteMs: number;
+  contested: boolean;
+  /** The earliest-asked request the winner overtook, and how. */
+  first?: { index: number; invokeMs: number; how: 'refused-busy' | 'still-waiting' };
+}
+
+/**
+ * Two passes over the history, keeping one small record per seat rather than every hold (a
+ * million-user sale has millions): the first finds each seat's winner, the second the requests
+ * that asked before it. The history must iterate the same way twice (an array or a HistoryLog).
+ */
+export function seatOrder(history: Iterable<HistoryOp>): SeatOrder {
+  const isHold = (op: HistoryOp): op is HistoryOp & { seatNo: number } => op.op === 'hold' && op.seatNo !== null && op.seatNo !== undefined;
+  // Seats in the order they first appear, as the examples always listed them.
+  const seats = new Map<number, SeatState>();
+  let pos = 0;
   for (const op of history) {
-    if (op.op !== 'hold' || op.seatNo === null || op.seatNo === undefined) continue;
-    const list = bySeat.get(op.seatNo) ?? [];
-    list.push(op);
-    bySeat.set(op.seatNo, list);
+    const at = pos++;
+    if (!isHold(op)) continue;
+    let s = seats.get(op.seatNo);
+    if (!s) seats.set(op.seatNo, s = { winner: -1, winnerIndex: 0, winnerInvokeMs: 0, winnerCompleteMs: 0, contested: false });
+    // The winner: the first acknowledged hold to complete (a second one would be oversold, judged elsewhere); ties go to the earlier in the history.
+    if (op.outcome === 'ok' && (s.winner < 0 || op.completeMs < s.winnerCompleteMs)) {
+      Object.assign(s, { winner: at, winnerIndex: op.index, winnerInvokeMs: op.invokeMs, winnerCompleteMs: op.completeMs });
+    }
+  }
+  const distances: number[] = [];
+  pos = 0;
+  for (const op of history) {
+    const at = pos++;
+    if (!isHold(op)) continue;
+    const s = seats.get(op.seatNo)!;
+    if (s.winner < 0 || at === s.winner || !(op.invokeMs < s.winnerInvokeMs)) continue;
+    s.contested = true;
+    // An unknown outcome is neither overtaken nor not: it may have won.
+    const how = op.outcome === 'fail' && op.error === SEAT_BUSY ? 'refused-busy' : op.outcome === 'fail' && op.completeMs > s.winnerCompleteMs ? 'still-waiting' : undefined;
+    if (!how) continue;
+    distances.push(s.winnerInvokeMs - op.invokeMs);
+    if (!s.first || op.invokeMs < s.first.invokeMs) s.first = { index: op.index, invokeMs: op.invokeMs, how };
   }
   let seatsWon = 0;
   let seatsContested = 0;
   let seatsWonInOrder = 0;
-  const distances: number[] = [];
   const examples: SeatOrder['examples'] = [];
-  for (const [seatNo, ops] of bySeat) {
-    // The winner: the first acknowledged hold to complete (a second one would be oversold, judged elsewhere).
-    const winner = ops.filter((o) => o.outcome === 'ok').sort((a, b) => a.completeMs - b.completeMs)[0];
-    if (!winner) continue;
+  for (const [seatNo, s] of seats) {
+    if (s.winner < 0) continue;
     seatsWon++;
-    const earlier = ops.filter((o) => o !== winner && o.invokeMs < winner.invokeMs);
-    if (earlier.length > 0) seatsContested++;
-    const overtaken = earlier.flatMap((o): { o: HistoryOp; how: 'refused-busy' | 'still-waiting' }[] => {
-      if (o.outcome === 'unknown') return [];
-      if (o.outcome === 'fail' && o.error === SEAT_BUSY) return [{ o, how: 'refused-busy' }];
-      if (o.completeMs > winner.completeMs && o.outcome === 'fail') return [{ o, how: 'still-waiting' }];
-      return [];
-    });
-    if (overtaken.length === 0) {
+    if (s.contested) seatsContested++;
+    if (!s.first) {
       seatsWonInOrder++;
       continue;
     }
-    for (const { o } of overtaken) distances.push(winner.invokeMs - o.invokeMs);
-    const first = overtaken.sort((a, b) => a.o.invokeMs - b.o.invokeMs)[0]!;
     if (examples.length < 10) {
-      examples.push({ seatNo, winner: winner.index, overtaken: first.o.index, winnerInvokeMs: winner.invokeMs, overtakenInvokeMs: first.o.invokeMs, how: first.how });
+      examples.push({ seatNo, winner: s.winnerIndex, overtaken: s.first.index, winnerInvokeMs: s.winnerInvokeMs, overtakenInvokeMs: s.first.invokeMs, how: s.first.how });
     }
   }
   distances.sort((a, b) => a - b);

@@ -4,7 +4,8 @@ import type { Prepared } from '../../scenarios/types.js';
 import type { Provisioned } from '../infra/chain.js';
 import type { RunResult } from '../load/result.js';
 import type { LoadPlan } from '../load/plan.js';
-import type { HistoryOp } from '../load/history.js';
+import type { HistoryLog } from '../load/history-log.js';
+import type { HistoryFileWriter } from '../load/history-file.js';
 import type { ServerConfig } from '../server/start.js';
 import type { Fault, FaultEvent, NemesisTargets } from '../nemesis/types.js';
 import type { LinkHost, LinkToxics } from '../infra/link.js';
@@ -51,12 +52,15 @@ export interface LoadInput {
   /** Links between each instance and the stores: the proxy host and their toxics (absent: direct connections). */
   links?: { host: LinkHost; toxics: LinkToxics; redisDataNodes?: { host: string; port: number }[] };
   /** Runs the scenario's database checks while the servers are still up, before the liveness probe writes. */
-  checkBeforeProbe: (result: RunResult, history: readonly HistoryOp[]) => Promise<void>;
+  checkBeforeProbe: (result: RunResult, history: HistoryLog) => Promise<void>;
+  /** Where the history streams to while the load runs (absent: it is kept in memory only). */
+  historyFile?: HistoryFileWriter;
 }
 
 export interface LoadOutput {
   result: RunResult | JourneyResult;
-  history: HistoryOp[];
+  /** The history, columnar; its file (if streamed) is complete once `history.close()` has resolved. */
+  history: HistoryLog;
   counters: Record<string, number>;
   warmup?: { ok: number; unknown: number };
   nemesis?: { fault: string; everyMs: number; forMs: number; firstMs: number; events: FaultEvent[] };
@@ -96,6 +100,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     }
 
     const rec = new Recorder(instances.length);
+    if (x.historyFile) rec.history.streamTo(x.historyFile);
     const now = () => rec.now();
     const targets: NemesisTargets = { instances, redis: x.redis, ...(x.dbServer ? { db: x.dbServer } : {}), adminDbUrl: x.adminUrl, dbName: x.dbName, lockTtlMs: lockTtl(x), redisKeyPrefix: x.server.redisKeyPrefix, ...(linked ? { links: linked.links } : {}) };
     const schedule = x.fault ? { fault: x.fault, ...x.fault.defaults(targets), ...pick(o), firstMs: FIRST_FAULT_MS } : undefined;
@@ -105,7 +110,7 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
       : undefined;
     const onProgress = (p: { elapsedMs: number; requests: number; ok: number; errors: number }) => progress.update(label, p);
     let result: RunResult | JourneyResult;
-    let history: HistoryOp[];
+    let history: HistoryLog;
     let fairness: LoadOutput['fairness'];
     // Straight to each instance, not through a link: what the servers say about themselves, not the network.
     const scrapeFrom = now();
@@ -147,7 +152,8 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
     const kind = x.o.scenario.kind;
     if (x.probe && (kind === 'seats' || kind === 'tickets') && !o.queue) {
       const l = await probeLiveness({ db: x.db, urls, scheduleId: x.prepared.scheduleId, kind, probe: x.probe, graceMs: o.livenessGraceMs, now });
-      history = [...history, ...l.ops.map((op, i) => ({ ...op, index: history.length + i }))];
+      // Appended after the load: each probe's index follows the load's last.
+      for (const op of l.ops) history.push(op);
       const { ops: _ops, ...rest } = l;
       liveness = rest;
       if (l.stuck > 0 || l.unanswered > 0) io.err(`${label} liveness: ${l.stuck} stuck, ${l.unanswered} never obtained of ${l.probed} probed after ${o.livenessGraceMs} ms`);

@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { SeatLockStrategy } from '../core/ports.js';
 import type { Violation, ScenarioCheck } from '../../scenarios/types.js';
@@ -11,7 +9,9 @@ import { pickSeats } from '../../scenarios/flash-sale.js';
 import type { Provisioned } from '../infra/chain.js';
 import type { RunResult } from '../load/result.js';
 import type { LoadPlan } from '../load/plan.js';
-import { queueAnswersOf, writeHistory, type HistoryOp, type QueueAnswers } from '../load/history.js';
+import { queueAnswersOf, type HistoryOp, type QueueAnswers } from '../load/history.js';
+import { HistoryFileWriter } from '../load/history-file.js';
+import type { HistoryLog } from '../load/history-log.js';
 import { driveDirect } from '../load/direct-driver.js';
 import { startCore } from '../server/start.js';
 import type { Ceiling } from '../load/ceilings.js';
@@ -28,6 +28,7 @@ import type { LinkHost, LinkToxics } from '../infra/link.js';
 import { closeLinks, linkInstances } from '../load/instance-links.js';
 import { startCpuWindow } from '../load/cpu.js';
 import { runComponents } from '../load/cpu-components.js';
+import { startMemoryWindow, type MemoryFigures } from '../load/memory.js';
 
 // One run of one strategy (under one fault, or none), as its phases: a fresh database and the
 // scenario's seed → the store ceiling → the load (HTTP over N instances with the nemesis, or the
@@ -49,6 +50,7 @@ export interface OneCtx {
 
 export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, c: OneCtx): Promise<StrategyResult> {
   const { io, label } = c;
+  const memory = startMemoryWindow();
   const url = await createDatabaseFromTemplate(c.adminUrl, c.dbName, c.template);
   const db = createDb({ url, poolMax: 4, applicationName: 'seatlab-lab' });
   try {
@@ -69,7 +71,7 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
     // Phase 3: the load, and the scenario's checker while the servers are still up.
     let check: ScenarioCheck | undefined;
     let warmCheck: ScenarioCheck | undefined;
-    const runCheck = async (result: RunResult, history: readonly HistoryOp[]) => {
+    const runCheck = async (result: RunResult, history: HistoryLog) => {
       const queueAnswers = !o.queue ? undefined : 'queueAnswers' in result ? (result as { queueAnswers: QueueAnswers }).queueAnswers : queueAnswersOf(history);
       const journeyOutcomes = 'journeyOutcomes' in result ? (result as { journeyOutcomes: { holds: number; abandoned: number } }).journeyOutcomes : undefined;
       check = await o.scenario.check({
@@ -78,13 +80,15 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
         ...(queueAnswers ? { queueAnswers } : {}),
       });
     };
+    // The history goes to its file as the load runs (a waiting room's joins are judged from Redis, not from a file).
+    const historyFile = o.scenario.kind !== 'queue' ? new HistoryFileWriter(c.historyFile) : undefined;
     let load: LoadOutput;
     if (o.transport === 'direct') {
       const core = await startCore({ databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:` });
       try {
         // The core is in the lab's process here: the lab's CPU is the load generator's and the server's.
         const cpu = startCpuWindow(runComponents({ ...(c.dbServer ? { store: { dialect: c.store, server: c.dbServer } } : {}), redis: c.redisUrls.length > 0 ? c.redis : [] }));
-        const result = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
+        const result = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret, ...(historyFile ? { history: historyFile } : {}) });
         load = { result, history: result.recorder.history, counters: core.booking.counters(), restarts: 0, fairness: result.recorder.fairness(prepared.seatCount), cpu: cpu.end(result.requests) };
       } finally {
         await core.close();
@@ -94,20 +98,22 @@ export async function runOne(o: RunOptions, strategy: SeatLockStrategy, fault: F
       load = await loadOverHttp({
         o, strategy, fault, db, prepared, warmup, probe: probe ? { token: probe.token, userId: probe.id } : undefined, redis: c.redis, dbServer: c.dbServer, adminUrl: c.adminUrl, dbName: c.dbName, label, io,
         server: { databaseUrl: url, strategy: strategy.name, strategyOptions: options, tokenSecret: c.secret, holdTtlMs: o.holdTtlMs, poolSize: o.poolSize, redisUrls: c.redisUrls, redisKeyPrefix: `${c.dbName}:`, queue: o.queue },
-        checkBeforeProbe: runCheck, ...(c.link ? { links: c.link } : {}),
+        checkBeforeProbe: runCheck, ...(c.link ? { links: c.link } : {}), ...(historyFile ? { historyFile } : {}),
       });
       if (warmup && load.warmup) warmCheck = await checkSeats(db, { scheduleId: warmup.scheduleId, okResponses: load.warmup.ok, unknownResponses: load.warmup.unknown });
     }
 
     // Phase 4: the history checker (intervals, acknowledgements, unknowns) and the verdict.
     let hist: HistoryCheckResult | undefined;
+    await load.history.close();
     if (load.history.length > 0 && o.scenario.kind !== 'queue') {
-      await mkdir(path.dirname(c.historyFile), { recursive: true });
-      await writeHistory(c.historyFile, load.history);
-      const userId = o.scenario.kind === 'balance' ? load.history.find((op) => op.userId !== undefined)?.userId : undefined;
+      const userId = o.scenario.kind === 'balance' ? firstUserId(load.history) : undefined;
       hist = await checkHistoryInDb(db, load.history, { scheduleId: prepared.scheduleId, ...(userId !== undefined ? { userId } : {}), seededMaxReservationId });
     }
-    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, historyRel: c.historyRel, prepared, dialect: c.store, ...(c.link ? { link: c.link.toxics } : {}) });
+    const mem = memory.end(load.history.length, load.history.bytes);
+    io.err(`${label} lab process: peak ${mib(mem.peakRssBytes)} resident (${mib(mem.startRssBytes)} at the start), ${mem.opsRecorded} operations recorded` +
+      `${mem.bytesPerOp !== null ? `, ${mem.bytesPerOp} bytes per operation (the history's columns ${mem.historyBytesPerOp})` : ''}`);
+    return assemble(o, strategy, fault, { check: check!, warmCheck, hist, load, store, seedMs, options, memory: mem, historyRel: c.historyRel, prepared, dialect: c.store, ...(c.link ? { link: c.link.toxics } : {}) });
   } finally {
     await db.destroy();
     if (!o.keepDb) await dropDatabase(c.adminUrl, c.dbName).catch(() => undefined);
@@ -122,6 +128,8 @@ export interface Parts {
   dialect?: Dialect;
   /** The links' toxics, when the servers reached the stores through links. */
   link?: LinkToxics;
+  /** The lab process's memory over the run. */
+  memory?: MemoryFigures;
 }
 
 export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault | undefined, p: Parts): StrategyResult {
@@ -161,7 +169,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
       'a lost hold\'s seat can be sold again, so more buyers were told they hold a seat than there are seats');
   }
   const oversold = hist ? Math.max(hist.oversold, o.scenario.kind === 'balance' ? check.oversold : 0) : check.oversold;
-  const unknown = hist?.unknown ?? (load.history.length > 0 ? load.history.filter((op) => op.outcome === 'unknown').length : result.outcomes.timeout);
+  const unknown = hist?.unknown ?? (load.history.length > 0 ? countOps(load.history, (op) => op.outcome === 'unknown') : result.outcomes.timeout);
   const ex = check as ScenarioCheck;
   return {
     strategy: strategy.name, ...(p.dialect ? { store: p.dialect } : {}), ...(fault ? { fault: fault.name } : {}),
@@ -191,11 +199,12 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
       selloutCurve: result.sellout.cumulativeOkPer100ms,
     } : {}),
     ...(result.latencyByOutcome ? { latencyByOutcome: result.latencyByOutcome } : {}),
-    ...((o.scenario.kind === 'seats' || o.scenario.kind === 'journey') && load.history.some((op) => op.op === 'hold') ? { seatOrder: seatOrder(load.history) } : {}),
+    ...((o.scenario.kind === 'seats' || o.scenario.kind === 'journey') && countOps(load.history, (op) => op.op === 'hold', 1) > 0 ? { seatOrder: seatOrder(load.history) } : {}),
     // Who got the seats: for the sales of seats and tickets, and the journey (holds, whether or not paid for).
     ...(load.fairness && (o.scenario.kind === 'seats' || o.scenario.kind === 'tickets' || o.scenario.kind === 'journey') ? { fairness: load.fairness } : {}),
     ...(result.histograms ? { outcomeHistograms: result.histograms } : {}),
     ...(load.cpu ? { cpu: load.cpu } : {}),
+    ...(p.memory ? { memory: p.memory } : {}),
   };
 }
 
@@ -230,7 +239,8 @@ async function replayCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCt
       poolSize: o.poolSize, redisUrls: cfg?.redisUrls ?? c.redisUrls, redisKeyPrefix: `${dbName}:`, ...(cfg?.redisNatMap ? { redisNatMap: cfg.redisNatMap } : {}) })
       .catch(async (err: unknown) => { if (linked) await closeLinks(linked.links); throw err; });
     try {
-      const r = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret });
+      // Figures only: the ceiling's history would be as long as the load's and nobody reads it.
+      const r = await driveDirect(prepared.plan, core.booking, { concurrency: o.params.connections, secret: c.secret, history: false });
       return { perSec: r.rps, p99Ms: r.latencyMs.p99, durationMs: r.durationMs };
     } finally {
       await core.close();
@@ -240,6 +250,20 @@ async function replayCeiling(o: RunOptions, strategy: SeatLockStrategy, c: OneCt
     await db.destroy();
     await dropDatabase(c.adminUrl, dbName).catch(() => undefined);
   }
+}
+
+const mib = (bytes: number) => `${Math.round(bytes / 1048576)} MiB`;
+
+/** How many operations of the history match, stopping at `upTo`; the history is walked, not copied. */
+function countOps(history: Iterable<HistoryOp>, match: (op: HistoryOp) => boolean, upTo = Infinity): number {
+  let n = 0;
+  for (const op of history) if (match(op) && ++n >= upTo) break;
+  return n;
+}
+
+function firstUserId(history: Iterable<HistoryOp>): number | undefined {
+  for (const op of history) if (op.userId !== undefined) return op.userId;
+  return undefined;
 }
 
 export type { HistoryOp };

@@ -11,7 +11,9 @@ function mac(secret: string, payload: string): string {
 export function signUserToken(secret: string, userId: number, ttlSeconds = 24 * 3600): string {
   const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
   const payload = `${VERSION}.${userId}.${exp}`;
-  return `${payload}.${mac(secret, payload)}`;
+  // join makes one flat string; a template literal here leaves a tree of string pieces, ~220 bytes a
+  // token instead of ~100, and a million-user sale keeps a token per user for the whole run.
+  return [payload, mac(secret, payload)].join('.');
 }
 
 /** The user id, or null for a malformed, forged or expired token. */

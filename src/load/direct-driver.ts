@@ -6,6 +6,7 @@ import type { AttemptRequest, LoadPlan } from './plan.js';
 import type { RunResult } from './result.js';
 import { Recorder, type Answer } from './recorder.js';
 import { runJourneys } from './journey-loop.js';
+import type { HistoryFileWriter } from './history-file.js';
 
 const STATUS: Record<HoldOutcome['kind'], [number, string | undefined]> = {
   held: [201, undefined], taken: [409, 'SEAT_TAKEN'], busy: [409, 'SEAT_BUSY'], 'sold-out': [409, 'SOLD_OUT'], 'not-found': [404, 'NOT_FOUND'],
@@ -42,8 +43,10 @@ async function call(booking: BookingService, userId: number, a: AttemptRequest):
  * process: no HTTP parsing, no express, no sockets. Next to the HTTP run it shows what the
  * framework costs, and it doubles as the store ceiling (the same operations, no HTTP).
  */
-export async function driveDirect(plan: LoadPlan, booking: BookingService, o: { concurrency: number; secret: string }): Promise<RunResult & { recorder: Recorder }> {
-  const rec = new Recorder(1);
+export async function driveDirect(plan: LoadPlan, booking: BookingService, o: { concurrency: number; secret: string; history?: HistoryFileWriter | false }): Promise<RunResult & { recorder: Recorder }> {
+  // history: a file to stream the history to, or false to keep none (the store ceiling only counts).
+  const rec = new Recorder(1, o.history !== false);
+  if (o.history) rec.history.streamTo(o.history);
   const journeys = await runJourneys(plan, {
     clients: o.concurrency, rec,
     send: async (_, j, a) => {

@@ -71,7 +71,7 @@ export interface QueueAnswers {
 }
 
 /** The queue answers in a history of joins (queue-rush): acknowledged joins with their numbers, unknown ones. */
-export function queueAnswersOf(history: readonly HistoryOp[]): QueueAnswers {
+export function queueAnswersOf(history: Iterable<HistoryOp>): QueueAnswers {
   const joins: QueueAnswers['joins'] = [];
   let joinsUnanswered = 0;
   for (const op of history) {
@@ -82,9 +82,13 @@ export function queueAnswersOf(history: readonly HistoryOp[]): QueueAnswers {
   return { joins, joinsUnanswered, placesLost: [] };
 }
 
-/** One JSON line per operation, in invocation order; gzipped when the name ends in .gz (a 10,000-user sale is ~5 MB of text). */
-export async function writeHistory(file: string, ops: readonly HistoryOp[]): Promise<void> {
-  const sorted = [...ops].sort((a, b) => a.index - b.index);
+/**
+ * One JSON line per operation, in invocation order; gzipped when the name ends in .gz (a 10,000-user
+ * sale is ~5 MB of text). A run streams its history while the load runs (HistoryLog.streamTo); this
+ * writes one it holds whole. An array is sorted by index first; a HistoryLog is in index order already.
+ */
+export async function writeHistory(file: string, ops: Iterable<HistoryOp>): Promise<void> {
+  const sorted = Array.isArray(ops) ? [...(ops as HistoryOp[])].sort((a, b) => a.index - b.index) : ops;
   const lines = Readable.from((function* () { for (const op of sorted) yield `${JSON.stringify(op)}\n`; })());
   await (file.endsWith('.gz') ? pipeline(lines, createGzip(), createWriteStream(file)) : pipeline(lines, createWriteStream(file)));
 }

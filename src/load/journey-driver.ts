@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { createLatencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './histogram.js';
 import type { RunResult } from './result.js';
-import type { HistoryOp, QueueAnswers } from './history.js';
+import type { QueueAnswers } from './history.js';
+import type { HistoryLog } from './history-log.js';
 import { Recorder } from './recorder.js';
 import { SEAT_BUSY } from './plan.js';
 
@@ -40,7 +41,7 @@ export interface JourneyResult extends RunResult {
   steps: Record<Step, LatencySummaryMs>;
   journeyOutcomes: { holds: number; paid: number; abandoned: number; noSeat: number; failed: number; gaveUpWaiting: number };
   /** The contended writes (holds and payments) as a history. */
-  history: HistoryOp[];
+  history: HistoryLog;
   /** What the waiting room told the users, for the queue checker. */
   queueAnswers: QueueAnswers;
 }

@@ -80,7 +80,7 @@ export async function runJourneys(plan: LoadPlan, o: {
   async function client(id: number): Promise<void> {
     const instance = o.instanceOf?.(id) ?? 0;
     while (next < queue.length && o.rec.now() < deadline) {
-      await runJourney(queue[next++]!, { rec: o.rec, counts, process: id, instance, send: o.send });
+      await runJourney(queue.at(next++)!, { rec: o.rec, counts, process: id, instance, send: o.send });
     }
   }
 

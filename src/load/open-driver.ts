@@ -68,7 +68,7 @@ export async function driveOpen(plan: LoadPlan, o: OpenOptions): Promise<OpenRes
     started++;
     lastStart = now;
     lag.recordValue(Math.max(1, Math.round((now - intended) * 1000)));
-    running.push(runJourney(queue[k]!, { rec, counts, process: k, instance, arriveAt: intended, send: (_, j, a) => send(pools[instance]!, a, j) })
+    running.push(runJourney(queue.at(k)!, { rec, counts, process: k, instance, arriveAt: intended, send: (_, j, a) => send(pools[instance]!, a, j) })
       .finally(() => { busy[instance]!--; inFlight--; }));
   };
 

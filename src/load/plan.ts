@@ -29,8 +29,18 @@ export interface Journey {
   attempts: AttemptRequest[];
 }
 
+/**
+ * The journeys of a plan, in the order users arrive: an array, or a compact list that makes each
+ * journey when the driver reaches it (a million-user sale need not be a million objects up front).
+ */
+export interface JourneyList {
+  readonly length: number;
+  at(index: number): Journey | undefined;
+  map<U>(fn: (j: Journey, index: number) => U): U[];
+}
+
 export interface LoadPlan {
-  journeys: Journey[];
+  journeys: JourneyList;
 }
 
 export type Outcome = 'ok' | 'conflict' | 'soldOut' | 'rejected' | 'error' | 'timeout';

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { classify, OUTCOMES, type Outcome } from './plan.js';
-import { historyOutcome, type HistoryOp, type OpMeta, type OpOutcome } from './history.js';
+import { historyOutcome, type OpMeta, type OpOutcome } from './history.js';
+import { HistoryLog } from './history-log.js';
 import type { RunResult } from './result.js';
 import { createLatencyHistogram, encode, summarize, type LatencySummaryMs } from './histogram.js';
 
@@ -59,7 +60,6 @@ export type Recorded = Pick<RunResult, 'durationMs' | 'requests' | 'rps' | 'okPe
   t0EpochMs: number;
 };
 
-interface JourneyEnd { arrivedAt: number; okAt?: number; refused?: { refusals: number; busy: number; at: number } }
 
 /** Who got the seats, from how every user's journey ended (see Recorder.fairness). */
 export interface Fairness {
@@ -84,7 +84,8 @@ export const REFUSED = 'ECONNREFUSED';
 export class Recorder {
   readonly t0 = performance.now();
   readonly t0EpochMs = Date.now();
-  readonly history: HistoryOp[] = [];
+  /** The per-operation history, columnar (see history-log.ts); streamed to a file when the caller asks. */
+  readonly history = new HistoryLog();
   readonly outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
   private readonly statusCodes: Record<string, number> = {};
   private readonly errorCodes: Record<string, number> = {};
@@ -92,7 +93,7 @@ export class Recorder {
   private readonly okHist = createLatencyHistogram();
   private readonly byClass = Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, createLatencyHistogram()])) as Record<OutcomeClass, ReturnType<typeof createLatencyHistogram>>;
   private readonly okTimes: number[] = [];
-  private readonly journeys: JourneyEnd[] = [];
+  private readonly journeys = new JourneyEnds();
   private readonly perSecond = { ok: [] as number[], requests: [] as number[] };
   private readonly instances: InstanceStats[];
   private next = 0;
@@ -149,18 +150,11 @@ export class Recorder {
       else if (outcome === 'error') inst.errors++;
     }
     if (this.keepHistory) {
-      const m = inv.meta;
-      this.history.push({
-        index: inv.index, process: inv.process, instance: inv.instance, op: m.op,
+      this.history.record(inv.index, inv.process, inv.instance, inv.meta, {
         invokeMs: round3(inv.startedAt), completeMs: round3(end), outcome: history,
-        ...(a.status !== undefined ? { status: a.status } : {}),
-        ...(code ? { error: code } : {}),
-        ...(m.userId !== undefined ? { userId: m.userId } : {}),
-        ...(m.scheduleId !== undefined ? { scheduleId: m.scheduleId } : {}),
-        ...(m.seatNo !== undefined ? { seatNo: m.seatNo } : {}),
-        ...(a.reservationId !== undefined ? { reservationId: a.reservationId } : m.reservationId !== undefined ? { reservationId: m.reservationId } : {}),
-        ...(a.paymentId !== undefined ? { paymentId: a.paymentId } : {}),
-        ...(a.joinNumber !== undefined ? { joinNumber: a.joinNumber } : {}),
+        ...(a.status !== undefined ? { status: a.status } : {}), ...(code ? { error: code } : {}),
+        ...(a.reservationId !== undefined ? { reservationId: a.reservationId } : {}),
+        ...(a.paymentId !== undefined ? { paymentId: a.paymentId } : {}), ...(a.joinNumber !== undefined ? { joinNumber: a.joinNumber } : {}),
       });
     }
     return { outcome, history };
@@ -191,7 +185,7 @@ export class Recorder {
    * (a lock or a version, not the seat or ticket being gone), and when it gave up.
    */
   journey(arrivedAt: number, okAt: number | undefined, refused?: { refusals: number; busy: number; at: number }): void {
-    this.journeys.push(okAt !== undefined ? { arrivedAt, okAt } : refused ? { arrivedAt, refused } : { arrivedAt });
+    this.journeys.push(arrivedAt, okAt, refused);
   }
 
   /**
@@ -202,20 +196,37 @@ export class Recorder {
    * winner's arrival rank against its success rank (for a chart; at most MAX_RANK_POINTS, evenly spread).
    */
   fairness(capacity: number): Fairness | undefined {
-    if (this.journeys.length === 0) return undefined;
-    const byArrival = [...this.journeys].sort((a, b) => a.arrivedAt - b.arrivedAt);
-    const winners = byArrival.filter((j) => j.okAt !== undefined);
-    const lastOk = winners.reduce((m, w) => Math.max(m, w.okAt!), -Infinity);
-    const gaveUp = byArrival.filter((j) => j.refused && j.refused.busy > 0 && j.refused.at < lastOk);
-    const gave = { gaveUpWhileOnSale: gaveUp.length, gaveUpAfter: gaveUp.length > 0 ? gaveUp.reduce((m, j) => Math.max(m, j.refused!.refusals), 0) : null };
+    const j = this.journeys;
+    const n = j.length;
+    if (n === 0) return undefined;
+    // Journeys by arrival, ties in the order they ended (a stable sort); rank[k] is journey k's place.
+    const byArrival = Uint32Array.from({ length: n }, (_, k) => k).sort((a, b) => j.arrivedAt(a) - j.arrivedAt(b) || a - b);
+    const rank = new Uint32Array(n);
+    byArrival.forEach((k, r) => { rank[k] = r; });
+    let lastOk = -Infinity;
+    const winners: number[] = [];
+    for (const k of byArrival) {
+      if (!j.won(k)) continue;
+      winners.push(k);
+      lastOk = Math.max(lastOk, j.okAt(k));
+    }
+    let gaveUpWhileOnSale = 0;
+    let gaveUpAfter: number | null = null;
+    for (let k = 0; k < n; k++) {
+      if (!j.refused(k) || j.busy(k) <= 0 || !(j.refusedAt(k) < lastOk)) continue;
+      gaveUpWhileOnSale++;
+      gaveUpAfter = Math.max(gaveUpAfter ?? 0, j.refusals(k));
+    }
+    const gave = { gaveUpWhileOnSale, gaveUpAfter };
     if (winners.length === 0) return { firstComeShare: null, rankCorrelation: null, winners: 0, ...gave, winnerRanks: [] };
-    const first = new Set(byArrival.slice(0, Math.max(1, capacity)));
-    const share = winners.filter((w) => first.has(w)).length / Math.min(winners.length, Math.max(1, capacity));
-    const arrivalRank = new Map(byArrival.map((j, i) => [j, i]));
-    const ranks = [...winners].sort((a, b) => a.okAt! - b.okAt!).map((w, i): [number, number] => [arrivalRank.get(w)!, i]);
+    const cap = Math.max(1, capacity);
+    const share = winners.filter((k) => rank[k]! < cap).length / Math.min(winners.length, cap);
+    // Winners in the order their holds succeeded, ties in arrival order (as a stable sort of winners by arrival).
+    const bySuccess = [...winners].sort((a, b) => j.okAt(a) - j.okAt(b) || rank[a]! - rank[b]!);
+    const ranks = bySuccess.map((k, i): [number, number] => [rank[k]!, i]);
     const step = Math.max(1, ranks.length / MAX_RANK_POINTS);
     const winnerRanks = ranks.length <= MAX_RANK_POINTS ? ranks : Array.from({ length: MAX_RANK_POINTS }, (_, i) => ranks[Math.floor(i * step)]!);
-    return { firstComeShare: round3(Math.min(1, share)), rankCorrelation: winners.length > 1 ? round3(spearman(winners)) : null, winners: winners.length, ...gave, winnerRanks };
+    return { firstComeShare: round3(Math.min(1, share)), rankCorrelation: winners.length > 1 ? round3(spearman(winners, bySuccess)) : null, winners: winners.length, ...gave, winnerRanks };
   }
 
   summary(): Recorded {
@@ -258,13 +269,58 @@ export class Recorder {
   }
 }
 
-/** Spearman's rho between arrival rank (the list's order) and success rank, without ties. */
-function spearman(winners: JourneyEnd[]): number {
-  const n = winners.length;
-  const successRank = new Map([...winners].sort((a, b) => a.okAt! - b.okAt!).map((w, i) => [w, i]));
+/** Spearman's rho between arrival rank (the order of `byArrival`) and success rank (the order of `bySuccess`), without ties. */
+function spearman(byArrival: number[], bySuccess: number[]): number {
+  const n = byArrival.length;
+  const successRank = new Map(bySuccess.map((k, i) => [k, i]));
   let d2 = 0;
-  winners.forEach((w, i) => { const d = i - successRank.get(w)!; d2 += d * d; });
+  byArrival.forEach((k, i) => { const d = i - successRank.get(k)!; d2 += d * d; });
   return 1 - (6 * d2) / (n * (n * n - 1));
+}
+
+/**
+ * How every journey ended, one column per field (a million-user sale has a million journeys):
+ * when it first asked, when its hold succeeded (NaN: it did not), and for one that gave up after
+ * refusals, how many, how many busy, and when.
+ */
+class JourneyEnds {
+  private cap = 1024;
+  private n = 0;
+  private arrived = new Float64Array(this.cap);
+  private ok = new Float64Array(this.cap);
+  private gaveUpAt = new Float64Array(this.cap);
+  private refusalCount = new Uint32Array(this.cap);
+  private busyCount = new Uint32Array(this.cap);
+
+  get length(): number { return this.n; }
+
+  push(arrivedAt: number, okAt: number | undefined, refused?: { refusals: number; busy: number; at: number }): void {
+    if (this.n === this.cap) this.grow();
+    const k = this.n++;
+    this.arrived[k] = arrivedAt;
+    this.ok[k] = okAt ?? NaN;
+    this.gaveUpAt[k] = okAt === undefined && refused ? refused.at : NaN;
+    this.refusalCount[k] = okAt === undefined && refused ? refused.refusals : 0;
+    this.busyCount[k] = okAt === undefined && refused ? refused.busy : 0;
+  }
+
+  arrivedAt(k: number): number { return this.arrived[k]!; }
+  won(k: number): boolean { return !Number.isNaN(this.ok[k]); }
+  okAt(k: number): number { return this.ok[k]!; }
+  refused(k: number): boolean { return !Number.isNaN(this.gaveUpAt[k]); }
+  refusedAt(k: number): number { return this.gaveUpAt[k]!; }
+  refusals(k: number): number { return this.refusalCount[k]!; }
+  busy(k: number): number { return this.busyCount[k]!; }
+
+  private grow(): void {
+    this.cap *= 2;
+    const widen = <T extends Float64Array | Uint32Array>(a: T, make: (n: number) => T): T => { const b = make(this.cap); b.set(a); return b; };
+    this.arrived = widen(this.arrived, (c) => new Float64Array(c));
+    this.ok = widen(this.ok, (c) => new Float64Array(c));
+    this.gaveUpAt = widen(this.gaveUpAt, (c) => new Float64Array(c));
+    this.refusalCount = widen(this.refusalCount, (c) => new Uint32Array(c));
+    this.busyCount = widen(this.busyCount, (c) => new Uint32Array(c));
+  }
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;

@@ -40,6 +40,7 @@ export function runFigures(r: StrategyResult, run: number): RunFigures {
     ...(r.sale ? { sale: r.sale } : {}),
     ...(r.latencyByOutcome ? { latencyByOutcome: r.latencyByOutcome } : {}),
     ...(r.cpu ? { cpu: r.cpu } : {}),
+    ...(r.memory ? { memory: r.memory } : {}),
   };
 }
 
@@ -82,6 +83,7 @@ export function aggregateRuns(runs: StrategyResult[]): StrategyResult {
     ...(first.inside ? { inside: medianRun(runs, (r) => r.inside?.lockWait.p99).inside } : {}),
     ...(first.latencyByOutcome ? { latencyByOutcome: medianByOutcome(runs) } : {}),
     ...(first.cpu ? { cpu: medianCpu(runs) } : {}),
+    ...(first.memory ? { memory: highestMemory(runs) } : {}),
     ...(first.load.rate ? { load: { ...first.load, rate: medianRate(runs) } } : {}),
     retries: medianCount(runs.map((r) => r.retries)),
     lockFailures: medianCount(runs.map((r) => r.lockFailures)),
@@ -113,6 +115,13 @@ function medianRun(runs: StrategyResult[], by: (r: StrategyResult) => number | n
 }
 
 /** One run's CPU figures whole (the run with the median total CPU per request), so its components add up; it says which run. */
+/** The run whose lab process peaked highest: what a machine must have room for. */
+function highestMemory(runs: StrategyResult[]): NonNullable<StrategyResult['memory']> {
+  const withMemory = runs.filter((r) => r.memory);
+  const top = withMemory.reduce((a, r) => (r.memory!.peakRssBytes > a.memory!.peakRssBytes ? r : a));
+  return { ...top.memory!, run: runs.indexOf(top) + 1 };
+}
+
 function medianCpu(runs: StrategyResult[]): NonNullable<StrategyResult['cpu']> {
   const withCpu = runs.filter((r) => r.cpu);
   const m = medianRun(withCpu, (r) => r.cpu!.total.usPerRequest);

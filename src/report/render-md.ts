@@ -9,6 +9,7 @@ import { markdownTable, ms, opt } from './tables.js';
 export { markdownTable, ms };
 import { renderInsideMarkdown } from './render-inside.js';
 import { renderCpuMarkdown } from './render-cpu.js';
+import { renderMemoryMarkdown } from './render-memory.js';
 
 const n = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 
@@ -182,6 +183,7 @@ export function renderMarkdown(report: Report): string {
   }
   out.push(...renderFaultsMarkdown(r), ...renderInstancesMarkdown(r));
   out.push(...renderCpuMarkdown(r, markdownTable));
+  out.push(...renderMemoryMarkdown(r));
   // A sale checked afterwards had no ceilings measured: its load was not the lab's.
   if (checkedAfter.length === 0) out.push('## Ceilings (measured in this run)', '');
   const http = r.ceilings?.http;

@@ -16,6 +16,7 @@ import type { Dialect } from '../db/dialect.js';
 import type { StoreInfo } from './metadata.js';
 import type { ConnectionErrorCount } from '../infra/error-tally.js';
 import type { CpuFigures } from '../load/cpu.js';
+import type { MemoryFigures } from '../load/memory.js';
 
 /** The names a store goes by on the command line and in thresholds: each dialect and its aliases. */
 const STORE_ALIASES: Record<string, Dialect> = { pg: 'pg', postgres: 'pg', postgresql: 'pg', mysql: 'mysql', mariadb: 'mysql' };
@@ -64,6 +65,8 @@ export interface RunFigures {
   faults?: FaultEvent[];
   /** This run's CPU per component over its measured load. */
   cpu?: CpuFigures;
+  /** The lab process's peak resident size over this run, and per recorded operation. */
+  memory?: MemoryFigures;
 }
 
 /** What the history checker found (see src/check/history.ts) and where the history is. */
@@ -195,6 +198,12 @@ export interface StrategyResult {
   /** bench check: the load engine's own figures, and which checks ran on the sale. */
   engine?: EngineFigures;
   checks?: CheckRan[];
+  /**
+   * The lab process's own memory (not the servers', the store's or Redis's): its peak resident size
+   * from seeding to the checks, and that per recorded operation. With several runs, the run with the
+   * highest peak (`run` says which; every run's are in runs[]).
+   */
+  memory?: MemoryFigures;
 }
 
 /** A percentile summary as a load engine reports it (ms). */

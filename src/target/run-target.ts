@@ -10,7 +10,7 @@ import type { AttemptRequest, LoadPlan } from '../load/plan.js';
 import { Recorder } from '../load/recorder.js';
 import { driveClosed } from '../load/closed-driver.js';
 import { driveOpen } from '../load/open-driver.js';
-import { writeHistory } from '../load/history.js';
+import { HistoryFileWriter } from '../load/history-file.js';
 import { startCpuWindow } from '../load/cpu.js';
 import { runComponents } from '../load/cpu-components.js';
 import { checkHistory, type HistoryCheckResult } from '../check/history.js';
@@ -26,7 +26,6 @@ import { loadProfile, ProfileError, type Profile } from './profile.js';
 import { idNumber, render, type Vars } from './template.js';
 import { seedSale, type SeededSale } from './seed.js';
 import { reservationsFromDb, takenFromApi } from './truth.js';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 // Black-box mode: the same scenarios, load models, runs, checks and report, pointed at somebody
@@ -91,7 +90,9 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
   const seedMs = Math.round(performance.now() - t0);
   const plan = buildPlan(o, p, sale);
   c.io.err(`${c.label} seeded ${o.params.users} users and ${o.params.seats} seats on the target in ${seedMs} ms (schedule ${String(sale.vars.scheduleId)})`);
+  const historyRel = `history/target.run${c.run}.jsonl.gz`;
   const rec = new Recorder(1);
+  rec.history.streamTo(new HistoryFileWriter(path.join(o.out, c.runId, historyRel)));
   const onProgress = (x: { elapsedMs: number; requests: number; ok: number }) => c.io.err(`${c.label} ${(x.elapsedMs / 1000).toFixed(0)} s · ${x.requests} requests · ${x.ok} ok`);
   // The lab's CPU only: the target's processes are somebody else's.
   const cpu = startCpuWindow(runComponents({ target: t.url }));
@@ -101,10 +102,7 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
   const cpuFigures = cpu.end(result.requests);
   const tickets = o.scenario.workload!(o.params, createRng(o.params.seed)).op === 'hold-ticket';
   const { check, hist, notes } = await truth(o, t, db, sale, rec, tickets);
-  const historyRel = `history/target.run${c.run}.jsonl.gz`;
-  const file = path.join(o.out, c.runId, historyRel);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeHistory(file, rec.history);
+  await rec.history.close();
   const pseudo = { name: `target:${p.name}`, description: p.description ?? `${p.name} at ${t.url}`, safe: true, requires: { redis: false }, options: [],
     create: () => { throw new Error('a target is not a strategy'); } } satisfies SeatLockStrategy;
   const r = assemble({ ...o, warmupMs: 0 }, pseudo, undefined, { check, hist, load: { result, history: rec.history, counters: {}, restarts: 0, fairness: rec.fairness(o.params.seats), cpu: cpuFigures },
