@@ -10,6 +10,7 @@ import { checkHistory, checkHistoryInDb, type HistoryCheckResult } from '../chec
 import { probeLiveness } from '../check/liveness.js';
 import { ViolationLog } from '../check/violations.js';
 import type { HistoryOp } from '../load/history.js';
+import { HistoryLog } from '../load/history-log.js';
 import { createLatencyHistogram, encode, summarize } from '../load/histogram.js';
 import { OUTCOMES, type Outcome } from '../load/plan.js';
 import { mergeHistories, replayHistory } from '../load/replay.js';
@@ -216,7 +217,9 @@ export async function checkSale(raw: RawCheckOptions, io: Io, argv: string[]): P
       create: () => { throw new Error('bench check runs no strategy'); },
     } satisfies SeatLockStrategy;
     const o = checkOptions(s, raw, params);
-    const load: LoadOutput = { result, history: ops, counters: {}, restarts: 0, ...(replayed?.fairness ? { fairness: replayed.fairness } : {}), ...(liveness ? { liveness } : {}) };
+    const history = new HistoryLog();
+    for (const op of ops) history.push(op);
+    const load: LoadOutput = { result, history, counters: {}, restarts: 0, ...(replayed?.fairness ? { fairness: replayed.fairness } : {}), ...(liveness ? { liveness } : {}) };
     const historyRel = merged ? path.relative(path.resolve(o.out, o.runIdForCheck), path.resolve(s.history!)) : '';
     const r = assemble(o, pseudo, undefined, { check, hist, load, seedMs: 0, options: {}, historyRel, prepared: { seatCount: capacity } });
     if (!merged) r.notes.push('no history: oversold is judged from the database\'s reservation intervals alone; acknowledgements, unexplained writes and the figures of the clients\' side need --history');

@@ -5,6 +5,7 @@ import { createRng } from '../core/rng.js';
 import { loadProfile, ProfileError } from '../target/profile.js';
 import { profilePlan } from '../target/run-target.js';
 import { createDb } from '../db/knex.js';
+import type { Journey } from '../load/plan.js';
 import { seedSale } from '../target/seed.js';
 import { writeArtilleryExport } from '../export/artillery.js';
 import { InfraUnavailableError } from '../infra/errors.js';
@@ -72,10 +73,10 @@ export async function exportPlan(raw: RawExportOptions, io: Io, argv: string[]):
   io.err(`seeded ${users} users and ${seats} seats on ${target} in ${Math.round(performance.now() - t0)} ms (schedule ${String(sale.vars.scheduleId)})`);
   // The requests the lab's black-box driver would send, rendered through the same profile.
   const plan = profilePlan(workload, profile, sale);
-  const reader = plan.journeys[0]?.attempts[0]?.reader ?? {};
+  const reader = plan.journeys.at(0)?.attempts[0]?.reader ?? {};
   // Indexed by the workload's user number, as the payload reads them (journey k is workload.users[k]).
-  const byUser = new Array<(typeof plan.journeys)[number]>(sale.users.length);
-  workload.users.forEach((w, k) => { byUser[w.user] = plan.journeys[k]!; });
+  const byUser = new Array<Journey>(sale.users.length);
+  workload.users.forEach((w, k) => { byUser[w.user] = plan.journeys.at(k)!; });
   const rawSchedule = sale.vars.scheduleId;
   const scheduleId = typeof rawSchedule === 'number' || (typeof rawSchedule === 'string' && /^\d+$/.test(rawSchedule)) ? Number(rawSchedule) : String(rawSchedule);
   const out = path.resolve(raw.out);
