@@ -13,7 +13,6 @@ import { exportPlan, type RawExportOptions } from './cli/export.js';
 import { checkSale, type RawCheckOptions } from './cli/check.js';
 import { faultNames } from './nemesis/index.js';
 import { runTargetBench } from './target/run-target.js';
-import { boundHeapGrowth } from './load/heap.js';
 import { ProfileError } from './target/profile.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -129,7 +128,6 @@ withQueueOptions(program.command('run'))
   .action((raw: RawRunOptions) => guarded(async () => {
     const { options, problems } = parseRunOptions(raw);
     if (!options) throw new UsageError(problems);
-    boundHeapGrowth();
     if (options.target) return runTargetBench(options, io, process.argv.slice(2));
     return runBench(options, io, process.argv.slice(2));
   }));
