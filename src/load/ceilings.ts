@@ -1,6 +1,10 @@
 import autocannon from 'autocannon';
 
-export interface Ceiling { perSec: number; p99Ms: number; durationMs: number }
+export interface Ceiling {
+  perSec: number; p99Ms: number; durationMs: number;
+  /** The store ceiling replayed only the plan's first `journeys` users of `ofJourneys` (a long plan's rate, not its length). */
+  journeys?: number; ofJourneys?: number;
+}
 
 /** The HTTP ceiling: the booking server answering GET /lab/noop (no database) under the same load model. */
 export async function measureHttpCeiling(url: string, o: { connections: number; rate?: number; durationSec: number }): Promise<Ceiling> {

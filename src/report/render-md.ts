@@ -190,7 +190,7 @@ export function renderMarkdown(report: Report): string {
   if (checkedAfter.length === 0) out.push(`- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: ${http ? `**${http.perSec} req/s**, p99 ${http.p99Ms} ms` : 'not measured'}.`);
   for (const s of checkedAfter.length === 0 ? r.results : []) {
     out.push(`- ${label(s)}: store ceiling (the same plan, same seed and concurrency, through the same strategy in-process with no HTTP, on a fresh database) ` +
-      `${s.storeCeiling ? `**${s.storeCeiling.perSec} req/s**, p99 ${s.storeCeiling.p99Ms} ms` : 'not measured'}; ` +
+      `${s.storeCeiling ? `**${s.storeCeiling.perSec} req/s**, p99 ${s.storeCeiling.p99Ms} ms${s.storeCeiling.journeys ? ` (on the plan's first ${s.storeCeiling.journeys.toLocaleString('en-US')} of ${s.storeCeiling.ofJourneys!.toLocaleString('en-US')} users)` : ''}` : 'not measured'}; ` +
       `${s.ceilingInvalid ? `**ceiling invalid**: ${s.ceilingInvalid}` : `efficiency ${s.efficiency?.toFixed(2) ?? '–'} (req/s ÷ the lower ceiling)`}.` +
       `${s.whereTimeGoes ? ` Where the time goes: ${s.whereTimeGoes}.` : ''}`);
   }

@@ -146,7 +146,7 @@ export interface StrategyResult {
   /** HDR histogram of all request latencies (µs), compressed base64 (journeys: holds and payments). */
   histogram: string;
   /** The store ceiling: the same plan replayed through the strategy in-process, no HTTP, same concurrency. */
-  storeCeiling?: { perSec: number; p99Ms: number; durationMs: number };
+  storeCeiling?: { perSec: number; p99Ms: number; durationMs: number; journeys?: number; ofJourneys?: number };
   /** rps ÷ the lower of the HTTP and store ceilings; absent when that came out above 1.05 (see ceilingInvalid). */
   efficiency?: number;
   /** Why no efficiency is printed: the run beat its own ceiling, so the ceiling measured other work. */
