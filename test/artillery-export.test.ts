@@ -29,11 +29,11 @@ async function exportTo(target: string, args: string[]): Promise<{ dir: string; 
   return { dir, scheduleId: (JSON.parse(out) as { scheduleId: number }).scheduleId };
 }
 
-/** `artillery run` on the export; its JSON report. Telemetry is off (this machine cannot reach it anyway). */
+/** `artillery run` on the export; its JSON report. Telemetry is off, and its one event on exit is not sent (test/no-telemetry.cjs). */
 function runArtillery(dir: string, timeoutMs = 60_000): Promise<Report> {
   return new Promise((resolve, reject) => {
     const output = path.join(dir, 'artillery.json');
-    const child = spawn(ARTILLERY, ['run', path.join(dir, 'script.yml'), '--output', output], { env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ARTILLERY, ['run', path.join(dir, 'script.yml'), '--output', output], { env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true', NODE_OPTIONS: `--require ${path.resolve('test/no-telemetry.cjs')}` }, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (d) => (log += d));
     child.stderr.on('data', (d) => (log += d));
