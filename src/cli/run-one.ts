@@ -13,6 +13,7 @@ import { queueAnswersOf, type HistoryOp, type QueueAnswers } from '../load/histo
 import { HistoryFileWriter } from '../load/history-file.js';
 import type { HistoryLog } from '../load/history-log.js';
 import { driveDirect } from '../load/direct-driver.js';
+import { CLOSED_DRIVER_LIMIT_SEC } from '../load/closed-driver.js';
 import { startCore } from '../server/start.js';
 import type { Ceiling } from '../load/ceilings.js';
 import { checkSeats } from '../check/seats.js';
@@ -159,6 +160,10 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   if (o.warmupMs > 0 && !load.warmup) notes.push('no warm-up phase (journeys, the waiting room and --transport direct run cold)');
   if (result.rate?.shortfall) notes.push(`open model asked for ${result.rate.requested} arrivals/s but achieved ${result.rate.achieved}: ${result.rate.missed} scheduled arrivals never started (the system could not sustain the rate)`);
   if (result.rate && result.rate.dropped > 0) notes.push(`${result.rate.dropped} arrivals dropped: all ${result.rate.maxConnections} connections were busy at their intended send time; they were not sent and are not in the latency figures`);
+  const j = result.journeys;
+  // The open model counts its missed arrivals itself (rate.missed, dropped).
+  const notStarted = result.model === 'closed' ? j.total - (j.succeeded + j.exhausted + j.stopped + j.unknown) : 0;
+  if (notStarted > 0) notes.push(`${notStarted} of ${j.total} users never started: the closed driver stops starting journeys ${CLOSED_DRIVER_LIMIT_SEC} s into the load (a safety limit); the sale was measured on the others`);
   if (result.outcomes.timeout > 0) notes.push(`${result.outcomes.timeout} requests got no answer within ${o.timeoutSec} s; their outcome is unknown`);
   if (load.restarts > 0) notes.push(`${load.restarts} instance restart(s): counters of a killed process are lost with it`);
   if (load.nemesis && load.nemesis.events.length === 0) notes.push(`the load ended before ${load.nemesis.fault} fired (first at ${load.nemesis.firstMs} ms)`);

@@ -31,6 +31,9 @@ export interface ClosedResult extends RunResult {
  * history, and one whose connection was refused before anything was sent is a definite failure,
  * tried again shortly.
  */
+/** Journeys stop being started this long into a closed-model load unless maxDurationSec says otherwise (the report counts the users left out). */
+export const CLOSED_DRIVER_LIMIT_SEC = 600;
+
 export async function driveClosed(plan: LoadPlan, o: ClosedOptions): Promise<ClosedResult> {
   const clients = Math.max(1, Math.min(o.connections, plan.journeys.length));
   const timeoutMs = (o.timeoutSec ?? 10) * 1000;
@@ -41,7 +44,7 @@ export async function driveClosed(plan: LoadPlan, o: ClosedOptions): Promise<Clo
   let journeys;
   try {
     journeys = await runJourneys(plan, {
-      clients, rec, instanceOf: (i) => i % pools.length, deadlineMs: rec.now() + (o.maxDurationSec ?? 600) * 1000,
+      clients, rec, instanceOf: (i) => i % pools.length, deadlineMs: rec.now() + (o.maxDurationSec ?? CLOSED_DRIVER_LIMIT_SEC) * 1000,
       send: (i, j, a) => send(pools[i % pools.length]!, a, j),
     });
   } finally {
