@@ -60,6 +60,14 @@ describe('Recorder', () => {
     expect(s.sellout.cumulativeOkPer100ms).toEqual([1, 1, 2]);
   });
 
+  it('a sale of 300,000 successful holds sells out without overflowing the stack (the last success is found by a loop)', () => {
+    const { rec, clock } = crafted();
+    for (let k = 0; k < 300_000; k++) op(rec, clock, k, 1, { status: 201 });
+    const s = rec.summary();
+    expect(s.sellout.timeToSelloutMs).toBe(300_000);
+    expect(s.outcomes.ok).toBe(300_000);
+  });
+
   it('with no success there is no sellout', () => {
     const { rec, clock } = crafted();
     op(rec, clock, 0, 5, { status: 409, errorCode: 'SEAT_TAKEN' });

@@ -260,7 +260,9 @@ export class Recorder {
 
   private sellout(): Sellout {
     if (this.okTimes.length === 0 || !Number.isFinite(this.first)) return { timeToSelloutMs: null, holdsPerSecUntilSellout: null, cumulativeOkPer100ms: [] };
-    const last = Math.max(...this.okTimes);
+    // A loop, not Math.max(...okTimes): spreading 110,000 arguments overflows the stack (a million-user sale did).
+    let last = -Infinity;
+    for (const t of this.okTimes) if (t > last) last = t;
     const buckets: number[] = new Array(Math.floor((last - this.first) / 100) + 1).fill(0);
     for (const t of this.okTimes) buckets[Math.floor((t - this.first) / 100)]!++;
     for (let i = 1; i < buckets.length; i++) buckets[i]! += buckets[i - 1]!;
