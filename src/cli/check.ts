@@ -6,9 +6,9 @@ import type { SeatLockStrategy } from '../core/ports.js';
 import type { Scenario, ScenarioCheck } from '../../scenarios/types.js';
 import { createDb } from '../db/knex.js';
 import { InfraUnavailableError } from '../infra/errors.js';
-import { checkHistory, checkHistoryInDb, type HistoryCheckResult } from '../check/history.js';
+import { checkHistoryInDb, type HistoryCheckResult } from '../check/history.js';
+import { targetDbTruth } from '../target/run-target.js';
 import { probeLiveness } from '../check/liveness.js';
-import { ViolationLog } from '../check/violations.js';
 import type { HistoryOp } from '../load/history.js';
 import { HistoryLog } from '../load/history-log.js';
 import { createLatencyHistogram, encode, summarize } from '../load/histogram.js';
@@ -18,7 +18,6 @@ import type { RunResult } from '../load/result.js';
 import type { LoadOutput } from './run-load.js';
 import { readArtilleryReports, EngineReportError } from '../export/artillery-report.js';
 import { loadProfile, ProfileError, type Profile } from '../target/profile.js';
-import { reservationsFromDb } from '../target/truth.js';
 import { storeInfo } from '../report/metadata.js';
 import { aggregateRuns } from '../report/aggregate.js';
 import type { CheckRan, EngineFigures, StrategyResult } from '../report/schema.js';
@@ -195,14 +194,10 @@ export async function checkSale(raw: RawCheckOptions, io: Io, argv: string[]): P
       }
       hist = await checkHistoryInDb(db, ops, { scheduleId: sched.scheduleId, opsKnown: Boolean(merged) });
     } else {
-      const p = s.profile!.profile;
-      const { rows, endsKnown } = await reservationsFromDb(db, p, { scheduleId: sched.scheduleId });
-      hist = checkHistory(ops, { scheduleId: sched.scheduleId, reservations: rows.map((r) => ({ ...r, scheduleId: sched.scheduleId })), inventoryTotal: null, payments: [] }, { opsKnown: Boolean(merged) });
-      const active = rows.filter((r) => r.endUs === null).length;
-      const log = new ViolationLog();
-      if (active > capacity) log.add({ kind: 'over-capacity', detail: `${active} active reservations for ${capacity} ${s.kind} (from the target's database)` });
-      check = { oversold: hist.oversold, capacity, activeReservations: active, violations: log.violations, violationCounts: log.counts };
-      ran('the target\'s reservations from its database (truth.reservations)', true, `${rows.length} reservations of schedule ${sched.scheduleId}, ${active} active${endsKnown ? '' : '; the target does not record when a reservation ended, so overlaps are judged on active ones only'}`);
+      // The history's operations carry no schedule for a target (its ids are its own): all of them are this sale's.
+      const t = await targetDbTruth(db, s.profile!.profile, { scheduleId: sched.scheduleId }, ops.map((op) => ({ ...op, scheduleId: undefined })), { capacity, tickets: s.kind === 'tickets', opsKnown: Boolean(merged) });
+      ({ check, hist } = t);
+      ran('the target\'s reservations from its database (truth.reservations)', true, `${t.reservations} reservations of schedule ${sched.scheduleId}, ${check.activeReservations} active${t.endsKnown ? '' : '; the target does not record when a reservation ended, so overlaps are judged on active ones only'}`);
       ran('liveness (what the database has available can still be held through the API)', false, 'it speaks seatlab\'s API; a target\'s is its own');
     }
     ran('oversold: overlapping reservation intervals of one seat (and tickets over the inventory)', true, `${hist.oversold} oversold`);

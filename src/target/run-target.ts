@@ -13,6 +13,7 @@ import { driveOpen } from '../load/open-driver.js';
 import { HistoryFileWriter } from '../load/history-file.js';
 import { startCpuWindow } from '../load/cpu.js';
 import { runComponents } from '../load/cpu-components.js';
+import type { HistoryOp } from '../load/history.js';
 import { checkHistory, type HistoryCheckResult } from '../check/history.js';
 import { ViolationLog } from '../check/violations.js';
 import { storeInfo } from '../report/metadata.js';
@@ -148,18 +149,29 @@ function seatVars(vars: Vars, seatNo: number | null): Vars {
   return Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [`seat.${k.slice(prefix.length)}`, v]));
 }
 
+/**
+ * A target's sale judged from its database (the profile's truth.reservations): the history checker
+ * over its reservations (tickets against the capacity as an inventory), and no more active
+ * reservations than the capacity. Black-box runs and bench check both judge a target this way.
+ */
+export async function targetDbTruth(db: Knex, p: Profile, vars: Vars, ops: Iterable<HistoryOp>, o: { capacity: number; tickets: boolean; opsKnown?: boolean }): Promise<{ check: ScenarioCheck; hist: HistoryCheckResult; endsKnown: boolean; reservations: number }> {
+  const log = new ViolationLog();
+  const { rows, endsKnown } = await reservationsFromDb(db, p, vars);
+  const hist = checkHistory(ops, { scheduleId: 0, reservations: rows.map((r) => ({ ...r, scheduleId: 0 })), inventoryTotal: o.tickets ? o.capacity : null, payments: [] }, { opsKnown: o.opsKnown ?? true });
+  const active = rows.filter((r) => r.endUs === null).length;
+  if (active > o.capacity) log.add({ kind: 'over-capacity', detail: `${active} active reservations for ${o.capacity} ${o.tickets ? 'tickets' : 'seats'} (from the target's database)` });
+  return { check: { oversold: hist.oversold, capacity: o.capacity, activeReservations: active, violations: log.violations, violationCounts: log.counts }, hist, endsKnown, reservations: rows.length };
+}
+
 async function truth(o: RunOptions, t: TargetOptions, db: Knex | undefined, sale: SeededSale, rec: Recorder, tickets: boolean): Promise<{ check: ScenarioCheck; hist?: HistoryCheckResult; notes: string[] }> {
   const p = t.profile;
   const log = new ViolationLog();
   const seats = o.params.seats;
   const ok = rec.outcomes.ok;
   if (db && p.truth) {
-    const { rows, endsKnown } = await reservationsFromDb(db, p, sale.vars);
-    const hist = checkHistory(rec.history, { scheduleId: 0, reservations: rows.map((r) => ({ ...r, scheduleId: 0 })), inventoryTotal: tickets ? seats : null, payments: [] });
-    const active = rows.filter((r) => r.endUs === null).length;
-    if (active > seats) log.add({ kind: 'over-capacity', detail: `${active} active reservations for ${seats} ${tickets ? 'tickets' : 'seats'} (from the target's database)` });
+    const { check, hist, endsKnown } = await targetDbTruth(db, p, sale.vars, rec.history, { capacity: seats, tickets });
     const notes = endsKnown ? [] : ['the target does not record when a reservation stopped being active: overlaps are judged on active reservations only'];
-    return { check: { oversold: hist.oversold, capacity: seats, activeReservations: active, violations: log.violations, violationCounts: log.counts }, hist, notes };
+    return { check, hist, notes };
   }
   const notes = ['weaker check: no --target-db, so the truth comes from what the API shows; a seat sold twice cannot be seen this way'];
   if (p.seatMap && !tickets) {
