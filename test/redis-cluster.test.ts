@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Redis } from 'ioredis';
+import net from 'node:net';
+import { rm } from 'node:fs/promises';
+import { makeNodeDir, NodeStartError, redisNode } from '../src/infra/redis-node.js';
 import { provisionRedisCluster, type ClusterTopology } from '../src/infra/redis-cluster.js';
 import { createRedisClient, parseRedisUrl } from '../src/infra/redis-client.js';
 import { WaitingRoom, queueKeys } from '../src/queue/waiting-room.js';
@@ -54,6 +57,21 @@ describe('--redis-cluster: provisioning', () => {
       expect(info).toMatch(/cluster_size:3/);
       expect(await at(n.port, async (r) => ((await r.call('ROLE')) as string[])[0])).toBe(n.role === 'primary' ? 'master' : 'slave');
     }
+  });
+
+  it('a node whose port is taken says so from its log (the reason a cluster start tries other ports), and leaves nothing running', async () => {
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
+    const port = (squatter.address() as net.AddressInfo).port;
+    const dir = await makeNodeDir();
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const node = await redisNode(port, dir, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `logfile ${dir}/redis.log`, 'save ""', ''].join('\n'));
+    const err = await node.start().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(NodeStartError);
+    expect((err as NodeStartError).portTaken).toBe(true);
+    expect((err as Error).message).toMatch(new RegExp(`redis-server on port ${port} exited: .*${port}.*Address already in use`));
+    expect(node.running()).toBe(false);
   });
 
   it('refuses a key prefix with a brace: it would become the hash tag of every key', () => {

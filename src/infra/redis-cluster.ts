@@ -5,7 +5,7 @@ import { registerCleanup } from './cleanup.js';
 import type { Provisioned } from './chain.js';
 import { InfraUnavailableError, describeCause } from './errors.js';
 import { removeStaleDirs } from './postgres.js';
-import { infoOf, makeNodeDir, redisNode, REDIS_DIR_PREFIX, type RedisNode } from './redis-node.js';
+import { infoOf, makeNodeDir, NodeStartError, redisNode, REDIS_DIR_PREFIX, type RedisNode } from './redis-node.js';
 
 // One logical Redis split over N primaries by hash slot (a Redis Cluster), each primary with R
 // replicas, all redis-server processes from PATH on loopback, created by `redis-cli --cluster
@@ -63,12 +63,8 @@ export async function provisionRedisCluster(shape: ClusterShape): Promise<Cluste
   const label = `Redis Cluster (${shape.primaries} primaries${shape.replicasPerPrimary ? ` × ${shape.replicasPerPrimary + 1} nodes` : ''})`;
   const unregister = registerCleanup(label, stopAll, () => { for (const n of nodes) n.terminateNow(); });
   try {
-    for (let i = 0; i < total; i++) {
-      const dir = await makeNodeDir();
-      const port = await freePort();
-      nodes.push(await redisNode(port, dir, clusterConf(port, await freePort(), dir)));
-    }
-    await Promise.all(nodes.map((n) => n.start()));
+    const taken = new Set<number>();
+    for (let i = 0; i < total; i++) nodes.push(await startNode(taken));
     // redis-cli makes the first `primaries` addresses primaries and the rest their replicas.
     await createCluster(nodes.map((n) => `127.0.0.1:${n.port}`), shape.replicasPerPrimary);
     await waitFor(() => everyNodeOk(nodes), 20_000, `cluster_state:ok on all ${total} nodes, each knowing the others`);
@@ -77,6 +73,36 @@ export async function provisionRedisCluster(shape: ClusterShape): Promise<Cluste
     unregister();
     await stopAll();
     throw new InfraUnavailableError(`could not start a Redis Cluster: ${describeCause(err)}`, { cause: err });
+  }
+}
+
+/** Tries per node: a port from freePort() is free when chosen, and the load of other tests may take it before redis-server binds it. */
+const START_TRIES = 5;
+
+/**
+ * One cluster node started on a data port and a bus port no other node of this cluster has, each
+ * started as soon as its ports are chosen (the window in which something else may bind them is
+ * one node's start, not the whole cluster's); a port taken meanwhile means other ports, not a failure.
+ */
+async function startNode(taken: Set<number>): Promise<RedisNode> {
+  const pick = async () => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) { taken.add(p); return p; }
+    }
+  };
+  for (let attempt = 1; ; attempt++) {
+    const dir = await makeNodeDir();
+    const port = await pick();
+    const node = await redisNode(port, dir, clusterConf(port, await pick(), dir));
+    try {
+      await node.start();
+      return node;
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      if (!(err instanceof NodeStartError && err.portTaken) || attempt >= START_TRIES) throw err;
+    }
   }
 }
 

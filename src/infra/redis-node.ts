@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -63,10 +63,12 @@ export async function redisNode(port: number, dir: string, conf: string, args: s
       // Lets a later run stop this process if ours is killed without a chance to clean up.
       await writeFile(path.join(dir, 'server.pid'), `${c.pid}\n`);
       const deadline = Date.now() + 10_000;
-      while (!(await ping())) {
-        if (exited(c)) throw new Error(`redis-server on port ${port} exited: ${stderr.trim() || `code ${c.exitCode}`}`);
-        if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
+      // Exited is asked first: a port taken by another server may answer for a node that never bound it.
+      for (;;) {
         await new Promise((r) => setTimeout(r, 50));
+        if (exited(c)) throw new NodeStartError(port, stderr.trim() || (await logTail(dir)) || `code ${c.exitCode}`);
+        if (await ping()) break;
+        if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
       }
     },
     async kill() {
@@ -83,6 +85,23 @@ export async function redisNode(port: number, dir: string, conf: string, args: s
       if (child && !exited(child)) child.kill('SIGTERM');
     },
   };
+}
+
+/** A node that exited before answering PING, with what it said (its stderr, or its log file's last lines). */
+export class NodeStartError extends Error {
+  constructor(readonly port: number, readonly said: string) {
+    super(`redis-server on port ${port} exited: ${said}`);
+    this.name = 'NodeStartError';
+  }
+
+  /** Its port (or its cluster bus port) was taken between choosing it and binding it: try other ports. */
+  get portTaken(): boolean { return /address already in use|could not create server tcp listening socket/i.test(this.said); }
+}
+
+/** The last lines of a node's log file, where a config with `logfile` writes why it stopped. */
+async function logTail(dir: string): Promise<string> {
+  const text = await readFile(path.join(dir, 'redis.log'), 'utf8').catch(() => '');
+  return text.trim().split('\n').slice(-3).map((l) => l.replace(/^\d+:[A-Z] [^*#.-]*[*#.-] /, '')).join(' / ');
 }
 
 /** INFO <section> as a map of field → value. */

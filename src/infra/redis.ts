@@ -112,8 +112,9 @@ async function startRedisServer(): Promise<ProvisionedRedis> {
 }
 
 /** Whether a Redis server answers PING at `url` (one short-lived connection, no retries). */
+/** PONG within 3 s: a server that accepts the connection and never answers (not a Redis) is no Redis. */
 export async function ping(url: string): Promise<boolean> {
-  const r = labRedis(url);
+  const r = labRedis(url, { connectTimeout: 3000, commandTimeout: 3000 });
   try {
     await r.connect();
     return (await r.ping()) === 'PONG';
