@@ -89,6 +89,9 @@ export interface Scenario {
   prepare(db: Knex, p: ScenarioParams, ctx: { secret: string; rng: Rng }): Promise<Prepared>;
   /** The database checker of this scenario (src/check/…), run after the load. */
   check(ctx: CheckContext): Promise<ScenarioCheck>;
-  /** Scenario-specific checks on the outcome counts (the database checks are in src/check). */
-  expect(result: RunResult, p: ScenarioParams, prepared: Prepared): Violation[];
+  /**
+   * Scenario-specific checks on the outcome counts (the database checks are in src/check), given
+   * what the database checker saw (holds that expired and put items back on sale, for one).
+   */
+  expect(result: RunResult, p: ScenarioParams, prepared: Prepared, check: ScenarioCheck): Violation[];
 }

@@ -5,6 +5,8 @@ import { startServerProcess } from '../src/load/server-process.js';
 import { checkSeats } from '../src/check/seats.js';
 import { call, freshDatabaseOn, SECRET, startApi, STORES } from './helpers.js';
 import type { Knex } from 'knex';
+import { scenarios } from '../scenarios/index.js';
+import type { RunResult } from '../src/load/result.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,6 +51,17 @@ describe.each(STORES.flatMap((store) => ['pessimistic', 'redis-decr'].map((strat
     expect(again.status).toBe(201);
     const check = await checkSeats(db, { scheduleId: schedule.scheduleId, okResponses: 2, unknownResponses: 0 });
     expect(check.violations).toEqual([]);
+    expect(check.returnedToSale).toBe(1);
+    // A sale longer than the TTL: two holds of one seat, one after the other, are not two seats sold.
+    // The hot seat's and the flash sale's count expectations allow exactly one more hold per expired one.
+    const result = (ok: number) => ({ outcomes: { ok, timeout: 0 } }) as unknown as RunResult;
+    const prepared = { scheduleId: schedule.scheduleId, seatCount: 1, plan: { journeys: [] } };
+    const params = { users: 2, seats: 1, connections: 2, seed: 42 };
+    expect(scenarios.get('hot-seat')!.expect(result(2), params, prepared, check)).toEqual([]);
+    expect(scenarios.get('flash-sale')!.expect(result(2), params, prepared, check)).toEqual([]);
+    expect(scenarios.get('hot-seat')!.expect(result(3), params, prepared, check).map((v) => v.kind)).toEqual(['hot-seat-winners']);
+    expect(scenarios.get('flash-sale')!.expect(result(3), params, prepared, check).map((v) => v.detail)).toEqual(['3 successful holds for 1 seats and 1 expired or cancelled holds']);
+    expect(scenarios.get('flash-sale')!.expect(result(2), params, prepared, { ...check, returnedToSale: 0 }).map((v) => v.kind)).toEqual(['more-holds-than-seats']);
   });
 });
 

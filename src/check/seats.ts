@@ -38,5 +38,6 @@ export async function checkSeats(db: Knex, input: SeatCheckInput): Promise<SeatC
   const created = await sql.reservationsCreated(db, input.scheduleId, 'seats');
   checkResponsesAgainstRows(log, created, input.okResponses, input.unknownResponses);
 
-  return { oversold, activeReservations: cap.active, seatsHeldOrSold: cap.taken, capacity: cap.capacity, violations: log.violations, violationCounts: log.counts };
+  const returned = await sql.returnedToSale(db, input.scheduleId, 'seats');
+  return { oversold, activeReservations: cap.active, seatsHeldOrSold: cap.taken, capacity: cap.capacity, returnedToSale: returned, violations: log.violations, violationCounts: log.counts };
 }

@@ -26,5 +26,6 @@ export async function checkTickets(db: Knex, input: TicketCheckInput): Promise<T
     log.add({ kind: 'unsold-inventory', detail: `${total - row.sold} of ${total} tickets left unsold although demand exceeded supply`, evidence: { remaining, sold: row.sold, total } });
   }
   checkResponsesAgainstRows(log, row.created, input.okResponses, input.unknownResponses);
-  return { oversold, capacity: total, activeReservations: row.sold, remaining, violations: log.violations, violationCounts: log.counts };
+  const returned = await sql.returnedToSale(db, input.scheduleId, 'tickets');
+  return { oversold, capacity: total, activeReservations: row.sold, remaining, returnedToSale: returned, violations: log.violations, violationCounts: log.counts };
 }

@@ -24,6 +24,12 @@ export interface CheckResult {
   oversold: number;
   capacity: number;
   activeReservations: number;
+  /**
+   * Holds that ended EXPIRED or CANCELLED, each putting an item back on sale: a sale that outlasts
+   * the hold TTL sells some items twice, one after the other, so successful holds may exceed the
+   * items by this many without any of them overlapping (the interval checker judges overlaps).
+   */
+  returnedToSale?: number;
   violations: Violation[];
   violationCounts: Record<string, number>;
 }

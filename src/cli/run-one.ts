@@ -137,7 +137,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   const { check, hist, load } = p;
   const result = load.result;
   const warmViolations = (p.warmCheck?.violations ?? []).map((v) => ({ ...v, kind: `warmup-${v.kind}`, detail: `warm-up: ${v.detail}` }));
-  const expected = o.scenario.expect(result, o.params, { scheduleId: 0, seatCount: p.prepared.seatCount, plan: { journeys: [] } });
+  const expected = o.scenario.expect(result, o.params, { scheduleId: 0, seatCount: p.prepared.seatCount, plan: { journeys: [] } }, check);
   // The history checker's interval overlaps replace the count of currently active duplicates.
   const histViolations: Violation[] = hist ? hist.violations.filter((v) => !check.violations.some((c) => c.kind === v.kind && c.detail === v.detail)) : [];
   const stuck = load.liveness?.stuck ?? 0;

@@ -53,6 +53,14 @@ export function reservationsSeatMismatch(q: Q, scheduleId: number): Promise<{ id
   });
 }
 
+/** Reservations of the schedule that ended EXPIRED or CANCELLED: each put its seat or ticket back on sale. */
+export async function returnedToSale(q: Q, scheduleId: number, kind: 'seats' | 'tickets'): Promise<number> {
+  const [r] = await rows<{ n: number }>(q, {
+    sql: `SELECT count(*) AS n FROM reservations WHERE schedule_id = ? AND status IN ('EXPIRED', 'CANCELLED') AND seat_no IS ${kind === 'seats' ? 'NOT ' : ''}NULL`, bindings: [scheduleId],
+  });
+  return Number(r!.n);
+}
+
 /** Reservations ever written for the schedule: numbered seats, or general-admission tickets. */
 export async function reservationsCreated(q: Q, scheduleId: number, kind: 'seats' | 'tickets'): Promise<number> {
   const [r] = await rows<{ n: number }>(q, {
