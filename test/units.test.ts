@@ -82,4 +82,15 @@ describe('run options', () => {
       expect.stringContaining('--strategy-opt must look like key=value'),
     ]));
   });
+
+  it('--max-load-time and --http-ceiling: defaults, durations, off, and what is refused', () => {
+    const opts = (extra: Record<string, string>) => parseRunOptions({ strategy: 'pessimistic', scenario: 'flash-sale', ...extra });
+    expect(opts({}).options).toMatchObject({ maxLoadMs: 600_000, httpCeilingMs: 3000 });
+    expect(opts({ maxLoadTime: '2h', httpCeiling: '10s' }).options).toMatchObject({ maxLoadMs: 7_200_000, httpCeilingMs: 10_000 });
+    expect(opts({ httpCeiling: 'off' }).options!.httpCeilingMs).toBe(0);
+    expect(opts({ maxLoadTime: 'soon' }).problems).toEqual(['--max-load-time must be a positive duration such as 500ms, 2s or 5m (got "soon")']);
+    for (const bad of ['0', '500ms', '1500ms', 'no']) {
+      expect(opts({ httpCeiling: bad }).problems).toEqual([`--http-ceiling must be whole seconds such as 3s or 10s, or off to skip it (got "${bad}")`]);
+    }
+  });
 });

@@ -271,7 +271,7 @@ function checkOptions(s: Sources, raw: RawCheckOptions, params: RunOptions['para
   const ts = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return {
     strategies: [], scenario: s.scenario, params, strategyOptions: new Map(), rawStrategyOptions: {}, out: raw.out ?? 'results', json: raw.json ?? false,
-    stores: [], redisUrls: [], redisNodes: 0, skipUnavailable: false, holdTtlMs: 0, poolSize: 0, timeoutSec: 0, keepDb: true, runs: 1, warmupMs: 0,
+    stores: [], redisUrls: [], redisNodes: 0, skipUnavailable: false, holdTtlMs: 0, maxLoadMs: 0, httpCeilingMs: 0, poolSize: 0, timeoutSec: 0, keepDb: true, runs: 1, warmupMs: 0,
     thresholds: [], maxConnections: 0, transport: 'http', instances: 1, livenessGraceMs: s.livenessGraceMs,
     network: { redisTopology: 'single', dbDurability: 'full' },
     runIdForCheck: `${ts}-${s.scenario.name}-check-${randomBytes(3).toString('hex')}`,

@@ -13,6 +13,10 @@ import { dialectOfUrl, type Dialect } from '../db/dialect.js';
 import { storeFromName, VALID_STORES } from '../report/schema.js';
 import { parseNetwork, type NetworkOptions } from './network-options.js';
 import { isClusterUrl } from '../infra/redis-client.js';
+import { CLOSED_DRIVER_LIMIT_SEC } from '../load/closed-driver.js';
+
+/** The HTTP ceiling's length unless --http-ceiling says otherwise: long enough for a stable rate, short beside a sale. */
+export const DEFAULT_HTTP_CEILING_MS = 3000;
 
 export interface RawQueueOptions { queue?: string; queueActive?: string; queueRate?: string; queueActiveTtl?: string }
 
@@ -43,6 +47,8 @@ export interface RawRunOptions {
   redisNodes?: string;
   strategyOpt?: string[];
   holdTtl?: string;
+  maxLoadTime?: string;
+  httpCeiling?: string;
   poolSize?: string;
   timeout?: string;
   keepDb?: boolean;
@@ -165,6 +171,10 @@ export interface RunOptions {
   /** `--strategy all`: strategies whose servers cannot be had are skipped, not fatal. */
   skipUnavailable: boolean;
   holdTtlMs: number;
+  /** The closed and open drivers start no user after this long into the load (a safety limit; the report counts the users left out). */
+  maxLoadMs: number;
+  /** How long the HTTP ceiling runs; 0: not measured (--http-ceiling off). */
+  httpCeilingMs: number;
   /** The waiting room, when on. */
   queue?: QueueConfig;
   poolSize: number;
@@ -257,6 +267,18 @@ export function parseDuration(flag: string, raw: string | undefined, defMs: numb
   return Number(m[1]) * unit[(m[2] ?? 'ms') as keyof typeof unit];
 }
 
+/** --http-ceiling 3s | off: whole seconds, since its rate is autocannon's average of per-second counts. */
+function parseHttpCeiling(raw: string | undefined, problems: string[]): number {
+  if (raw?.trim() === 'off') return 0;
+  const bad: string[] = [];
+  const ms = parseDuration('--http-ceiling', raw, DEFAULT_HTTP_CEILING_MS, bad);
+  if (bad.length > 0 || ms < 1000 || ms % 1000 !== 0) {
+    problems.push(`--http-ceiling must be whole seconds such as 3s or 10s, or off to skip it (got "${raw}")`);
+    return DEFAULT_HTTP_CEILING_MS;
+  }
+  return ms;
+}
+
 export function selectStrategies(raw: string | undefined, problems: string[]): SeatLockStrategy[] {
   const valid = `valid: all, ${strategyNames().join(', ')} (or a comma-separated list)`;
   if (!raw) {
@@ -347,6 +369,8 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   }
   const queue = parseQueue(raw, scenario?.requiresQueue ?? false, problems, scenario?.serverDefaults?.queue, scenario?.requiresQueue ?? scenario?.queueByDefault ?? false);
   const poolSize = parseCount('--pool-size', raw.poolSize, DEFAULT_POOL_SIZE, problems, 1000);
+  const httpCeilingMs = parseHttpCeiling(raw.httpCeiling, problems);
+  const maxLoadMs = parseDuration('--max-load-time', raw.maxLoadTime, CLOSED_DRIVER_LIMIT_SEC * 1000, problems);
   const runs = parseCount('--runs', raw.runs, 3, problems, 100);
   const rate = raw.rate === undefined ? undefined : parseCount('--rate', raw.rate, 1, problems, 1_000_000);
   const maxConnections = parseCount('--max-connections', raw.maxConnections, 1000, problems, 100_000);
@@ -403,6 +427,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
   if (raw.target !== undefined && scenario && !scenario.workload) {
     problems.push(`--scenario ${scenario.name} cannot run against a target yet; use ${[...scenarios.values()].filter((s) => s.workload !== undefined).map((s) => s.name).join(', ')}`);
   }
+  if (target && raw.httpCeiling !== undefined) problems.push('--http-ceiling measures seatlab\'s own server before its strategies; a --target run measures no ceiling: drop it');
   if (target && (instances > 1 || nemesis || transport === 'direct' || raw.queue === 'on' || raw.store !== undefined)) {
     problems.push('--target drives somebody else\'s API: --instances, --nemesis, --transport direct, --queue and --store act on seatlab\'s own servers; drop them');
   }
@@ -413,7 +438,7 @@ export function parseRunOptions(raw: RawRunOptions): { options?: RunOptions; pro
       strategies: selected, scenario, params, strategyOptions: perStrategy, rawStrategyOptions: rawOpts,
       out: raw.out ?? 'results', json: raw.json ?? false, stores, redisUrls, redisNodes,
       skipUnavailable: raw.strategy === 'all',
-      holdTtlMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, maxConnections, transport,
+      holdTtlMs, maxLoadMs, httpCeilingMs, queue, poolSize, timeoutSec, keepDb: raw.keepDb ?? false, runs, warmupMs, thresholds, rate, maxConnections, transport,
       instances, nemesis, livenessGraceMs, ...(target ? { target } : {}), network,
     },
   };

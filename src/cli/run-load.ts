@@ -124,14 +124,14 @@ export async function loadOverHttp(x: LoadInput): Promise<LoadOutput> {
         history = j.history;
         fairness = rec.fairness(x.prepared.seatCount);
       } else if (o.rate) {
-        const r = await driveOpen(x.prepared.plan, { urls, rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
+        const r = await driveOpen(x.prepared.plan, { urls, rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec });
         result = r;
         history = r.recorder.history;
         fairness = r.recorder.fairness(x.prepared.seatCount);
         io.err(`${label} open model: ${r.rate.achieved}/s of ${r.rate.requested}/s started, ${r.rate.dropped} dropped (all ${o.maxConnections} connections busy), ` +
           `peak ${r.rate.peakConnections} in flight, generator late by p99 ${r.rate.startLagMs.p99} ms`);
       } else {
-        const r = await driveClosed(x.prepared.plan, { urls, connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
+        const r = await driveClosed(x.prepared.plan, { urls, connections: o.params.connections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec });
         result = r;
         history = r.recorder.history;
         fairness = r.recorder.fairness(x.prepared.seatCount);

@@ -13,7 +13,6 @@ import { queueAnswersOf, type HistoryOp, type QueueAnswers } from '../load/histo
 import { HistoryFileWriter } from '../load/history-file.js';
 import type { HistoryLog } from '../load/history-log.js';
 import { driveDirect } from '../load/direct-driver.js';
-import { CLOSED_DRIVER_LIMIT_SEC } from '../load/closed-driver.js';
 import { startCore } from '../server/start.js';
 import type { Ceiling } from '../load/ceilings.js';
 import { checkSeats } from '../check/seats.js';
@@ -163,7 +162,7 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   const j = result.journeys;
   // The open model counts its missed arrivals itself (rate.missed, dropped).
   const notStarted = result.model === 'closed' ? j.total - (j.succeeded + j.exhausted + j.stopped + j.unknown) : 0;
-  if (notStarted > 0) notes.push(`${notStarted} of ${j.total} users never started: the closed driver stops starting journeys ${CLOSED_DRIVER_LIMIT_SEC} s into the load (a safety limit); the sale was measured on the others`);
+  if (notStarted > 0) notes.push(`${notStarted} of ${j.total} users never started: the closed driver stops starting journeys ${o.maxLoadMs / 1000} s into the load (--max-load-time, a safety limit); the sale was measured on the others`);
   if (result.outcomes.timeout > 0) notes.push(`${result.outcomes.timeout} requests got no answer within ${o.timeoutSec} s; their outcome is unknown`);
   if (load.restarts > 0) notes.push(`${load.restarts} instance restart(s): counters of a killed process are lost with it`);
   if (load.nemesis && load.nemesis.events.length === 0) notes.push(`the load ended before ${load.nemesis.fault} fired (first at ${load.nemesis.firstMs} ms)`);

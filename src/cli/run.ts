@@ -163,7 +163,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
 
   // The HTTP ceiling, before the strategies: the same server code answering a no-op route (once, on the first store).
   let httpCeiling: Ceiling | undefined;
-  if (o.transport === 'http') {
+  if (o.transport === 'http' && o.httpCeilingMs > 0) {
     const dbName = `seatlab_${dbTag}_ceiling`;
     const url = await createDatabaseFromTemplate(first.server.url, dbName, first.template);
     try {
@@ -171,7 +171,7 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
       const server = await startServerProcess({ databaseUrl: url, strategy: s0.name, strategyOptions: o.strategyOptions.get(s0.name), tokenSecret: secret, poolSize: o.poolSize,
         redisUrls: s0.requires.redis || redisForEveryStrategy(o) ? redis.map((r) => r.url) : [], redisKeyPrefix: `${dbName}:` });
       try {
-        httpCeiling = await measureHttpCeiling(server.url, { connections: o.params.connections, rate: o.rate, durationSec: CEILING_SECONDS });
+        httpCeiling = await measureHttpCeiling(server.url, { connections: o.params.connections, rate: o.rate, durationSec: o.httpCeilingMs / 1000 });
         io.err(`HTTP ceiling (GET /lab/noop, ${o.params.connections} connections): ${httpCeiling.perSec} req/s, p99 ${httpCeiling.p99Ms} ms`);
       } finally {
         await server.stop();
@@ -233,8 +233,6 @@ async function runCells(o: RunOptions, io: Io, argv: string[], p: Prepared): Pro
     ceilings: { http: httpCeiling },
   });
 }
-
-const CEILING_SECONDS = 3;
 
 /** req/s ÷ the lower ceiling, unless the run beat it (then the ceiling measured other work and says so); where the time goes, from the CPU measured. */
 function withEfficiency(agg: StrategyResult, lower: number): StrategyResult {

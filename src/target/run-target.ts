@@ -98,8 +98,8 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
   // The lab's CPU only: the target's processes are somebody else's.
   const cpu = startCpuWindow(runComponents({ target: t.url }));
   const result = o.rate
-    ? await driveOpen(plan, { urls: [t.url], rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, onProgress, recorder: rec })
-    : await driveClosed(plan, { urls: [t.url], connections: o.params.connections, timeoutSec: o.timeoutSec, onProgress, recorder: rec });
+    ? await driveOpen(plan, { urls: [t.url], rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec })
+    : await driveClosed(plan, { urls: [t.url], connections: o.params.connections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec });
   const cpuFigures = cpu.end(result.requests);
   const tickets = o.scenario.workload!(o.params, createRng(o.params.seed)).op === 'hold-ticket';
   const { check, hist, notes } = await truth(o, t, db, sale, rec, tickets);
