@@ -86,7 +86,7 @@ describe('thresholds', () => {
   it('a breach exits 99 and is listed in the report; a pass leaves the exit code alone', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-th-'));
     try {
-      const base = ['run', '--strategy', 'pessimistic', '--scenario', 'hot-seat', '--users', '10', '--runs', '1', '--warmup', '0', '--out', out, '--database-url', inject('pgUrl'), '--json'];
+      const base = ['run', '--strategy', 'pessimistic', '--scenario', 'hot-seat', '--users', '10', '--runs', '1', '--warmup', '0', '--http-ceiling', 'off', '--out', out, '--database-url', inject('pgUrl'), '--json'];
       const breach = await bench([...base, '--threshold', 'p99<0.001', '--threshold', 'oversold==0'], { timeoutMs: 60_000 });
       expect(breach.code, breach.stderr).toBe(99);
       expect(breach.stderr).toContain('threshold FAIL  pessimistic: p99 < 0.001');
@@ -112,7 +112,7 @@ describe('open model', () => {
   it('a rate above capacity is reported as a shortfall with drops, not quietly measured lower', async () => {
     // 1,500 arrivals scheduled within 15 ms: more than the 1,000 connections can hold, so the rest are dropped.
     const r = await bench(['run', '--strategy', 'optimistic', '--scenario', 'flash-sale', '--users', '1500', '--seats', '100', '--rate', '100000',
-      '--runs', '1', '--warmup', '0', '--json', '--out', os.tmpdir(), '--database-url', inject('pgUrl')], { timeoutMs: 120_000 });
+      '--runs', '1', '--warmup', '0', '--http-ceiling', 'off', '--json', '--out', os.tmpdir(), '--database-url', inject('pgUrl')], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     const res = report.results[0];
@@ -258,8 +258,9 @@ describe('bench run end to end', () => {
   it('hot-seat over every strategy: --json prints only report.json; safe strategies have exactly 1 winner', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cli-'));
     try {
+      // A short warm-up keeps its path in the test; the HTTP ceiling is off (ceilings.test.ts measures it).
       const r = await bench(['run', '--strategy', 'all', '--scenario', 'hot-seat', '--users', '40', '--runs', '2', '--json', '--out', out,
-        '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { timeoutMs: 230_000 });
+        '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50', '--warmup', '300ms', '--http-ceiling', 'off'], { timeoutMs: 230_000 });
       expect(r.code, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout);
       expect(report.schemaVersion).toBe(1);
@@ -299,6 +300,10 @@ describe('bench run end to end', () => {
       expect(md).toContain('| strategy | safe | req/s | ok/s |');
       expect(md).toContain(report.machine.cpuModel);
       expect(md).toContain('## The lab\'s memory');
+      expect(report.ceilings.http).toBeUndefined();
+      expect(md).toContain('- HTTP ceiling: the booking server answering GET /lab/noop under the same load model: not measured.');
+      expect(r.stderr).not.toContain('HTTP ceiling (GET /lab/noop');
+      for (const res of report.results) expect(res.warmup).toMatchObject({ ms: 300, applied: true });
       expect(JSON.parse(await readFile(path.join(out, report.runId, 'report.json'), 'utf8'))).toEqual(report);
       // Every run database was dropped afterwards.
       const c = new pg.Client(inject('pgUrl'));

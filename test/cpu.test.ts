@@ -133,7 +133,7 @@ describe('CPU per component in a real run', () => {
   const run = async (args: string[]) => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-cpu-'));
     onTestFinished(() => rm(out, { recursive: true, force: true }));
-    const r = await runBench(['run', '--strategy', 'pessimistic', '--runs', '1', '--warmup', '0', '--json', '--out', out, ...args], { timeoutMs: 150_000 });
+    const r = await runBench(['run', '--strategy', 'pessimistic', '--runs', '1', '--warmup', '0', '--http-ceiling', 'off', '--json', '--out', out, ...args], { timeoutMs: 150_000 });
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     return { report, md: await readFile(path.join(out, report.runId, 'report.md'), 'utf8'), stderr: r.stderr };

@@ -16,7 +16,7 @@ describe('report.html in a real headless browser', () => {
     try {
       const strategies = ['pessimistic', 'optimistic', 'none'];
       const run = spawnSync(process.execPath, ['bin/bench.js', 'run', '--strategy', strategies.join(','), '--scenario', 'hot-seat', '--users', '30',
-        '--runs', '2', '--warmup', '0', '--out', out, '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { encoding: 'utf8', timeout: 120_000 });
+        '--runs', '2', '--warmup', '0', '--http-ceiling', 'off', '--out', out, '--database-url', inject('pgUrl'), '--strategy-opt', 'raceWindowMs=50'], { encoding: 'utf8', timeout: 120_000 });
       expect(run.status, run.stderr).toBe(0);
       const [runId] = await readdir(out);
       const file = path.join(out, runId!, 'report.html');

@@ -123,7 +123,7 @@ describe('bench run on one PostgreSQL store named with --store', () => {
   it('--store postgres is pg: same keys, labels and history names as without it; the store is recorded', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-store-'));
     try {
-      const r = await bench([...run, '--users', '10', '--runs', '1', '--warmup', '0', '--json', '--out', out, '--store', 'postgres', '--database-url', inject('pgUrl'),
+      const r = await bench([...run, '--users', '10', '--runs', '1', '--warmup', '0', '--http-ceiling', 'off', '--json', '--out', out, '--store', 'postgres', '--database-url', inject('pgUrl'),
         '--threshold', 'pessimistic@pg:oversold==0'], { timeoutMs: 90_000 });
       expect(r.code, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout);
