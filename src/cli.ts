@@ -11,6 +11,7 @@ import { serve, type RawServeOptions } from './cli/serve.js';
 import { compare, type RawCompareOptions } from './cli/compare.js';
 import { exportPlan, type RawExportOptions } from './cli/export.js';
 import { checkSale, type RawCheckOptions } from './cli/check.js';
+import { profileCheck, type RawProfileCheckOptions } from './cli/profile-check.js';
 import { faultNames } from './nemesis/index.js';
 import { runTargetBench } from './target/run-target.js';
 import { ProfileError } from './target/profile.js';
@@ -193,6 +194,18 @@ program
   .option('--out <dir>', 'results directory', 'results')
   .option('--json', 'also print report.json to stdout')
   .action((raw: RawCheckOptions) => guarded(() => checkSale(raw, io, process.argv.slice(2))));
+
+program
+  .command('profile')
+  .description('work on a target\'s profile (see docs/black-box.md)')
+  .command('check <file>')
+  .description('a dry run for a profile\'s author: each operation once on a sale of its own (3 seats, 3 users) — what was sent, what came back, which outcome rule matched, ' +
+    'what was captured, what truth.reservations returned — and every problem named with its field; exit 0 (no problem), 1 (problems in the profile), 2 (target or database not there)')
+  .option('--target <url>', 'the booking API the profile describes')
+  .option('--target-db <url>', 'its database (postgres:// or mysql://), for SQL seeding and truth.reservations')
+  .option('--seats <n>', 'seats of the check\'s sale (default 3)')
+  .option('--json', 'also print the whole check as JSON on stdout')
+  .action((file: string, raw: RawProfileCheckOptions) => guarded(() => profileCheck(file, raw, io)));
 
 program
   .command('compare <baseline> <current>')

@@ -11,7 +11,7 @@ export async function send(pool: Pool, a: AttemptRequest, j: Journey): Promise<A
     const res = await pool.request({
       path: a.path,
       method: a.method,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${j.token}`, ...a.headers },
+      headers: requestHeaders(a, j),
       body: a.body,
     });
     const text = await res.body.text();
@@ -34,9 +34,14 @@ export async function send(pool: Pool, a: AttemptRequest, j: Journey): Promise<A
   }
 }
 
+/** The first of a profile's outcome rules that matches an answer (-1: none does). */
+export function matchRule(rules: AnswerReader['rules'], status: number, text: string): number {
+  return rules?.findIndex((x) => x.status.includes(status) && (x.bodyIncludes === undefined || text.includes(x.bodyIncludes))) ?? -1;
+}
+
 /** A target's answer read by its profile: the first matching rule decides; the id comes from its path. */
-function readWith(r: AnswerReader, status: number, text: string): Answer {
-  const rule = r.rules?.find((x) => x.status.includes(status) && (x.bodyIncludes === undefined || text.includes(x.bodyIncludes)));
+export function readWith(r: AnswerReader, status: number, text: string): Answer {
+  const rule = r.rules?.[matchRule(r.rules, status, text)];
   const answer: Answer = { status, ...(rule ? { outcome: rule.outcome } : {}) };
   if (status >= 400 || (rule && rule.outcome !== 'ok')) answer.errorCode = rule?.bodyIncludes ?? `HTTP_${status}`;
   if (r.reservationId && (rule ? rule.outcome === 'ok' : status < 300)) {
@@ -48,6 +53,11 @@ function readWith(r: AnswerReader, status: number, text: string): Answer {
     }
   }
   return answer;
+}
+
+/** What every attempt carries: JSON, the user's bearer token, then the profile's own headers over them. */
+export function requestHeaders(a: AttemptRequest, j: Pick<Journey, 'token'>): Record<string, string> {
+  return { 'content-type': 'application/json', authorization: `Bearer ${j.token}`, ...a.headers };
 }
 
 function wireError(err: unknown): string {

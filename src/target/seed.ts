@@ -8,19 +8,53 @@ import { mintJwt, pick, render, sqlTemplate, type Vars } from './template.js';
 
 export interface SeededSale { vars: Vars; users: Vars[] }
 
+/** One call of a seeding step as it went: for `bench profile check`, which shows a profile's author each step. */
+export interface StepTrace {
+  where: string;
+  method: string;
+  path: string;
+  body?: unknown;
+  status?: number;
+  /** The answer's text, cut to 500 characters. */
+  answer?: string;
+  captured: Vars;
+  /** Capture paths the answer does not have, as "capture.<name>: <path>". */
+  missing: string[];
+}
+
+export type Tracer = (t: StepTrace) => void;
+
 const env = () => Object.fromEntries(Object.entries(process.env).map(([k, v]) => [`env.${k}`, v]));
 
-async function call(base: string, s: HttpStep, vars: Vars, where: string): Promise<Vars> {
-  const res = await fetch(`${base}${render(s.path, vars, where) as string}`, {
+async function call(base: string, s: HttpStep, vars: Vars, where: string, trace?: Tracer): Promise<Vars> {
+  const path = render(s.path, vars, where) as string;
+  const body = s.body === undefined ? undefined : render(s.body, vars, where);
+  const res = await fetch(`${base}${path}`, {
     method: s.method,
     headers: { 'content-type': 'application/json', ...(render(s.headers ?? {}, vars, where) as Record<string, string>) },
-    body: s.body === undefined ? undefined : JSON.stringify(render(s.body, vars, where)),
+    body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
-  if (!res.ok) throw new Error(`${where}: ${s.method} ${s.path} answered ${res.status}: ${text.slice(0, 200)}`);
-  const json = text ? JSON.parse(text) : {};
-  return Object.fromEntries(Object.entries(s.capture ?? {}).map(([k, path]) => [k, pick(json, path)]));
+  const t: StepTrace = { where, method: s.method, path, ...(body !== undefined ? { body } : {}), status: res.status, answer: text.slice(0, 500), captured: {}, missing: [] };
+  if (!res.ok) {
+    trace?.(t);
+    throw new Error(`${where}: ${s.method} ${s.path} answered ${res.status}: ${text.slice(0, 200)}`);
+  }
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    trace?.(t);
+    throw new Error(`${where}: ${s.method} ${s.path} answered ${res.status} with a body that is not JSON, so nothing can be captured from it: ${text.slice(0, 200)}`);
+  }
+  for (const [k, at] of Object.entries(s.capture ?? {})) {
+    const v = pick(json, at);
+    t.captured[k] = v;
+    if (v === undefined) t.missing.push(`capture.${k}: ${at}`);
+  }
+  trace?.(t);
+  return t.captured;
 }
 
 async function rows(db: Knex, sql: string, vars: Vars, where: string): Promise<Vars[]> {
@@ -30,7 +64,7 @@ async function rows(db: Knex, sql: string, vars: Vars, where: string): Promise<V
 }
 
 /** Seeds one sale: `seats` seats (or tickets), `users` users, a label unique to this run. */
-export async function seedSale(p: Profile, o: { base: string; db?: Knex; seats: number; users: number; label: string }): Promise<SeededSale> {
+export async function seedSale(p: Profile, o: { base: string; db?: Knex; seats: number; users: number; label: string; trace?: Tracer }): Promise<SeededSale> {
   const base: Vars = { ...env(), seats: o.seats, users: o.users, label: o.label };
   let vars: Vars;
   if (p.schedule.sql) {
@@ -43,7 +77,7 @@ export async function seedSale(p: Profile, o: { base: string; db?: Knex; seats: 
       }
     });
   } else {
-    vars = { ...base, ...(await call(o.base, p.schedule.http!, base, 'schedule.http')) };
+    vars = { ...base, ...(await call(o.base, p.schedule.http!, base, 'schedule.http', o.trace)) };
   }
   if (vars.scheduleId === undefined) throw new Error(`profile ${p.name}: the schedule step must give a scheduleId (a column or a capture named scheduleId)`);
   if (p.schedule.seats) {
@@ -66,7 +100,7 @@ export async function seedSale(p: Profile, o: { base: string; db?: Knex; seats: 
     await Promise.all(Array.from({ length: Math.min(32, o.users) }, async () => {
       while (next < o.users) {
         const i = next++;
-        users[i] = { i: i + 1, ...(await call(o.base, p.users.http!, { ...vars, i: i + 1 }, 'users.http')) };
+        users[i] = { i: i + 1, ...(await call(o.base, p.users.http!, { ...vars, i: i + 1 }, 'users.http', o.trace)) };
       }
     }));
   }
