@@ -12,7 +12,7 @@ describe('bench run --instances --nemesis: the fault matrix end to end', () => {
   it('two instances under kill-instance and kill-db-connections: faults recorded with times, a history per cell, oversold 0, nothing stuck', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'seatlab-faults-'));
     try {
-      const r = await bench(['run', '--strategy', 'pessimistic,optimistic', '--scenario', 'flash-sale', '--users', '1500', '--seats', '150', '--runs', '1',
+      const r = await bench(['run', '--strategy', 'pessimistic,optimistic', '--scenario', 'flash-sale', '--users', '1000', '--seats', '100', '--runs', '1',
         '--warmup', '0', '--http-ceiling', 'off', '--instances', '2', '--nemesis', 'kill-instance,kill-db-connections', '--nemesis-every', '1500ms', '--nemesis-for', '300ms',
         '--json', '--out', out, '--database-url', inject('pgUrl')], 200_000);
       expect(r.code, r.stderr).toBe(0);
