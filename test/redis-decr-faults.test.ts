@@ -237,6 +237,32 @@ describe('redis-decr reconciler and rebuild', () => {
     expect(check.violationCounts['seat-sold-twice']).toBeUndefined();
   });
 
+  it('walks the claims in batches: 267 claims leaked among 600 sold seats are given back over several ticks of 50; the sold seats\' claims stay', async () => {
+    // More claims than a listpack holds (128), so HSCAN really pages: each tick reads one batch, not the whole hash.
+    const { url, db, schedule, r, key, redisNow } = await setup(1000);
+    const api = await startApi(url, 'redis-decr', { strategyOptions: { reconcileAfterMs: '200', reconcileIntervalMs: '50', reconcileBatch: '50' } });
+    const sold = Array.from({ length: 600 }, (_, i) => i + 1);
+    await db('seats').where({ schedule_id: schedule.scheduleId }).whereIn('seat_no', sold).update({ status: 'SOLD' });
+    const stamp = await redisNow();
+    const claims: string[] = [];
+    for (let n = 1; n <= 1000; n++) if (n <= 600 || n % 3 !== 0) claims.push(String(n), stamp);
+    await r.hset(key('claims'), ...claims);
+    const leaked = 1000 - 600 - Math.floor(400 / 3);
+    const deadline = Date.now() + 20_000;
+    const seen: number[] = [];
+    while (Date.now() < deadline) {
+      const c = api.counters().reconciledSeats ?? 0;
+      if (seen.at(-1) !== c) seen.push(c);
+      if (c >= leaked) break;
+      await sleep(20);
+    }
+    expect(api.counters().reconciledSeats).toBe(leaked);
+    // The walk took several ticks: no single tick gave back everything.
+    expect(seen.length).toBeGreaterThan(3);
+    expect(await r.hlen(key('claims'))).toBe(600);
+    expect((await r.hmget(key('claims'), '1', '600')).every((v) => v === stamp)).toBe(true);
+  });
+
   it('an instance that starts later does not wipe claims another instance made (rebuild only if missing)', async () => {
     const { url, schedule, users, r, key, redisNow } = await setup(3);
     const first = await startApi(url, 'redis-decr');
