@@ -70,6 +70,7 @@ export interface RawRunOptions {
   target?: string;
   profile?: string;
   targetDb?: string;
+  targetRedis?: string;
   linkLatency?: string;
   linkJitter?: string;
   redisTopology?: string;
@@ -147,7 +148,7 @@ export function parseStores(raw: { store?: string; databaseUrl?: string[] }, env
 }
 
 /** The black-box target before its profile is loaded. */
-export interface TargetSpec { url: string; profileFile: string; databaseUrl?: string; profile?: Profile }
+export interface TargetSpec { url: string; profileFile: string; databaseUrl?: string; redisUrl?: string; profile?: Profile }
 
 /** The faults to inject (each one a column of the fault matrix) and their schedule, if overridden. */
 export interface NemesisOptions {
@@ -204,7 +205,7 @@ export interface RunOptions {
 /** --target URL --profile FILE [--target-db URL]: the profile itself is loaded (async) by the caller. */
 function parseTarget(raw: RawRunOptions, problems: string[]): TargetSpec | undefined {
   if (raw.target === undefined) {
-    if (raw.profile !== undefined || raw.targetDb !== undefined) problems.push('--profile and --target-db need --target <url of the booking API>');
+    if (raw.profile !== undefined || raw.targetDb !== undefined || raw.targetRedis !== undefined) problems.push('--profile, --target-db and --target-redis need --target <url of the booking API>');
     return undefined;
   }
   let url: URL | undefined;
@@ -217,7 +218,8 @@ function parseTarget(raw: RawRunOptions, problems: string[]): TargetSpec | undef
   if (raw.profile === undefined) problems.push('--target needs --profile <file>: a JSON or YAML description of the API (see profiles/seatlab.json)');
   if (raw.strategy !== undefined) problems.push('--target measures somebody else\'s API instead of a strategy: drop --strategy');
   if (raw.targetDb !== undefined && !/^(postgres|postgresql|mysql|mariadb):\/\//.test(raw.targetDb)) problems.push(`--target-db must be a postgres://, postgresql://, mysql:// or mariadb:// URL of the target's database (got "${raw.targetDb}")`);
-  return url ? { url: raw.target.replace(/\/+$/, ''), profileFile: raw.profile ?? '', ...(raw.targetDb ? { databaseUrl: raw.targetDb } : {}) } : undefined;
+  if (raw.targetRedis !== undefined && !/^rediss?:\/\//.test(raw.targetRedis)) problems.push(`--target-redis must be a redis:// or rediss:// URL of the target's Redis (got "${raw.targetRedis}")`);
+  return url ? { url: raw.target.replace(/\/+$/, ''), profileFile: raw.profile ?? '', ...(raw.targetDb ? { databaseUrl: raw.targetDb } : {}), ...(raw.targetRedis ? { redisUrl: raw.targetRedis } : {}) } : undefined;
 }
 
 /** --instances N (1 … 16). */

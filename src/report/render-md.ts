@@ -179,6 +179,7 @@ export function renderMarkdown(report: Report): string {
     out.push(`Black-box run against **${t.url}** (${t.where}) through the profile **${String(t.profile.name)}**` +
       `${typeof t.profile.note === 'string' && t.profile.note ? ` (${t.profile.note})` : ''}. Health: ${t.health ? `${t.health.status} ${t.health.body.slice(0, 120)}` : 'not asked'}. ` +
       (t.truth === 'database' ? 'Oversold is counted from the target\'s own database (the profile\'s truth query), not from its status codes.'
+        : t.truth === 'redis' ? 'Oversold is counted from the holds sampled in the target\'s Redis during the run (the profile\'s truth.redis), not from its status codes; a hold shorter than one sample is not seen.'
         : '**Weaker check:** no --target-db, so the truth is what the API shows; a seat sold twice cannot be seen this way.'), '');
   }
   out.push(...renderFaultsMarkdown(r), ...renderInstancesMarkdown(r));

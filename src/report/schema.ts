@@ -302,7 +302,7 @@ export interface Report {
     profile: Record<string, unknown>;
     health?: { status: number; body: string };
     /** How the truth was read: from the target's database (strong) or from what its API shows (weaker). */
-    truth: 'database' | 'api';
+    truth: 'database' | 'redis' | 'api';
   };
   results: StrategyResult[];
   /** Measured in the same run: the booking server answering a no-op route under the same load model. */

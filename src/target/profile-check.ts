@@ -89,8 +89,8 @@ export async function checkProfile(p: Profile, o: { base: string; db?: Knex; sea
   if (!p.outcomes) out.notes.push('no outcomes rules: answers are read by status code alone (2xx ok, 409 conflict, 402 soldOut, other 4xx rejected, 5xx error)');
 
   if (p.seatMap) await seatMap(o.base, p, sale, out, okHolds > 0);
-  if (p.truth && o.db) await truth(o.db, p, sale, okHolds, out);
-  else if (p.truth) out.notes.push('truth.reservations was not run: give --target-db <url of the target\'s database>');
+  if (p.truth?.reservations && o.db) await truth(o.db, p, sale, okHolds, out);
+  else if (p.truth?.reservations) out.notes.push('truth.reservations was not run: give --target-db <url of the target\'s database>');
   else out.notes.push('no truth.reservations: without the target\'s database a run cannot see a seat sold twice');
   return out;
 }
@@ -141,7 +141,7 @@ async function seatMap(base: string, p: Profile, sale: SeededSale, out: ProfileC
 }
 
 async function truth(db: Knex, p: Profile, sale: SeededSale, okHolds: number, out: ProfileCheckResult): Promise<void> {
-  const q = sqlTemplate(p.truth!.reservations, sale.vars, 'truth.reservations');
+  const q = sqlTemplate(p.truth!.reservations!, sale.vars, 'truth.reservations');
   let raw: Vars[];
   try {
     const res = (await db.raw(q.sql, q.bindings as Knex.RawBinding[])) as { rows?: Vars[] } | Vars[][];

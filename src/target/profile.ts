@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { validateRedisTruth, type RedisTruthSpec } from './redis-truth.js';
 
 // A profile describes somebody else's booking API in the lab's terms (Artillery's flow-and-capture
 // idea, kept to one screen): how users come to exist and get a bearer token, how a sale is seeded,
@@ -38,8 +39,11 @@ export interface Profile {
   hold?: HttpStep;
   holdTicket?: HttpStep;
   outcomes?: OutcomeRule[];
-  /** The truth, from the target's database. */
-  truth?: { reservations: string };
+  /**
+   * The truth: the target's reservations from its database (SQL on --target-db), and holds that
+   * live only in Redis (sampled from --target-redis during the run; see redis-truth.ts).
+   */
+  truth?: { reservations?: string; redis?: RedisTruthSpec };
   /** Without --target-db: what the API shows of the seats (a weaker check). */
   seatMap?: HttpStep & { list: string; seatNo: string; status: string; taken: string[] };
 }
@@ -124,8 +128,15 @@ export function validateProfile(raw: unknown): string[] {
     });
   }
   if (raw.truth !== undefined) {
-    if (isObj(raw.truth)) str(raw.truth, 'reservations', p, true, 'truth.');
-    else p.push('truth: expected an object { reservations: SQL }');
+    if (isObj(raw.truth)) {
+      for (const k of Object.keys(raw.truth)) if (k !== 'reservations' && k !== 'redis') p.push(`truth.${k}: unknown field (known: reservations, redis)`);
+      if (raw.truth.reservations === undefined && raw.truth.redis === undefined) p.push('truth: expected reservations (SQL on --target-db) or redis (holds kept in Redis, read from --target-redis), or both');
+      str(raw.truth, 'reservations', p, false, 'truth.');
+      if (raw.truth.redis !== undefined) {
+        if (isObj(raw.truth.redis)) validateRedisTruth(raw.truth.redis, p);
+        else p.push('truth.redis: expected an object { match, seatNo, userId, sampleMs? }');
+      }
+    } else p.push('truth: expected an object { reservations: SQL, redis?: { match, seatNo, userId } }');
   }
   if (raw.seatMap !== undefined) {
     step(raw.seatMap, 'seatMap', p);

@@ -28,13 +28,20 @@ import { idNumber, render, type Vars } from './template.js';
 import { seedSale, type SeededSale } from './seed.js';
 import { reservationsFromDb, takenFromApi } from './truth.js';
 import path from 'node:path';
+import type { ReservationInterval } from '../check/intervals.js';
+import { labRedis } from '../infra/redis-client.js';
+import { mergeSameHolder, sampleRedisHolds } from './redis-truth.js';
+
+type SampledHolds = { rows: ReservationInterval[]; samples: number; failures: number };
+/** Epoch microseconds, the clock the target's database rows are read in. */
+const epochUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
 // Black-box mode: the same scenarios, load models, runs, checks and report, pointed at somebody
 // else's booking API through a profile. The report names the target instead of a strategy, and
 // counts oversold from the target's database when it is given one (--target-db), never from its
 // status codes.
 
-export interface TargetOptions { url: string; profile: Profile; profileFile: string; databaseUrl?: string }
+export interface TargetOptions { url: string; profile: Profile; profileFile: string; databaseUrl?: string; redisUrl?: string }
 
 /** Loads the profile and checks it can run this scenario; every problem is a usage error. */
 export async function resolveTarget(o: RunOptions): Promise<TargetOptions> {
@@ -44,7 +51,9 @@ export async function resolveTarget(o: RunOptions): Promise<TargetOptions> {
   const problems: string[] = [];
   if (op === 'hold' && !profile.hold) problems.push(`profile ${t.profileFile}: ${o.scenario.name} holds numbered seats, but the profile has no "hold" step`);
   if (op === 'hold-ticket' && !profile.holdTicket) problems.push(`profile ${t.profileFile}: ${o.scenario.name} sells unnumbered tickets, but the profile has no "holdTicket" step`);
-  if (t.databaseUrl && !profile.truth) problems.push(`profile ${t.profileFile}: --target-db was given but the profile has no truth.reservations query to read it with`);
+  if (t.databaseUrl && !profile.truth?.reservations) problems.push(`profile ${t.profileFile}: --target-db was given but the profile has no truth.reservations query to read it with`);
+  if (t.redisUrl && !profile.truth?.redis) problems.push(`profile ${t.profileFile}: --target-redis was given but the profile has no truth.redis (match, seatNo, userId) to read it with`);
+  if (!t.redisUrl && profile.truth?.redis && !t.databaseUrl) problems.push(`profile ${t.profileFile}: its holds live in Redis (truth.redis): give --target-redis <url of the target's Redis>, or --target-db for the rest of the truth`);
   if (problems.length > 0) throw new ProfileError(t.profileFile, problems);
   return { ...t, profile };
 }
@@ -74,7 +83,7 @@ export async function runTargetBench(o: RunOptions, io: Io, argv: string[]): Pro
         ? { ...(info.engine === 'postgresql' ? { postgres: { version: info.version, kind: info.kind, settings: info.settings } } : {}), stores: [info] }
         : { postgres: { version: 'unknown (black box, no --target-db)', kind: 'target', settings: {} } },
       ceilings: {},
-      target: { url: t.url, where, profile: p as unknown as Record<string, unknown>, ...(health ? { health } : {}), truth: db && p.truth ? 'database' : 'api' },
+      target: { url: t.url, where, profile: p as unknown as Record<string, unknown>, ...(health ? { health } : {}), truth: db && p.truth?.reservations ? 'database' : t.redisUrl && p.truth?.redis ? 'redis' : 'api' },
     });
   } finally {
     await db?.destroy();
@@ -97,12 +106,17 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
   const onProgress = (x: { elapsedMs: number; requests: number; ok: number }) => c.io.err(`${c.label} ${(x.elapsedMs / 1000).toFixed(0)} s · ${x.requests} requests · ${x.ok} ok`);
   // The lab's CPU only: the target's processes are somebody else's.
   const cpu = startCpuWindow(runComponents({ target: t.url }));
+  // Holds that live only in Redis are seen only while they exist: sampled from before the first request to after the last.
+  const redisClient = t.redisUrl && p.truth?.redis ? labRedis(t.redisUrl) : undefined;
+  const sampler = redisClient && p.truth?.redis ? (await redisClient.connect().catch((err: Error) => { throw new InfraUnavailableError(`cannot reach --target-redis: ${err.message}`); }), sampleRedisHolds(redisClient, p.truth.redis, sale.vars, epochUs)) : undefined;
   const result = o.rate
     ? await driveOpen(plan, { urls: [t.url], rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec })
     : await driveClosed(plan, { urls: [t.url], connections: o.params.connections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec });
   const cpuFigures = cpu.end(result.requests);
+  const sampled = await sampler?.stop();
+  redisClient?.disconnect();
   const tickets = o.scenario.workload!(o.params, createRng(o.params.seed)).op === 'hold-ticket';
-  const { check, hist, notes } = await truth(o, t, db, sale, rec, tickets);
+  const { check, hist, notes } = await truth(o, t, db, sale, rec, tickets, sampled);
   await rec.history.close();
   const pseudo = { name: `target:${p.name}`, description: p.description ?? `${p.name} at ${t.url}`, safe: true, requires: { redis: false }, options: [],
     create: () => { throw new Error('a target is not a strategy'); } } satisfies SeatLockStrategy;
@@ -154,23 +168,33 @@ function seatVars(vars: Vars, seatNo: number | null): Vars {
  * over its reservations (tickets against the capacity as an inventory), and no more active
  * reservations than the capacity. Black-box runs and bench check both judge a target this way.
  */
-export async function targetDbTruth(db: Knex, p: Profile, vars: Vars, ops: Iterable<HistoryOp>, o: { capacity: number; tickets: boolean; opsKnown?: boolean }): Promise<{ check: ScenarioCheck; hist: HistoryCheckResult; endsKnown: boolean; reservations: number }> {
+export async function targetDbTruth(db: Knex | undefined, p: Profile, vars: Vars, ops: Iterable<HistoryOp>, o: { capacity: number; tickets: boolean; opsKnown?: boolean; redisRows?: ReservationInterval[] }): Promise<{ check: ScenarioCheck; hist: HistoryCheckResult; endsKnown: boolean; reservations: number }> {
   const log = new ViolationLog();
-  const { rows, endsKnown } = await reservationsFromDb(db, p, vars);
-  const hist = checkHistory(ops, { scheduleId: 0, reservations: rows.map((r) => ({ ...r, scheduleId: 0 })), inventoryTotal: o.tickets ? o.capacity : null, payments: [] }, { opsKnown: o.opsKnown ?? true });
+  const sql = db && p.truth?.reservations ? await reservationsFromDb(db, p, vars) : { rows: [], endsKnown: true };
+  // Holds seen in Redis join the database's rows; one user's hold and its confirmed purchase of the same seat are one reservation.
+  const rows = o.redisRows ? mergeSameHolder([...sql.rows, ...o.redisRows]) : sql.rows;
+  const { endsKnown } = sql;
+  // An answer's id can only be checked against rows that have ids: a Redis key has none (its rows' ids are the lab's, negative).
+  const opsKnown = (o.opsKnown ?? true) && Boolean(db && p.truth?.reservations);
+  const hist = checkHistory(ops, { scheduleId: 0, reservations: rows.map((r) => ({ ...r, scheduleId: 0 })), inventoryTotal: o.tickets ? o.capacity : null, payments: [] }, { opsKnown });
   const active = rows.filter((r) => r.endUs === null).length;
   if (active > o.capacity) log.add({ kind: 'over-capacity', detail: `${active} active reservations for ${o.capacity} ${o.tickets ? 'tickets' : 'seats'} (from the target's database)` });
   return { check: { oversold: hist.oversold, capacity: o.capacity, activeReservations: active, violations: log.violations, violationCounts: log.counts }, hist, endsKnown, reservations: rows.length };
 }
 
-async function truth(o: RunOptions, t: TargetOptions, db: Knex | undefined, sale: SeededSale, rec: Recorder, tickets: boolean): Promise<{ check: ScenarioCheck; hist?: HistoryCheckResult; notes: string[] }> {
+async function truth(o: RunOptions, t: TargetOptions, db: Knex | undefined, sale: SeededSale, rec: Recorder, tickets: boolean, redis?: SampledHolds): Promise<{ check: ScenarioCheck; hist?: HistoryCheckResult; notes: string[] }> {
   const p = t.profile;
   const log = new ViolationLog();
   const seats = o.params.seats;
   const ok = rec.outcomes.ok;
-  if (db && p.truth) {
-    const { check, hist, endsKnown } = await targetDbTruth(db, p, sale.vars, rec.history, { capacity: seats, tickets });
+  if ((db && p.truth?.reservations) || redis) {
+    const { check, hist, endsKnown } = await targetDbTruth(db, p, sale.vars, rec.history, { capacity: seats, tickets, ...(redis ? { redisRows: redis.rows } : {}) });
     const notes = endsKnown ? [] : ['the target does not record when a reservation stopped being active: overlaps are judged on active reservations only'];
+    if (redis) {
+      notes.push(`holds kept in Redis were sampled every ${p.truth!.redis!.sampleMs ?? 200} ms (${redis.samples} samples${redis.failures ? `, ${redis.failures} unanswered` : ''}, ${redis.rows.length} holds seen): ` +
+        'each is judged from its first to its last sighting, so two holders seen at once are a double hold, but a key that lived between two samples, or an overlap shorter than one, is not seen');
+      if (!(db && p.truth?.reservations)) notes.push('no truth.reservations on --target-db: acknowledged holds cannot be matched to stored rows (a Redis key has no id), so lost acknowledgements and unexplained writes were not checked');
+    }
     return { check, hist, notes };
   }
   const notes = ['weaker check: no --target-db, so the truth comes from what the API shows; a seat sold twice cannot be seen this way'];

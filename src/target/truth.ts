@@ -21,7 +21,7 @@ const toUs = (v: unknown): number | null => {
  * active and has no end time is taken as never overlapping (the weakest reading, said in the report).
  */
 export async function reservationsFromDb(db: Knex, p: Profile, vars: Vars): Promise<{ rows: ReservationInterval[]; endsKnown: boolean }> {
-  const q = sqlTemplate(p.truth!.reservations, vars, 'truth.reservations');
+  const q = sqlTemplate(p.truth!.reservations!, vars, 'truth.reservations');
   const res = (await db.raw(q.sql, q.bindings as Knex.RawBinding[])) as { rows?: Vars[] } | Vars[][];
   const raw = Array.isArray(res) ? (res[0] as Vars[]) : (res.rows ?? []);
   let endsKnown = true;
