@@ -204,6 +204,7 @@ program
     'what was captured, what truth.reservations returned — and every problem named with its field; exit 0 (no problem), 1 (problems in the profile), 2 (target or database not there)')
   .option('--target <url>', 'the booking API the profile describes')
   .option('--target-db <url>', 'its database (postgres:// or mysql://), for SQL seeding and truth.reservations')
+  .option('--target-redis <url>', 'its Redis (redis://), read once after the holds with truth.redis')
   .option('--seats <n>', 'seats of the check\'s sale (default 3)')
   .option('--json', 'also print the whole check as JSON on stdout')
   .action((file: string, raw: RawProfileCheckOptions) => guarded(() => profileCheck(file, raw, io)));

@@ -9,7 +9,8 @@ import { Redis } from 'ioredis';
 import { checkSeatOverlaps } from '../src/check/intervals.js';
 import { ViolationLog } from '../src/check/violations.js';
 import { labRedis } from '../src/infra/redis-client.js';
-import { validateProfile } from '../src/target/profile.js';
+import { validateProfile, type Profile } from '../src/target/profile.js';
+import { checkProfile } from '../src/target/profile-check.js';
 import { mergeSameHolder, sampleRedisHolds, type RedisTruthSpec } from '../src/target/redis-truth.js';
 import { runBench } from './helpers.js';
 
@@ -123,6 +124,19 @@ describe('truth.redis: holds kept only in Redis', () => {
     expect(safe.code, safe.stderr).toBe(0);
     expect(safe.res.outcomes.ok).toBe(1);
     expect(safe.res.oversold).toBe(0);
+  });
+
+  it('bench profile check reads truth.redis once after the holds, and names a pattern that matches no key', async () => {
+    const url = await redisHoldApi(true);
+    const client = labRedis(inject('redisUrl'));
+    await client.connect();
+    onTestFinished(() => void client.disconnect());
+    const good = await checkProfile(profile as Profile, { base: url, redis: client });
+    expect(good.problems).toEqual([]);
+    expect(good.steps.filter((s) => s.where === 'hold').map((s) => s.outcome)).toEqual(['ok', 'conflict']);
+    expect(good.redisTruth).toMatchObject({ keys: 1, sample: [{ seatNo: 1, userId: '1' }] });
+    const wrong = await checkProfile({ ...profile, truth: { redis: { ...profile.truth.redis, match: 'holds:{{scheduleId}}:*' } } } as Profile, { base: url, redis: client });
+    expect(wrong.problems).toEqual([expect.stringMatching(/^truth\.redis\.match: no key matches "holds:\d+:\*" after 1 hold\(s\) succeeded/)]);
   });
 
   it('the profile\'s truth.redis is validated field by field, and --target-redis needs it', async () => {

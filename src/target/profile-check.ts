@@ -5,6 +5,8 @@ import { seedSale, type SeededSale, type StepTrace } from './seed.js';
 import { profilePlan } from './run-target.js';
 import { pick, render, sqlTemplate, type Vars } from './template.js';
 import { reservationsFromDb } from './truth.js';
+import { readHolds } from './redis-truth.js';
+import type { RedisClient } from '../infra/redis-client.js';
 import { matchRule, readWith, requestHeaders } from '../load/http-send.js';
 import { classify, type AttemptRequest } from '../load/plan.js';
 
@@ -26,6 +28,8 @@ export interface ProfileCheckResult {
   target: string;
   steps: CheckedStep[];
   truth?: { rows: number; sample: Vars[]; columns: string[] };
+  /** What truth.redis read once after the holds: each key with its seat and holder. */
+  redisTruth?: { keys: number; sample: { key: string; seatNo: number | null; userId: unknown }[] };
   /** Wrong in the profile, each naming its field: the check fails (exit 1). */
   problems: string[];
   /** About the target, not the profile (e.g. one seat held twice on the dry run). */
@@ -36,7 +40,7 @@ export interface ProfileCheckResult {
 const USERS = 3;
 const excerpt = (t: string) => t.slice(0, 500);
 
-export async function checkProfile(p: Profile, o: { base: string; db?: Knex; seats?: number }): Promise<ProfileCheckResult> {
+export async function checkProfile(p: Profile, o: { base: string; db?: Knex; redis?: RedisClient; seats?: number }): Promise<ProfileCheckResult> {
   const out: ProfileCheckResult = { profile: p.name, target: o.base, steps: [], problems: [], findings: [], notes: [] };
   const seats = Math.max(2, o.seats ?? 3);
 
@@ -91,7 +95,9 @@ export async function checkProfile(p: Profile, o: { base: string; db?: Knex; sea
   if (p.seatMap) await seatMap(o.base, p, sale, out, okHolds > 0);
   if (p.truth?.reservations && o.db) await truth(o.db, p, sale, okHolds, out);
   else if (p.truth?.reservations) out.notes.push('truth.reservations was not run: give --target-db <url of the target\'s database>');
-  else out.notes.push('no truth.reservations: without the target\'s database a run cannot see a seat sold twice');
+  else if (!p.truth?.redis) out.notes.push('no truth.reservations: without the target\'s database a run cannot see a seat sold twice');
+  if (p.truth?.redis && o.redis) await redisTruth(o.redis, p, sale, okHolds, out);
+  else if (p.truth?.redis) out.notes.push('truth.redis was not read: give --target-redis <url of the target\'s Redis>');
   return out;
 }
 
@@ -158,6 +164,21 @@ async function truth(db: Knex, p: Profile, sale: SeededSale, okHolds: number, ou
     else await reservationsFromDb(db, p, sale.vars).catch((err: Error) => out.problems.push(err.message));
   }
   if (raw.length !== okHolds) out.problems.push(`truth.reservations: ${raw.length} rows for the ${okHolds} holds this check was told succeeded; the query must return every reservation of the schedule {{scheduleId}}`);
+}
+
+async function redisTruth(r: RedisClient, p: Profile, sale: SeededSale, okHolds: number, out: ProfileCheckResult): Promise<void> {
+  const spec = p.truth!.redis!;
+  const holds = await readHolds(r, spec, sale.vars);
+  out.redisTruth = { keys: holds.length, sample: holds.slice(0, 3) };
+  const match = render(spec.match, sale.vars, 'truth.redis.match') as string;
+  if (holds.length === 0 && okHolds > 0) {
+    const [, some] = await r.scan('0', 'COUNT', 100);
+    out.problems.push(`truth.redis.match: no key matches "${match}" after ${okHolds} hold(s) succeeded${some.length ? `; keys there: ${some.slice(0, 5).join(', ')}` : ''}`);
+  }
+  for (const h of holds.slice(0, 3)) {
+    if (h.seatNo === null) out.problems.push(`truth.redis.seatNo: "${spec.seatNo}" gives no seat number for key ${h.key}`);
+    if (h.userId === null || h.userId === '') out.problems.push(`truth.redis.userId: "${spec.userId}" gives no holder for key ${h.key}`);
+  }
 }
 
 function fieldsOf(text: string | undefined): string {
