@@ -103,7 +103,9 @@ describe('open model (driveOpen)', () => {
     const [first, second] = r.recorder.history;
     expect([first!.status, second!.status]).toEqual([409, 201]);
     expect(second!.process).toBe(first!.process);
-    expect(second!.invokeMs - first!.completeMs).toBeLessThan(5);
+    // The next arrival's slot is 100 ms away (10/s): a follow-up within half of it did not wait for a slot.
+    // (It was 5 ms, which a loaded machine missed by 0.005 ms: the point is the slot, not the speed.)
+    expect(second!.invokeMs - first!.completeMs).toBeLessThan(50);
     expect(r.journeys.succeeded).toBe(1);
   });
 
