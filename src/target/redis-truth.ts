@@ -89,8 +89,14 @@ export function sampleRedisHolds(r: RedisClient, spec: RedisTruthSpec, vars: Var
       failures++;
     }
   };
-  let running = once();
-  const timer = setInterval(() => { running = running.then(once); }, spec.sampleMs ?? 200);
+  // A sample still running when the next is due is not queued behind: that tick is skipped.
+  let busy = true;
+  let running = once().finally(() => { busy = false; });
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    running = once().finally(() => { busy = false; });
+  }, spec.sampleMs ?? 200);
   return {
     /** A last sample, then every interval: a key still there at the end is a hold still active. */
     async stop(): Promise<{ rows: ReservationInterval[]; samples: number; failures: number }> {

@@ -107,8 +107,13 @@ async function oneRun(o: RunOptions, t: TargetOptions, db: Knex | undefined, c: 
   // The lab's CPU only: the target's processes are somebody else's.
   const cpu = startCpuWindow(runComponents({ target: t.url }));
   // Holds that live only in Redis are seen only while they exist: sampled from before the first request to after the last.
-  const redisClient = t.redisUrl && p.truth?.redis ? labRedis(t.redisUrl) : undefined;
-  const sampler = redisClient && p.truth?.redis ? (await redisClient.connect().catch((err: Error) => { throw new InfraUnavailableError(`cannot reach --target-redis: ${err.message}`); }), sampleRedisHolds(redisClient, p.truth.redis, sale.vars, epochUs)) : undefined;
+  let redisClient: ReturnType<typeof labRedis> | undefined;
+  let sampler: ReturnType<typeof sampleRedisHolds> | undefined;
+  if (t.redisUrl && p.truth?.redis) {
+    redisClient = labRedis(t.redisUrl);
+    await redisClient.connect().catch((err: Error) => { throw new InfraUnavailableError(`cannot reach --target-redis: ${err.message}`); });
+    sampler = sampleRedisHolds(redisClient, p.truth.redis, sale.vars, epochUs);
+  }
   const result = o.rate
     ? await driveOpen(plan, { urls: [t.url], rate: o.rate, maxConnections: o.maxConnections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec })
     : await driveClosed(plan, { urls: [t.url], connections: o.params.connections, timeoutSec: o.timeoutSec, maxDurationSec: o.maxLoadMs / 1000, onProgress, recorder: rec });
