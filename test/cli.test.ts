@@ -144,7 +144,15 @@ describe('--transport direct', () => {
       expect(res.outcomes.ok).toBe(1);
       expect(res.outcomes.conflict).toBe(29);
       expect(res.oversold).toBe(0);
+      expect(res.notes.join(' ')).not.toContain('did not sell out');
     }
+    // 20 users for 100 seats cannot sell out: "sold out in" is then only the time to the last hold, and the report says so.
+    const unsold = await bench(['run', '--strategy', 'pessimistic', '--scenario', 'flash-sale', '--users', '20', '--seats', '100', '--transport', 'direct',
+      '--runs', '1', '--warmup', '0', '--json', '--out', os.tmpdir(), '--database-url', inject('pgUrl')], { timeoutMs: 120_000 });
+    expect(unsold.code, unsold.stderr).toBe(0);
+    const u = JSON.parse(unsold.stdout).results[0];
+    expect(u.outcomes.ok).toBe(20);
+    expect(u.notes).toContain('the sale did not sell out: 80 of 100 seats were left at the end, so "sold out in" is the time to the last successful hold');
     const refused = await bench(['run', '--strategy', 'all', '--scenario', 'queue-rush', '--transport', 'direct']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--transport direct: queue-rush goes through the waiting room');

@@ -164,6 +164,10 @@ export function assemble(o: RunOptions, strategy: SeatLockStrategy, fault: Fault
   const notStarted = result.model === 'closed' ? j.total - (j.succeeded + j.exhausted + j.stopped + j.unknown) : 0;
   if (notStarted > 0) notes.push(`${notStarted} of ${j.total} users never started: the closed driver stops starting journeys ${o.maxLoadMs / 1000} s into the load (--max-load-time, a safety limit); the sale was measured on the others`);
   if (result.outcomes.timeout > 0) notes.push(`${result.outcomes.timeout} requests got no answer within ${o.timeoutSec} s; their outcome is unknown`);
+  // "Sold out in" is the time to the last successful hold; a sale that ended with items left did not sell out.
+  if (result.sellout?.timeToSelloutMs != null && (o.scenario.kind === 'seats' || o.scenario.kind === 'tickets') && check.activeReservations < check.capacity) {
+    notes.push(`the sale did not sell out: ${check.capacity - check.activeReservations} of ${check.capacity} ${o.scenario.kind === 'seats' ? 'seats' : 'tickets'} were left at the end, so "sold out in" is the time to the last successful hold`);
+  }
   if (load.restarts > 0) notes.push(`${load.restarts} instance restart(s): counters of a killed process are lost with it`);
   if (load.nemesis && load.nemesis.events.length === 0) notes.push(`the load ended before ${load.nemesis.fault} fired (first at ${load.nemesis.firstMs} ms)`);
   if (!hist && o.scenario.kind !== 'queue' && o.transport === 'http') notes.push('no per-operation history: oversold counts currently active duplicates only');
